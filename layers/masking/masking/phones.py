@@ -1,0 +1,39 @@
+"""Phone numbers: a fast E.164 check for the hot path, full normalization for input.
+
+Twilio always sends E.164 in webhooks, so the hot path only checks the shape.
+Operator and Zapier input goes through ``normalize_e164`` (libphonenumber), which is
+imported on first use so webhook cold starts do not pay for it.
+"""
+
+from __future__ import annotations
+
+import re
+
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+class InvalidPhoneNumber(ValueError):
+    def __init__(self, value: str, reason: str = "not a valid phone number") -> None:
+        super().__init__(reason)
+        self.value = value
+        self.reason = reason
+
+
+def is_e164(value: str | None) -> bool:
+    return bool(value) and bool(E164.match(value or ""))
+
+
+def normalize_e164(value: str, default_region: str = "US") -> str:
+    """Parses a number as people type it and returns E.164, or raises InvalidPhoneNumber."""
+    import phonenumbers
+
+    raw = (value or "").strip()
+    if not raw:
+        raise InvalidPhoneNumber(value, "phone number is empty")
+    try:
+        parsed = phonenumbers.parse(raw, default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhoneNumber(value, f"cannot parse phone number: {exc}") from exc
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidPhoneNumber(value, "not a valid phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

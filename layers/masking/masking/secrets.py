@@ -1,0 +1,39 @@
+"""Secrets from SSM Parameter Store (SecureString), through Powertools parameters.
+
+Parameters live under ``SECRETS_PATH`` (``/masking/<env>``):
+``twilio/account_sid`` and ``twilio/auth_token``. Values are cached for 5 minutes, so a
+rotated token is picked up without a deploy. Powertools' parameters module is imported on
+first use: it is not needed to import a handler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SECRET_MAX_AGE_SECONDS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class TwilioCredentials:
+    account_sid: str
+    auth_token: str
+
+    def __repr__(self) -> str:  # never print the token
+        return f"TwilioCredentials(account_sid={self.account_sid[:6]}..., auth_token=***)"
+
+
+def twilio_parameter_names(secrets_path: str) -> tuple[str, str]:
+    base = secrets_path.rstrip("/")
+    return f"{base}/twilio/account_sid", f"{base}/twilio/auth_token"
+
+
+def load_twilio_credentials(secrets_path: str) -> TwilioCredentials:
+    from aws_lambda_powertools.utilities.parameters import get_parameters_by_name
+
+    sid_name, token_name = twilio_parameter_names(secrets_path)
+    values = get_parameters_by_name(
+        parameters={sid_name: {}, token_name: {}},
+        decrypt=True,
+        max_age=SECRET_MAX_AGE_SECONDS,
+    )
+    return TwilioCredentials(account_sid=values[sid_name], auth_token=values[token_name])

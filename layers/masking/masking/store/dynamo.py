@@ -1,0 +1,442 @@
+"""DynamoDB routing store: one table, keys below, only key-addressed access.
+
+=========================  ====================  =====================================
+pk                         sk                    what
+=========================  ====================  =====================================
+NUMBER#<e164>              NUMBER                a number we own (lifecycle, status)
+POOL                       <e164>                index of Ready pool numbers
+PROVIDER#<id>              PROFILE               a provider
+PROVIDER#<id>              PAIR#<client id>      the pair's lease (sticky pool number)
+PROVIDER#<id>              SLOT#<pool e164>      who holds this pool number for the provider
+PROVIDERPHONE#<e164>       PROVIDERPHONE         provider id by real phone
+CLIENT#<id>                PROFILE               a client
+CLIENTPHONE#<e164>         CLIENTPHONE           the client, by real phone
+MSG#<MessageSid>           MSG                   idempotency + what was forwarded (TTL)
+=========================  ====================  =====================================
+
+The SLOT item is what makes a pool number unique per provider: it is only written
+under the condition that it is free, expired, or already this client's.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, fields
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from masking.models import Client, Lease, Lifecycle, NumberRecord, NumberStatus, Provider
+from masking.store.base import (
+    ClaimOutcome,
+    DeliveryUpdate,
+    DuplicateMessage,
+    InboundLookup,
+    LeaseConflict,
+    MessageRecord,
+    Party,
+    PoolView,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+else:
+    DynamoDBClient = Any
+
+MESSAGE_RETENTION_SECONDS = 30 * 86400
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _key(pk: str, sk: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def _to_item(pk: str, sk: str, data: dict[str, Any]) -> dict[str, Any]:
+    item = _key(pk, sk)
+    for name, value in data.items():
+        if value is None:
+            continue
+        item[name] = _serializer.serialize(value)
+    return item
+
+
+def _from_item(item: dict[str, Any]) -> dict[str, Any]:
+    data = {k: _deserializer.deserialize(v) for k, v in item.items() if k not in ("pk", "sk", "ttl", "entity")}
+    return {k: (int(v) if isinstance(v, Decimal) else v) for k, v in data.items()}
+
+
+def _build[T](cls: type[T], data: dict[str, Any]) -> T:
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def number_key(number: str) -> dict[str, Any]:
+    return _key(f"NUMBER#{number}", "NUMBER")
+
+
+def provider_key(provider_id: str) -> dict[str, Any]:
+    return _key(f"PROVIDER#{provider_id}", "PROFILE")
+
+
+def provider_phone_key(phone: str) -> dict[str, Any]:
+    return _key(f"PROVIDERPHONE#{phone}", "PROVIDERPHONE")
+
+
+def client_key(client_id: str) -> dict[str, Any]:
+    return _key(f"CLIENT#{client_id}", "PROFILE")
+
+
+def client_phone_key(phone: str) -> dict[str, Any]:
+    return _key(f"CLIENTPHONE#{phone}", "CLIENTPHONE")
+
+
+def pair_key(provider_id: str, client_id: str) -> dict[str, Any]:
+    return _key(f"PROVIDER#{provider_id}", f"PAIR#{client_id}")
+
+
+def slot_key(provider_id: str, pool_number: str) -> dict[str, Any]:
+    return _key(f"PROVIDER#{provider_id}", f"SLOT#{pool_number}")
+
+
+def message_key(message_sid: str) -> dict[str, Any]:
+    return _key(f"MSG#{message_sid}", "MSG")
+
+
+def _number_from(data: dict[str, Any]) -> NumberRecord:
+    record = _build(NumberRecord, data)
+    record.lifecycle = Lifecycle(record.lifecycle)
+    record.status = NumberStatus(record.status)
+    return record
+
+
+def _cancellation_codes(error: ClientError) -> list[str]:
+    reasons = error.response.get("CancellationReasons") or []
+    if reasons:
+        return [str(reason.get("Code") or "None") for reason in reasons]
+    # moto and some SDK paths only put the reasons in the message: "[None, ConditionalCheckFailed]"
+    message = error.response.get("Error", {}).get("Message", "")
+    inside = message[message.find("[") + 1 : message.rfind("]")] if "[" in message else ""
+    return [part.strip() for part in inside.split(",")] if inside else []
+
+
+class DynamoRoutingStore:
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self.table_name = table_name
+        self._client = client
+
+    @property
+    def client(self) -> DynamoDBClient:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("dynamodb")
+        return self._client
+
+    # ---- helpers
+    def _batch_get(self, keys: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
+        for attempt in range(5):
+            response = self.client.batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(self.table_name, []):
+                found[(item["pk"]["S"], item["sk"]["S"])] = item
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return found
+            time.sleep(0.02 * (2**attempt))
+        raise RuntimeError("DynamoDB left keys unprocessed after 5 attempts")
+
+    def _transact(self, items: list[dict[str, Any]]) -> list[str] | None:
+        """Runs a transaction; returns None on success, else the per-item cancellation codes."""
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            return _cancellation_codes(error)
+        return None
+
+    def _query(self, **kwargs: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self.client.query(TableName=self.table_name, ConsistentRead=True, **kwargs)
+            items.extend(response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return items
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _message_put(self, record: MessageRecord) -> dict[str, Any]:
+        data = asdict(record)
+        data["ttl"] = int(time.time()) + MESSAGE_RETENTION_SECONDS
+        data["entity"] = "message"
+        return {
+            "Put": {
+                "TableName": self.table_name,
+                "Item": _to_item(f"MSG#{record.message_sid}", "MSG", data),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    # ---- hot path reads
+    def lookup_inbound(self, to_number: str, from_phone: str) -> InboundLookup:
+        keys = [number_key(to_number), client_phone_key(from_phone), provider_phone_key(from_phone)]
+        found = self._batch_get(keys)
+        number = found.get((f"NUMBER#{to_number}", "NUMBER"))
+        client = found.get((f"CLIENTPHONE#{from_phone}", "CLIENTPHONE"))
+        provider = found.get((f"PROVIDERPHONE#{from_phone}", "PROVIDERPHONE"))
+        return InboundLookup(
+            number=_number_from(_from_item(number)) if number else None,
+            client=_build(Client, _from_item(client)) if client else None,
+            provider_id=_from_item(provider)["provider_id"] if provider else None,
+        )
+
+    def _provider_and_lease(self, provider_id: str, lease_key: dict[str, Any]) -> tuple[Provider | None, Lease | None]:
+        found = self._batch_get([provider_key(provider_id), lease_key])
+        provider = found.get((f"PROVIDER#{provider_id}", "PROFILE"))
+        lease = found.get((lease_key["pk"]["S"], lease_key["sk"]["S"]))
+        return (
+            _build(Provider, _from_item(provider)) if provider else None,
+            _build(Lease, _from_item(lease)) if lease else None,
+        )
+
+    def get_provider_and_pair(self, provider_id: str, client_id: str) -> tuple[Provider | None, Lease | None]:
+        return self._provider_and_lease(provider_id, pair_key(provider_id, client_id))
+
+    def get_provider_and_slot(self, provider_id: str, pool_number: str) -> tuple[Provider | None, Lease | None]:
+        return self._provider_and_lease(provider_id, slot_key(provider_id, pool_number))
+
+    # ---- hot path writes
+    def touch_lease(self, lease: Lease, last_activity_at: str, expires_at: int, record: MessageRecord) -> Lease:
+        values = {
+            ":last": {"S": last_activity_at},
+            ":exp": {"N": str(expires_at)},
+            ":lid": {"S": lease.lease_id},
+            ":cid": {"S": lease.client_id},
+        }
+        update = "SET last_activity_at = :last, expires_at = :exp"
+        codes = self._transact(
+            [
+                self._message_put(record),
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": pair_key(lease.provider_id, lease.client_id),
+                        "UpdateExpression": update,
+                        "ConditionExpression": "lease_id = :lid",
+                        "ExpressionAttributeValues": {k: values[k] for k in (":last", ":exp", ":lid")},
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": slot_key(lease.provider_id, lease.pool_number),
+                        "UpdateExpression": update,
+                        "ConditionExpression": "lease_id = :lid AND client_id = :cid",
+                        "ExpressionAttributeValues": values,
+                    }
+                },
+            ]
+        )
+        if codes is not None:
+            if codes and codes[0] == "ConditionalCheckFailed":
+                raise DuplicateMessage(record.message_sid)
+            raise LeaseConflict(lease.lease_id)
+        lease.last_activity_at = last_activity_at
+        lease.expires_at = expires_at
+        return lease
+
+    def claim_slot(self, lease: Lease, expected_pair_version: int | None, now_epoch: int, record: MessageRecord | None) -> ClaimOutcome:
+        data = asdict(lease)
+        data["entity"] = "lease"
+        pair_condition: dict[str, Any]
+        if expected_pair_version is None:
+            pair_condition = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            pair_condition = {
+                "ConditionExpression": "version = :v",
+                "ExpressionAttributeValues": {":v": {"N": str(expected_pair_version)}},
+            }
+        items: list[dict[str, Any]] = []
+        if record is not None:
+            items.append(self._message_put(record))
+        items.append(
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": _to_item(f"PROVIDER#{lease.provider_id}", f"PAIR#{lease.client_id}", data),
+                    **pair_condition,
+                }
+            }
+        )
+        items.append(
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": _to_item(f"PROVIDER#{lease.provider_id}", f"SLOT#{lease.pool_number}", data),
+                    "ConditionExpression": "attribute_not_exists(pk) OR client_id = :cid OR expires_at <= :now",
+                    "ExpressionAttributeValues": {":cid": {"S": lease.client_id}, ":now": {"N": str(now_epoch)}},
+                }
+            }
+        )
+        codes = self._transact(items)
+        if codes is None:
+            return ClaimOutcome.CLAIMED
+        if record is not None:
+            if codes and codes[0] == "ConditionalCheckFailed":
+                raise DuplicateMessage(record.message_sid)
+            codes = codes[1:]
+        if codes and codes[0] == "ConditionalCheckFailed":
+            return ClaimOutcome.PAIR_CHANGED
+        if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+            return ClaimOutcome.SLOT_TAKEN
+        raise RuntimeError(f"lease transaction cancelled for another reason: {codes}")
+
+    def claim_message(self, record: MessageRecord) -> None:
+        put = self._message_put(record)["Put"]
+        try:
+            self.client.put_item(**put)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise DuplicateMessage(record.message_sid) from error
+            raise
+
+    def release_message(self, message_sid: str) -> None:
+        self.client.delete_item(TableName=self.table_name, Key=message_key(message_sid))
+
+    def set_message_outcome(self, message_sid: str, outcome: str, forwarded_sids: list[str]) -> None:
+        self.client.update_item(
+            TableName=self.table_name,
+            Key=message_key(message_sid),
+            UpdateExpression="SET outcome = :o, forwarded_sids = :s",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":o": {"S": outcome}, ":s": _serializer.serialize(forwarded_sids)},
+        )
+
+    def create_client(self, client: Client) -> Client:
+        data = asdict(client)
+        data["entity"] = "client"
+        codes = self._transact(
+            [
+                {
+                    "Put": {
+                        "TableName": self.table_name,
+                        "Item": _to_item(f"CLIENTPHONE#{client.phone}", "CLIENTPHONE", data),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {"Put": {"TableName": self.table_name, "Item": _to_item(f"CLIENT#{client.client_id}", "PROFILE", data)}},
+            ]
+        )
+        if codes is None:
+            return client
+        found = self._batch_get([client_phone_key(client.phone)])
+        return _build(Client, _from_item(found[(f"CLIENTPHONE#{client.phone}", "CLIENTPHONE")]))
+
+    def set_opt_out(self, lease: Lease, party: Party, opted_out: bool) -> None:
+        attribute = "client_opted_out" if party == "client" else "provider_opted_out"
+        update = {
+            "UpdateExpression": f"SET {attribute} = :flag",
+            "ConditionExpression": "lease_id = :lid",
+            "ExpressionAttributeValues": {":flag": {"BOOL": opted_out}, ":lid": {"S": lease.lease_id}},
+        }
+        self._transact(
+            [
+                {"Update": {"TableName": self.table_name, "Key": pair_key(lease.provider_id, lease.client_id), **update}},
+                {"Update": {"TableName": self.table_name, "Key": slot_key(lease.provider_id, lease.pool_number), **update}},
+            ]
+        )
+
+    def expire_lease(self, lease: Lease, at_epoch: int) -> bool:
+        update = {
+            "UpdateExpression": "SET expires_at = :at",
+            "ConditionExpression": "lease_id = :lid",
+            "ExpressionAttributeValues": {":at": {"N": str(at_epoch)}, ":lid": {"S": lease.lease_id}},
+        }
+        codes = self._transact(
+            [
+                {"Update": {"TableName": self.table_name, "Key": pair_key(lease.provider_id, lease.client_id), **update}},
+                {"Update": {"TableName": self.table_name, "Key": slot_key(lease.provider_id, lease.pool_number), **update}},
+            ]
+        )
+        return codes is None
+
+    # ---- allocation reads
+    def pool_view(self, provider_id: str) -> PoolView:
+        ready = self._query(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": "POOL"}},
+            ProjectionExpression="sk",
+        )
+        slots = self._query(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :slot)",
+            ExpressionAttributeValues={":pk": {"S": f"PROVIDER#{provider_id}"}, ":slot": {"S": "SLOT#"}},
+        )
+        leases = [_build(Lease, _from_item(item)) for item in slots]
+        return PoolView(ready_numbers=sorted(item["sk"]["S"] for item in ready), slots={lease.pool_number: lease for lease in leases})
+
+    # ---- inventory and people
+    def put_number(self, number: NumberRecord) -> None:
+        data = asdict(number)
+        data["entity"] = "number"
+        index = _key("POOL", number.number)
+        items: list[dict[str, Any]] = [{"Put": {"TableName": self.table_name, "Item": _to_item(f"NUMBER#{number.number}", "NUMBER", data)}}]
+        if number.lifecycle == Lifecycle.POOL and number.status == NumberStatus.READY:
+            items.append({"Put": {"TableName": self.table_name, "Item": index}})
+        else:
+            items.append({"Delete": {"TableName": self.table_name, "Key": index}})
+        self.client.transact_write_items(TransactItems=items)
+
+    def put_provider(self, provider: Provider) -> None:
+        data = asdict(provider)
+        data["entity"] = "provider"
+        self.client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": self.table_name, "Item": _to_item(f"PROVIDER#{provider.provider_id}", "PROFILE", data)}},
+                {
+                    "Put": {
+                        "TableName": self.table_name,
+                        "Item": _to_item(f"PROVIDERPHONE#{provider.phone}", "PROVIDERPHONE", {"provider_id": provider.provider_id}),
+                    }
+                },
+            ]
+        )
+
+    def put_client(self, client: Client) -> None:
+        data = asdict(client)
+        data["entity"] = "client"
+        self.client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": self.table_name, "Item": _to_item(f"CLIENT#{client.client_id}", "PROFILE", data)}},
+                {"Put": {"TableName": self.table_name, "Item": _to_item(f"CLIENTPHONE#{client.phone}", "CLIENTPHONE", data)}},
+            ]
+        )
+
+    def get_message(self, message_sid: str) -> MessageRecord | None:
+        response = self.client.get_item(TableName=self.table_name, Key=message_key(message_sid), ConsistentRead=True)
+        item = response.get("Item")
+        if not item:
+            return None
+        record = _build(MessageRecord, _from_item(item))
+        record.delivery = {sid: {k: int(v) if isinstance(v, Decimal) else v for k, v in entry.items()} for sid, entry in record.delivery.items()}
+        return record
+
+    def record_delivery(self, update: DeliveryUpdate) -> bool:
+        entry = {"status": update.status, "rank": update.rank, "error_code": update.error_code, "at": update.at}
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=message_key(update.message_sid),
+                UpdateExpression="SET delivery.#sid = :entry",
+                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(delivery.#sid) OR delivery.#sid.#rank < :rank)",
+                ExpressionAttributeNames={"#sid": update.outbound_sid, "#rank": "rank"},
+                ExpressionAttributeValues={":entry": _serializer.serialize(entry), ":rank": {"N": str(update.rank)}},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True

@@ -1,0 +1,191 @@
+"""In-memory routing store for unit tests and benchmarks.
+
+It keeps the same atomicity as the DynamoDB store (one lock per call, the same
+conditions), so the domain tests exercise the real race outcomes.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+from masking.models import Client, Lease, Lifecycle, NumberRecord, NumberStatus, Provider
+from masking.store.base import (
+    ClaimOutcome,
+    DeliveryUpdate,
+    DuplicateMessage,
+    InboundLookup,
+    LeaseConflict,
+    MessageRecord,
+    Party,
+    PoolView,
+)
+
+
+class MemoryRoutingStore:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.numbers: dict[str, NumberRecord] = {}
+        self.providers: dict[str, Provider] = {}
+        self.provider_by_phone: dict[str, str] = {}
+        self.clients: dict[str, Client] = {}
+        self.client_by_phone: dict[str, str] = {}
+        self.pairs: dict[tuple[str, str], Lease] = {}
+        self.slots: dict[tuple[str, str], Lease] = {}
+        self.messages: dict[str, MessageRecord] = {}
+        self.calls: dict[str, int] = {}
+
+    def _count(self, operation: str) -> None:
+        self.calls[operation] = self.calls.get(operation, 0) + 1
+
+    # ---- hot path reads
+    def lookup_inbound(self, to_number: str, from_phone: str) -> InboundLookup:
+        with self._lock:
+            self._count("lookup_inbound")
+            client_id = self.client_by_phone.get(from_phone)
+            number = self.numbers.get(to_number)
+            return InboundLookup(
+                number=replace(number) if number else None,
+                client=replace(self.clients[client_id]) if client_id else None,
+                provider_id=self.provider_by_phone.get(from_phone),
+            )
+
+    def get_provider_and_pair(self, provider_id: str, client_id: str) -> tuple[Provider | None, Lease | None]:
+        with self._lock:
+            self._count("get_provider_and_pair")
+            provider = self.providers.get(provider_id)
+            pair = self.pairs.get((provider_id, client_id))
+            return (replace(provider) if provider else None, replace(pair) if pair else None)
+
+    def get_provider_and_slot(self, provider_id: str, pool_number: str) -> tuple[Provider | None, Lease | None]:
+        with self._lock:
+            self._count("get_provider_and_slot")
+            provider = self.providers.get(provider_id)
+            slot = self.slots.get((provider_id, pool_number))
+            return (replace(provider) if provider else None, replace(slot) if slot else None)
+
+    # ---- hot path writes
+    def touch_lease(self, lease: Lease, last_activity_at: str, expires_at: int, record: MessageRecord) -> Lease:
+        with self._lock:
+            self._count("touch_lease")
+            if record.message_sid in self.messages:
+                raise DuplicateMessage(record.message_sid)
+            slot = self.slots.get((lease.provider_id, lease.pool_number))
+            pair = self.pairs.get((lease.provider_id, lease.client_id))
+            if slot is None or slot.client_id != lease.client_id or pair is None or pair.lease_id != lease.lease_id:
+                raise LeaseConflict(lease.lease_id)
+            touched = replace(pair, last_activity_at=last_activity_at, expires_at=expires_at)
+            self.pairs[(lease.provider_id, lease.client_id)] = touched
+            self.slots[(lease.provider_id, lease.pool_number)] = replace(touched)
+            self.messages[record.message_sid] = replace(record)
+            return replace(touched)
+
+    def claim_slot(self, lease: Lease, expected_pair_version: int | None, now_epoch: int, record: MessageRecord | None) -> ClaimOutcome:
+        with self._lock:
+            self._count("claim_slot")
+            if record is not None and record.message_sid in self.messages:
+                raise DuplicateMessage(record.message_sid)
+            pair = self.pairs.get((lease.provider_id, lease.client_id))
+            if (pair.version if pair else None) != expected_pair_version:
+                return ClaimOutcome.PAIR_CHANGED
+            slot = self.slots.get((lease.provider_id, lease.pool_number))
+            if slot is not None and slot.client_id != lease.client_id and slot.expires_at > now_epoch:
+                return ClaimOutcome.SLOT_TAKEN
+            self.pairs[(lease.provider_id, lease.client_id)] = replace(lease)
+            self.slots[(lease.provider_id, lease.pool_number)] = replace(lease)
+            if record is not None:
+                self.messages[record.message_sid] = replace(record)
+            return ClaimOutcome.CLAIMED
+
+    def claim_message(self, record: MessageRecord) -> None:
+        with self._lock:
+            self._count("claim_message")
+            if record.message_sid in self.messages:
+                raise DuplicateMessage(record.message_sid)
+            self.messages[record.message_sid] = replace(record)
+
+    def release_message(self, message_sid: str) -> None:
+        with self._lock:
+            self._count("release_message")
+            self.messages.pop(message_sid, None)
+
+    def set_message_outcome(self, message_sid: str, outcome: str, forwarded_sids: list[str]) -> None:
+        with self._lock:
+            self._count("set_message_outcome")
+            record = self.messages.get(message_sid)
+            if record is not None:
+                record.outcome = outcome
+                record.forwarded_sids = list(forwarded_sids)
+
+    def create_client(self, client: Client) -> Client:
+        with self._lock:
+            self._count("create_client")
+            existing = self.client_by_phone.get(client.phone)
+            if existing is not None:
+                return replace(self.clients[existing])
+            self.clients[client.client_id] = replace(client)
+            self.client_by_phone[client.phone] = client.client_id
+            return replace(client)
+
+    def set_opt_out(self, lease: Lease, party: Party, opted_out: bool) -> None:
+        with self._lock:
+            self._count("set_opt_out")
+            field = "client_opted_out" if party == "client" else "provider_opted_out"
+            for table, key in ((self.pairs, (lease.provider_id, lease.client_id)), (self.slots, (lease.provider_id, lease.pool_number))):
+                stored = table.get(key)
+                if stored is not None and stored.lease_id == lease.lease_id:
+                    setattr(stored, field, opted_out)
+
+    def expire_lease(self, lease: Lease, at_epoch: int) -> bool:
+        with self._lock:
+            self._count("expire_lease")
+            pair = self.pairs.get((lease.provider_id, lease.client_id))
+            slot = self.slots.get((lease.provider_id, lease.pool_number))
+            if pair is None or slot is None or pair.lease_id != lease.lease_id or slot.lease_id != lease.lease_id:
+                return False
+            pair.expires_at = slot.expires_at = at_epoch
+            return True
+
+    # ---- allocation reads
+    def pool_view(self, provider_id: str) -> PoolView:
+        with self._lock:
+            self._count("pool_view")
+            ready = sorted(
+                n.number for n in self.numbers.values() if n.lifecycle == Lifecycle.POOL and n.status == NumberStatus.READY
+            )
+            slots = {pool: replace(lease) for (pid, pool), lease in self.slots.items() if pid == provider_id}
+            return PoolView(ready_numbers=ready, slots=slots)
+
+    # ---- inventory and people
+    def put_number(self, number: NumberRecord) -> None:
+        with self._lock:
+            self.numbers[number.number] = replace(number)
+
+    def put_provider(self, provider: Provider) -> None:
+        with self._lock:
+            self.providers[provider.provider_id] = replace(provider)
+            self.provider_by_phone[provider.phone] = provider.provider_id
+
+    def put_client(self, client: Client) -> None:
+        with self._lock:
+            self.clients[client.client_id] = replace(client)
+            self.client_by_phone[client.phone] = client.client_id
+
+    def get_message(self, message_sid: str) -> MessageRecord | None:
+        with self._lock:
+            record = self.messages.get(message_sid)
+            return replace(record) if record else None
+
+    def record_delivery(self, update: DeliveryUpdate) -> bool:
+        with self._lock:
+            self._count("record_delivery")
+            record = self.messages.get(update.message_sid)
+            if record is None:
+                return False
+            current = record.delivery.get(update.outbound_sid)
+            if current is not None and int(current["rank"]) >= update.rank:  # type: ignore[call-overload]
+                return False
+            record.delivery[update.outbound_sid] = {
+                "status": update.status, "rank": update.rank, "error_code": update.error_code, "at": update.at
+            }
+            return True

@@ -1,0 +1,70 @@
+"""Builds the adapters from settings, once per Lambda container.
+
+Handlers call ``get_sms_services()``; tests build ``SmsServices`` from fakes instead.
+With ``TWILIO_TRANSPORT=sandbox`` every Twilio request goes to ``sandbox_http_client()``,
+which records it (the local runner shows what it recorded).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from masking.outbox import Outbox, SqsOutbox
+from masking.secrets import TwilioCredentials, load_twilio_credentials
+from masking.settings import TwilioSettings, get_aws_settings, get_routing_settings, get_twilio_settings
+from masking.sms import SmsRouter
+from masking.store.base import RoutingStore
+from masking.store.dynamo import DynamoRoutingStore
+from masking.twilio_gateway import SandboxHttpClient, SmsGateway, TwilioGateway
+
+
+@dataclass
+class SmsServices:
+    router: SmsRouter
+    outbox: Outbox
+    twilio: TwilioSettings
+    credentials: Callable[[], TwilioCredentials]
+
+    @property
+    def store(self) -> RoutingStore:
+        return self.router.store
+
+
+@lru_cache(maxsize=1)
+def sandbox_http_client() -> SandboxHttpClient:
+    return SandboxHttpClient()
+
+
+class LazyTwilioGateway:
+    """Creates the Twilio client on first send, and again when the credentials rotate."""
+
+    def __init__(self, credentials: Callable[[], TwilioCredentials], settings: TwilioSettings) -> None:
+        self._credentials = credentials
+        self._settings = settings
+        self._gateway: TwilioGateway | None = None
+        self._built_for: TwilioCredentials | None = None
+
+    def send_sms(self, message, status_callback=None):  # type: ignore[no-untyped-def]
+        credentials = self._credentials()
+        if self._gateway is None or credentials != self._built_for:
+            http_client = sandbox_http_client() if self._settings.transport == "sandbox" else None
+            self._gateway = TwilioGateway.create(
+                credentials.account_sid, credentials.auth_token, self._settings.messaging_service_sid, http_client
+            )
+            self._built_for = credentials
+        return self._gateway.send_sms(message, status_callback)
+
+
+@lru_cache(maxsize=1)
+def get_sms_services() -> SmsServices:
+    aws = get_aws_settings()
+    twilio = get_twilio_settings()
+
+    def credentials() -> TwilioCredentials:
+        return load_twilio_credentials(aws.secrets_path)
+
+    gateway: SmsGateway = LazyTwilioGateway(credentials, twilio)
+    router = SmsRouter(DynamoRoutingStore(aws.table_name), gateway, get_routing_settings())
+    return SmsServices(router=router, outbox=SqsOutbox(aws.outbox_queue_url), twilio=twilio, credentials=credentials)

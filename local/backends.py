@@ -1,0 +1,123 @@
+"""Embedded AWS for the local runner and the integration tests: moto, in-process.
+
+``EmbeddedAws.start()`` starts moto before any boto3 client exists, builds the table
+from template.yaml's own KeySchema, the outbox queue and its DLQ, and the SSM
+parameters the functions read their Twilio credentials from. It returns the
+environment the functions need.
+
+DynamoDB applies each request atomically; moto, called from several threads at once,
+does not. ``serialize_requests`` makes moto handle one request at a time, as the real
+service would, so concurrency tests exercise our conditional writes, not moto's races.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from local.template import table_definition
+
+REGION = "us-east-1"
+TABLE_NAME = "masking-local"
+OUTBOX_QUEUE = "masking-local-outbox"
+SECRETS_PATH = "/masking/local"
+DEMO_ACCOUNT_SID = "AC" + "1" * 32
+DEMO_AUTH_TOKEN = "local-demo-auth-token-not-a-secret"
+
+_moto_lock = threading.RLock()
+_serialized = False
+
+
+def serialize_requests() -> None:
+    global _serialized
+    if _serialized:
+        return
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    original = BotocoreStubber.__call__
+
+    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _moto_lock:
+            return original(self, *args, **kwargs)
+
+    BotocoreStubber.__call__ = locked  # type: ignore[method-assign]
+    _serialized = True
+
+
+def fake_credentials_env() -> dict[str, str]:
+    return {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }
+
+
+@dataclass
+class EmbeddedAws:
+    auth_token: str = DEMO_AUTH_TOKEN
+    account_sid: str = DEMO_ACCOUNT_SID
+    env: dict[str, str] = field(default_factory=dict)
+    _mock: Any = None
+
+    def start(self) -> dict[str, str]:
+        os.environ.update(fake_credentials_env())
+        from moto import mock_aws
+
+        serialize_requests()
+        self._mock = mock_aws()
+        self._mock.start()
+        import boto3
+
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        dynamodb.create_table(TableName=TABLE_NAME, **table_definition())
+        sqs = boto3.client("sqs", region_name=REGION)
+        dlq_url = sqs.create_queue(QueueName=f"{OUTBOX_QUEUE}-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue_url = sqs.create_queue(
+            QueueName=OUTBOX_QUEUE,
+            Attributes={"RedrivePolicy": f'{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"5"}}'},
+        )["QueueUrl"]
+        ssm = boto3.client("ssm", region_name=REGION)
+        ssm.put_parameter(Name=f"{SECRETS_PATH}/twilio/account_sid", Value=self.account_sid, Type="String")
+        ssm.put_parameter(Name=f"{SECRETS_PATH}/twilio/auth_token", Value=self.auth_token, Type="SecureString")
+        self.env = {
+            "TABLE_NAME": TABLE_NAME,
+            "OUTBOX_QUEUE_URL": queue_url,
+            "OUTBOX_DLQ_URL": dlq_url,
+            "SECRETS_PATH": SECRETS_PATH,
+            "TWILIO_TRANSPORT": "sandbox",
+            "POWERTOOLS_SERVICE_NAME": "masking",
+            "POWERTOOLS_METRICS_NAMESPACE": "Masking",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+        os.environ.update(self.env)
+        return self.env
+
+    def stop(self) -> None:
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+
+    def drain_outbox(self, max_messages: int = 1000) -> list[str]:
+        """Receives and deletes what is on the outbox queue; returns the bodies."""
+        import boto3
+
+        sqs = boto3.client("sqs", region_name=REGION)
+        bodies: list[str] = []
+        while len(bodies) < max_messages:
+            response = sqs.receive_message(QueueUrl=self.env["OUTBOX_QUEUE_URL"], MaxNumberOfMessages=10)
+            messages = response.get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                bodies.append(message["Body"])
+            sqs.delete_message_batch(
+                QueueUrl=self.env["OUTBOX_QUEUE_URL"],
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
+        return bodies

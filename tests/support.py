@@ -1,0 +1,120 @@
+"""Shared test helpers: a seeded world, signed webhook events, the events/ loader."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from local.apigw import signed_twilio_event
+from masking.models import Client, Lifecycle, NumberRecord, NumberStatus, Provider
+from masking.outbox import MemoryOutbox
+from masking.secrets import TwilioCredentials
+from masking.settings import RoutingSettings, TwilioSettings
+from masking.sms import SmsRouter
+from masking.store.base import RoutingStore
+from masking.twilio_gateway import SandboxHttpClient, TwilioGateway
+from masking.wiring import SmsServices
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+
+ACCOUNT_SID = "AC" + "0" * 32
+AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+API_HOST = "abc123.execute-api.us-east-1.amazonaws.com"
+STAGE = "dev"
+SMS_URL = f"https://{API_HOST}/twilio/sms"  # what the event carries
+SIGNED_SMS_URL = f"https://{API_HOST}/{STAGE}/twilio/sms"  # what Twilio calls and signs
+
+PROVIDER = Provider(provider_id="prov-sam", name="Sam Sitter", phone="+13035550101", reserved_number="+17205550001")
+OTHER_PROVIDER = Provider(provider_id="prov-kim", name="Kim Keeper", phone="+13035550102", reserved_number="+17205550002")
+POOL = ["+17205550100", "+17205550101", "+17205550102"]
+OLIVIA = Client(client_id="cl-olivia", name="Olivia Owner", phone="+13035550201")
+PETE = Client(client_id="cl-pete", name="Pete Parent", phone="+13035550202")
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / f"{name}.json").read_text())
+
+
+def seed(store: RoutingStore, pool: list[str] | None = None) -> None:
+    for provider in (PROVIDER, OTHER_PROVIDER):
+        store.put_provider(provider)
+        assert provider.reserved_number
+        store.put_number(NumberRecord(number=provider.reserved_number, lifecycle=Lifecycle.RESERVED, provider_id=provider.provider_id))
+    for number in POOL if pool is None else pool:
+        store.put_number(NumberRecord(number=number, lifecycle=Lifecycle.POOL, status=NumberStatus.READY))
+    for client in (OLIVIA, PETE):
+        store.put_client(client)
+
+
+class Clock:
+    """A settable clock for lease expiry."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class World:
+    store: RoutingStore
+    sandbox: SandboxHttpClient
+    outbox: MemoryOutbox
+    clock: Clock
+    router: SmsRouter
+    services: SmsServices
+    sids: list[int] = field(default_factory=lambda: [0])
+
+    def next_sid(self) -> str:
+        self.sids[0] += 1
+        return f"SM{self.sids[0]:032d}"
+
+    def sms_params(self, from_phone: str, to_number: str, body: str, sid: str | None = None, media: list[str] | None = None) -> dict[str, str]:
+        params = {
+            "MessageSid": sid or self.next_sid(),
+            "AccountSid": ACCOUNT_SID,
+            "From": from_phone,
+            "To": to_number,
+            "Body": body,
+            "NumMedia": str(len(media or [])),
+        }
+        for index, url in enumerate(media or []):
+            params[f"MediaUrl{index}"] = url
+            params[f"MediaContentType{index}"] = "image/jpeg"
+        return params
+
+    def sms_event(self, from_phone: str, to_number: str, body: str, **kwargs: Any) -> dict[str, Any]:
+        params = self.sms_params(from_phone, to_number, body, **kwargs)
+        return signed_event(SMS_URL, params)
+
+    def sent_to(self, phone: str) -> list[Any]:
+        return [sms for sms in self.sandbox.sent if sms.to_phone == phone]
+
+
+def signed_event(url: str, params: dict[str, str], signature: str | None = None) -> dict[str, Any]:
+    """An API Gateway event for ``url`` signed for the stage URL Twilio would have called."""
+    from local.apigw import twilio_signature
+
+    signed_url = url.replace(f"https://{API_HOST}/", f"https://{API_HOST}/{STAGE}/")
+    sig = signature if signature is not None else twilio_signature(AUTH_TOKEN, signed_url, params)
+    return signed_twilio_event(url, params, AUTH_TOKEN, stage=STAGE, signature=sig)
+
+
+def make_world(store: RoutingStore, *, prefix_policy: str = "first", pool: list[str] | None = None, ttl_days: float = 14) -> World:
+    seed(store, pool)
+    sandbox = SandboxHttpClient()
+    gateway = TwilioGateway.create(ACCOUNT_SID, AUTH_TOKEN, http_client=sandbox)
+    clock = Clock()
+    router = SmsRouter(store, gateway, RoutingSettings(prefix_policy=prefix_policy, lease_ttl_days=ttl_days), clock=clock)  # type: ignore[arg-type]
+    outbox = MemoryOutbox()
+    credentials = TwilioCredentials(ACCOUNT_SID, AUTH_TOKEN)
+    services = SmsServices(router=router, outbox=outbox, twilio=TwilioSettings(transport="sandbox"), credentials=lambda: credentials)
+    return World(store=store, sandbox=sandbox, outbox=outbox, clock=clock, router=router, services=services)
