@@ -118,3 +118,33 @@ def make_world(store: RoutingStore, *, prefix_policy: str = "first", pool: list[
     credentials = TwilioCredentials(ACCOUNT_SID, AUTH_TOKEN)
     services = SmsServices(router=router, outbox=outbox, twilio=TwilioSettings(transport="sandbox"), credentials=lambda: credentials)
     return World(store=store, sandbox=sandbox, outbox=outbox, clock=clock, router=router, services=services)
+
+
+@dataclass
+class FakeLambdaContext:
+    function_name: str = "masking-intercept"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:masking-intercept"
+    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+    function_version: str = "$LATEST"
+    log_group_name: str = "/aws/lambda/masking-intercept"
+    log_stream_name: str = "2026/11/21/[$LATEST]0123456789abcdef"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def load_handler(function_dir: str) -> Any:
+    """Imports functions/<dir>/app.py the way Lambda does, under a unique module name."""
+    import importlib.util
+    import sys
+
+    name = f"fn_{function_dir}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "functions" / function_dir / "app.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -12,6 +12,7 @@ the Tracer to functions that are not on the hot path.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -49,9 +50,10 @@ class PhoneMaskingFilter(logging.Filter):
         return True
 
 
-logger = Logger()
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "masking")
+logger = Logger(service=SERVICE)
 logger.logger_handler.addFilter(PhoneMaskingFilter())
-metrics = Metrics()
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Masking"), service=SERVICE)
 
 __all__ = ["MetricUnit", "get_tracer", "logger", "mask_phone", "metrics", "count"]
 
