@@ -82,7 +82,9 @@ def api_gateway_event(
     }
 
 
-def signed_twilio_event(url: str, params: dict[str, str], auth_token: str, *, stage: str = "local", signature: str | None = None) -> dict[str, Any]:
+def signed_twilio_event(
+    url: str, params: dict[str, str], auth_token: str, *, stage: str = "local", signature: str | None = None
+) -> dict[str, Any]:
     """A form POST from Twilio to ``url``, signed with ``auth_token`` (or with ``signature``)."""
     headers = {
         "Content-Type": "application/x-www-form-urlencoded",

@@ -77,7 +77,9 @@ class World:
         self.sids[0] += 1
         return f"SM{self.sids[0]:032d}"
 
-    def sms_params(self, from_phone: str, to_number: str, body: str, sid: str | None = None, media: list[str] | None = None) -> dict[str, str]:
+    def sms_params(
+        self, from_phone: str, to_number: str, body: str, sid: str | None = None, media: list[str] | None = None
+    ) -> dict[str, str]:
         params = {
             "MessageSid": sid or self.next_sid(),
             "AccountSid": ACCOUNT_SID,

@@ -130,14 +130,20 @@ def test_public_base_url_overrides_the_api_gateway_host(aws: EmbeddedAws) -> Non
     clear_settings_cache()
     get_sms_services.cache_clear()
     params = {"MessageSid": "SM" + "f" * 32, "From": OLIVIA.phone, "To": PROVIDER.reserved_number or "", "Body": "via custom domain"}
-    event = signed_event("https://abc123.execute-api.us-east-1.amazonaws.com/twilio/sms", params,
-                         signature=twilio_signature(DEMO_AUTH_TOKEN, "https://sms.example.com/twilio/sms", params))
+    event = signed_event(
+        "https://abc123.execute-api.us-east-1.amazonaws.com/twilio/sms",
+        params,
+        signature=twilio_signature(DEMO_AUTH_TOKEN, "https://sms.example.com/twilio/sms", params),
+    )
 
     assert invoke(event)["statusCode"] == 200
     assert sandbox_http_client().sent[-1].status_callback == f"https://sms.example.com/twilio/sms/status?ref={params['MessageSid']}"
 
-    wrong = signed_event("https://abc123.execute-api.us-east-1.amazonaws.com/twilio/sms", dict(params, MessageSid="SM" + "9" * 32),
-                         signature=twilio_signature(DEMO_AUTH_TOKEN, "https://abc123.execute-api.us-east-1.amazonaws.com/dev/twilio/sms", params))
+    wrong = signed_event(
+        "https://abc123.execute-api.us-east-1.amazonaws.com/twilio/sms",
+        dict(params, MessageSid="SM" + "9" * 32),
+        signature=twilio_signature(DEMO_AUTH_TOKEN, "https://abc123.execute-api.us-east-1.amazonaws.com/dev/twilio/sms", params),
+    )
     assert invoke(wrong)["statusCode"] == 403
 
 

@@ -270,7 +270,7 @@ def test_provider_texting_own_reserved_number_is_told_how_to_reply(world: World)
 
 
 def test_quotes_braces_and_formula_syntax_are_harmless(world: World) -> None:
-    hostile = "=HYPERLINK(\"http://x\",\"y\") {{name}} {0} %s '; DROP TABLE -- <Response><Dial>+1</Dial></Response>"
+    hostile = '=HYPERLINK("http://x","y") {{name}} {0} %s \'; DROP TABLE -- <Response><Dial>+1</Dial></Response>'
     world.store.put_client(type(OLIVIA)(client_id="cl-hostile", name='O\'Brien "{x}" =1+1', phone="+13035550299"))
 
     response = send(world, "+13035550299", RESERVED, hostile)
@@ -298,7 +298,10 @@ def test_emoji_and_1600_character_bodies_arrive_intact(world: World) -> None:
 
 
 def test_mms_with_two_images_arrives_with_both_both_ways(world: World) -> None:
-    media = ["https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1", "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME2"]
+    media = [
+        "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1",
+        "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME2",
+    ]
     send(world, OLIVIA.phone, RESERVED, "Rex at the park", media=media)
     pool_number = world.sandbox.sent[0].from_number
     send(world, PROVIDER.phone, pool_number, "", media=media[::-1])
@@ -340,7 +343,7 @@ def run_together(*calls) -> None:
         try:
             barrier.wait()
             call()
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(call,)) for call in calls]

@@ -69,10 +69,19 @@ def handle_sms_webhook(event: dict[str, Any], services: SmsServices) -> dict[str
     except BadRequest as exc:
         count("MalformedWebhooks")
         logger.warning("malformed SMS webhook, nothing forwarded", extra={"reason": str(exc)})
-        publish_records(services, [
-            audit_record("Malformed webhook", f"Signed SMS webhook not routable: {exc}", category="Error", severity="Warning",
-                         at=iso(utcnow()), key=f"malformed:{params.first('MessageSid') or 'unknown'}")
-        ])
+        publish_records(
+            services,
+            [
+                audit_record(
+                    "Malformed webhook",
+                    f"Signed SMS webhook not routable: {exc}",
+                    category="Error",
+                    severity="Warning",
+                    at=iso(utcnow()),
+                    key=f"malformed:{params.first('MessageSid') or 'unknown'}",
+                )
+            ],
+        )
         return twiml_response()
     logger.set_correlation_id(sms.message_sid)
     callback = f"{public_base(url, SMS_PATH)}{services.twilio.status_callback_path}?ref={sms.message_sid}"

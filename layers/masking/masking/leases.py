@@ -34,12 +34,8 @@ def candidate_numbers(view: PoolView, client_id: str, pair: Lease | None, now_ep
     expired: list[tuple[int, str]] = []
     for number in view.ready_numbers:
         slot = view.slots.get(number)
-        if slot is None:
-            bucket_free = True
-        else:
-            bucket_free = slot.client_id == client_id or slot.expires_at <= now_epoch
-        if not bucket_free:
-            continue
+        if slot is not None and slot.client_id != client_id and slot.expires_at > now_epoch:
+            continue  # held by another active client of this provider
         if pair is not None and number == pair.pool_number:
             sticky.append(number)
         elif slot is None:

@@ -55,7 +55,7 @@ logger = Logger(service=SERVICE)
 logger.logger_handler.addFilter(PhoneMaskingFilter())
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Masking"), service=SERVICE)
 
-__all__ = ["MetricUnit", "get_tracer", "logger", "mask_phone", "metrics", "count"]
+__all__ = ["MetricUnit", "count", "get_tracer", "logger", "mask_phone", "metrics"]
 
 
 def count(name: str, value: float = 1) -> None:

@@ -19,9 +19,7 @@ else:
 
 RecordKind = Literal["message", "client", "provider", "number", "audit"]
 Severity = Literal["Info", "Warning", "Error", "Critical"]
-Category = Literal[
-    "Provisioning", "Messaging", "Error", "System", "Pool", "Standby", "Client Sync", "Delivery Error"
-]
+Category = Literal["Provisioning", "Messaging", "Error", "System", "Pool", "Standby", "Client Sync", "Delivery Error"]
 
 SQS_BATCH_LIMIT = 10
 

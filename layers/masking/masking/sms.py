@@ -194,7 +194,9 @@ class SmsRouter:
                 Client(client_id=f"CL{uuid.uuid4().hex}", name=NEW_CLIENT_NAME, phone=sms.from_phone, created_at=ctx.stamp)
             )
             ctx.records.append(
-                MirrorRecord(kind="client", key=client.client_id, at=ctx.stamp, fields=self._client_fields(client, provider_id, created=True))
+                MirrorRecord(
+                    kind="client", key=client.client_id, at=ctx.stamp, fields=self._client_fields(client, provider_id, created=True)
+                )
             )
             ctx.audit("Client created", "A new number texted a provider", "Client Sync", "Info", provider_id, client.client_id)
         provider, pair = self.store.get_provider_and_pair(provider_id, client.client_id)
@@ -210,11 +212,26 @@ class SmsRouter:
             return self._pool_exhausted(ctx, provider, client)
         if lease.provider_opted_out:
             self._finish(sms.message_sid, "blocked", [])
-            ctx.audit("Provider opted out", "Not forwarded: the provider opted out of this pool number", "Messaging", "Error", provider.provider_id, client.client_id)
+            ctx.audit(
+                "Provider opted out",
+                "Not forwarded: the provider opted out of this pool number",
+                "Messaging",
+                "Error",
+                provider.provider_id,
+                client.client_id,
+            )
             return RouteResult(outcome="blocked", direction="client_to_provider", lease_id=lease.lease_id)
         if created:
-            ctx.audit("Lease opened", "A pool number was assigned to the pair", "Pool", "Info", provider.provider_id, client.client_id,
-                      pool_number=mask_phone(lease.pool_number), lease_id=lease.lease_id)
+            ctx.audit(
+                "Lease opened",
+                "A pool number was assigned to the pair",
+                "Pool",
+                "Info",
+                provider.provider_id,
+                client.client_id,
+                pool_number=mask_phone(lease.pool_number),
+                lease_id=lease.lease_id,
+            )
         prefix = self._prefix(client.name, created)
         outbound = OutboundSms(from_number=lease.pool_number, to_phone=provider.phone, body=prefix + sms.body, media_urls=sms.media_urls)
         result = self._forward(ctx, outbound, "client_to_provider", provider, client, lease)
@@ -231,7 +248,9 @@ class SmsRouter:
         return ""
 
     def _client_keyword(self, ctx: _Context, keyword: Keyword, provider: Provider, client: Client, pair: Lease | None) -> RouteResult:
-        self.store.claim_message(self._record(ctx, "client_to_provider", provider.provider_id, client.client_id, outcome=f"keyword_{keyword}"))
+        self.store.claim_message(
+            self._record(ctx, "client_to_provider", provider.provider_id, client.client_id, outcome=f"keyword_{keyword}")
+        )
         if keyword == "help":
             self._send_system(ctx, provider.reserved_number, client.phone, HELP_TO_CLIENT.format(provider=provider.name))
             ctx.audit("Help requested", "A client asked for HELP", "Messaging", "Info", provider.provider_id, client.client_id)
@@ -240,8 +259,14 @@ class SmsRouter:
         if pair is not None:
             self.store.set_opt_out(pair, "client", opted_out)
         event = "Client opted out" if opted_out else "Client opted in"
-        ctx.audit(event, f"{sms_keyword(ctx)} from the client; not forwarded", "Messaging", "Warning" if opted_out else "Info",
-                  provider.provider_id, client.client_id)
+        ctx.audit(
+            event,
+            f"{sms_keyword(ctx)} from the client; not forwarded",
+            "Messaging",
+            "Warning" if opted_out else "Info",
+            provider.provider_id,
+            client.client_id,
+        )
         return RouteResult(outcome="opted_out" if opted_out else "opted_in", direction="client_to_provider")
 
     def _pool_exhausted(self, ctx: _Context, provider: Provider, client: Client) -> RouteResult:
@@ -249,8 +274,14 @@ class SmsRouter:
         sms = ctx.sms
         self.store.claim_message(self._record(ctx, "client_to_provider", provider.provider_id, client.client_id, outcome="pool_exhausted"))
         count("PoolExhausted")
-        ctx.audit("Pool exhausted", "No pool number free for this provider; delivered from the reserved number", "Pool", "Critical",
-                  provider.provider_id, client.client_id)
+        ctx.audit(
+            "Pool exhausted",
+            "No pool number free for this provider; delivered from the reserved number",
+            "Pool",
+            "Critical",
+            provider.provider_id,
+            client.client_id,
+        )
         if not provider.reserved_number:
             return RouteResult(outcome="pool_exhausted_undeliverable", direction="client_to_provider")
         outbound = OutboundSms(
@@ -276,7 +307,9 @@ class SmsRouter:
         if slot.client_opted_out:
             self.store.claim_message(self._record(ctx, "provider_to_client", provider.provider_id, slot.client_id, outcome="blocked"))
             self._send_system(ctx, sms.to_number, provider.phone, CLIENT_OPTED_OUT_TO_PROVIDER.format(client=slot.client_name))
-            ctx.audit("Client opted out", "Not forwarded: the client has opted out", "Messaging", "Warning", provider.provider_id, slot.client_id)
+            ctx.audit(
+                "Client opted out", "Not forwarded: the client has opted out", "Messaging", "Warning", provider.provider_id, slot.client_id
+            )
             return RouteResult(outcome="blocked", direction="provider_to_client", lease_id=slot.lease_id)
         record = self._record(ctx, "provider_to_client", provider.provider_id, slot.client_id)
         try:
@@ -285,8 +318,14 @@ class SmsRouter:
             return self._expired(ctx, provider, slot)
         if not provider.reserved_number:
             self._finish(sms.message_sid, "undeliverable", [])
-            ctx.audit("Provider without reserved number", "Cannot forward: the provider has no reserved number", "Messaging", "Error",
-                      provider.provider_id, slot.client_id)
+            ctx.audit(
+                "Provider without reserved number",
+                "Cannot forward: the provider has no reserved number",
+                "Messaging",
+                "Error",
+                provider.provider_id,
+                slot.client_id,
+            )
             return RouteResult(outcome="undeliverable", direction="provider_to_client")
         client = Client(client_id=lease.client_id, name=lease.client_name, phone=lease.client_phone)
         outbound = OutboundSms(from_number=provider.reserved_number, to_phone=lease.client_phone, body=sms.body, media_urls=sms.media_urls)
@@ -304,22 +343,39 @@ class SmsRouter:
         if slot is not None:
             self.store.set_opt_out(slot, "provider", opted_out)
         event = "Provider opted out" if opted_out else "Provider opted in"
-        ctx.audit(event, f"{sms_keyword(ctx)} from the provider on a pool number; not forwarded", "Messaging",
-                  "Warning" if opted_out else "Info", provider.provider_id, client_id)
+        ctx.audit(
+            event,
+            f"{sms_keyword(ctx)} from the provider on a pool number; not forwarded",
+            "Messaging",
+            "Warning" if opted_out else "Info",
+            provider.provider_id,
+            client_id,
+        )
         return RouteResult(outcome="opted_out" if opted_out else "opted_in", direction="provider_to_client")
 
     def _expired(self, ctx: _Context, provider: Provider, slot: Lease | None) -> RouteResult:
-        self.store.claim_message(self._record(ctx, "provider_to_client", provider.provider_id, slot.client_id if slot else None, outcome="expired"))
+        self.store.claim_message(
+            self._record(ctx, "provider_to_client", provider.provider_id, slot.client_id if slot else None, outcome="expired")
+        )
         self._send_system(ctx, ctx.sms.to_number, provider.phone, EXPIRED_TO_PROVIDER)
-        ctx.audit("Expired lease", "A provider texted a pool number with no active lease; told it expired", "Messaging", "Warning",
-                  provider.provider_id, slot.client_id if slot else None, pool_number=mask_phone(ctx.sms.to_number))
+        ctx.audit(
+            "Expired lease",
+            "A provider texted a pool number with no active lease; told it expired",
+            "Messaging",
+            "Warning",
+            provider.provider_id,
+            slot.client_id if slot else None,
+            pool_number=mask_phone(ctx.sms.to_number),
+        )
         count("MessagesToExpiredLease")
         return RouteResult(outcome="expired", direction="provider_to_client")
 
     def _provider_texts_own_number(self, ctx: _Context, provider_id: str) -> RouteResult:
         self.store.claim_message(self._record(ctx, "provider_to_client", provider_id, None, outcome="own_number"))
         self._send_system(ctx, ctx.sms.to_number, ctx.sms.from_phone, OWN_NUMBER_TO_PROVIDER)
-        ctx.audit("Provider texted own number", "Nothing forwarded; the provider was told how to reply", "Messaging", "Warning", provider_id)
+        ctx.audit(
+            "Provider texted own number", "Nothing forwarded; the provider was told how to reply", "Messaging", "Warning", provider_id
+        )
         return RouteResult(outcome="own_number", direction="provider_to_client")
 
     # ---- sending
@@ -329,7 +385,9 @@ class SmsRouter:
         sms = ctx.sms
         if not outbound.body.strip() and not outbound.media_urls:
             self._finish(sms.message_sid, "empty", [])
-            ctx.audit("Empty message", "Nothing to forward: no body and no media", "Messaging", "Warning", provider.provider_id, client.client_id)
+            ctx.audit(
+                "Empty message", "Nothing to forward: no body and no media", "Messaging", "Warning", provider.provider_id, client.client_id
+            )
             return RouteResult(outcome="empty", direction=direction)
         parts = split_body(outbound.body, self.settings.max_body_length)
         sent: list[SentSms] = []
@@ -357,8 +415,16 @@ class SmsRouter:
         else:
             self._finish(ctx.sms.message_sid, "partially_forwarded", [s.sid for s in sent])
         logger.error("forwarding failed", extra={"twilio_code": error.code, "parts_sent": len(sent)})
-        ctx.audit("Forwarding failed", f"Twilio refused the message: {error}", "Error", "Error", provider.provider_id, client.client_id,
-                  twilio_error_code=error.code, parts_sent=len(sent))
+        ctx.audit(
+            "Forwarding failed",
+            f"Twilio refused the message: {error}",
+            "Error",
+            "Error",
+            provider.provider_id,
+            client.client_id,
+            twilio_error_code=error.code,
+            parts_sent=len(sent),
+        )
         return RouteResult(outcome="send_failed", direction=direction, sent=sent)
 
     def _send_system(self, ctx: _Context, from_number: str | None, to_phone: str, text: str) -> None:
@@ -390,14 +456,25 @@ class SmsRouter:
         )
 
     def _client_fields(self, client: Client, provider_id: str, created: bool = False) -> dict[str, object]:
-        fields: dict[str, object] = {"Name": client.name, "Client Phone (E.164)": client.phone, "Phone Number": client.phone,
-                                     "Linked Sitter": provider_id}
+        fields: dict[str, object] = {
+            "Name": client.name,
+            "Client Phone (E.164)": client.phone,
+            "Phone Number": client.phone,
+            "Linked Sitter": provider_id,
+        }
         if created:
             fields["Created At"] = client.created_at
         return fields
 
     def _message_records(
-        self, ctx: _Context, outbound: OutboundSms, direction: str, provider: Provider, client: Client, lease: Lease | None, sent: list[SentSms]
+        self,
+        ctx: _Context,
+        outbound: OutboundSms,
+        direction: str,
+        provider: Provider,
+        client: Client,
+        lease: Lease | None,
+        sent: list[SentSms],
     ) -> list[MirrorRecord]:
         sms = ctx.sms
         from_client = direction == "client_to_provider"

@@ -74,9 +74,7 @@ def public_url(event: dict[str, Any], public_base_url: str = "") -> str:
         host = context.get("domainName") or header(event, "host") or "localhost"
         stage_path = context.get("path") or path  # includes the stage (or base path mapping)
         url = f"https://{host}{stage_path}"
-    query = event.get("multiValueQueryStringParameters") or {
-        k: [v] for k, v in (event.get("queryStringParameters") or {}).items()
-    }
+    query = event.get("multiValueQueryStringParameters") or {k: [v] for k, v in (event.get("queryStringParameters") or {}).items()}
     if query:
         url += "?" + urlencode([(k, v) for k, values in query.items() for v in values])
     return url

@@ -421,7 +421,9 @@ class DynamoRoutingStore:
         if not item:
             return None
         record = _build(MessageRecord, _from_item(item))
-        record.delivery = {sid: {k: int(v) if isinstance(v, Decimal) else v for k, v in entry.items()} for sid, entry in record.delivery.items()}
+        record.delivery = {
+            sid: {k: int(v) if isinstance(v, Decimal) else v for k, v in entry.items()} for sid, entry in record.delivery.items()
+        }
         return record
 
     def record_delivery(self, update: DeliveryUpdate) -> bool:

@@ -150,9 +150,7 @@ class MemoryRoutingStore:
     def pool_view(self, provider_id: str) -> PoolView:
         with self._lock:
             self._count("pool_view")
-            ready = sorted(
-                n.number for n in self.numbers.values() if n.lifecycle == Lifecycle.POOL and n.status == NumberStatus.READY
-            )
+            ready = sorted(n.number for n in self.numbers.values() if n.lifecycle == Lifecycle.POOL and n.status == NumberStatus.READY)
             slots = {pool: replace(lease) for (pid, pool), lease in self.slots.items() if pid == provider_id}
             return PoolView(ready_numbers=ready, slots=slots)
 
@@ -186,6 +184,9 @@ class MemoryRoutingStore:
             if current is not None and int(current["rank"]) >= update.rank:  # type: ignore[call-overload]
                 return False
             record.delivery[update.outbound_sid] = {
-                "status": update.status, "rank": update.rank, "error_code": update.error_code, "at": update.at
+                "status": update.status,
+                "rank": update.rank,
+                "error_code": update.error_code,
+                "at": update.at,
             }
             return True
