@@ -5,19 +5,23 @@ from __future__ import annotations
 import logging
 
 import pytest
-from pydantic import ValidationError
 
 from local.apigw import api_gateway_event
 from masking.observability import PhoneMaskingFilter, mask_phone
 from masking.phones import InvalidPhoneNumber, is_e164, normalize_e164
-from masking.settings import RoutingSettings, TwilioSettings, clear_settings_cache, get_routing_settings
+from masking.settings import RoutingSettings, SettingsError, TwilioSettings, clear_settings_cache, get_aws_settings, get_routing_settings
 from masking.sms import classify_keyword, split_body, utf16_units
 from masking.webhooks import BadRequest, form_params, public_base, public_url
 
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("(303) 555-0100", "+13035550100"), ("303.555.0100", "+13035550100"), ("+44 20 7946 0958", "+442079460958"), ("1-720-555-0100", "+17205550100")],
+    [
+        ("(303) 555-0100", "+13035550100"),
+        ("303.555.0100", "+13035550100"),
+        ("+44 20 7946 0958", "+442079460958"),
+        ("1-720-555-0100", "+17205550100"),
+    ],
 )
 def test_normalize_e164(raw: str, expected: str) -> None:
     assert normalize_e164(raw) == expected
@@ -80,7 +84,9 @@ def test_public_url_from_the_api_gateway_event_includes_stage_and_query() -> Non
 
 
 def test_form_params_keep_repeated_fields_and_reject_bad_bodies() -> None:
-    event = api_gateway_event("POST", "https://x/twilio/sms", body="A=1&A=2&B=", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    event = api_gateway_event(
+        "POST", "https://x/twilio/sms", body="A=1&A=2&B=", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert form_params(event) == {"A": ["1", "2"], "B": [""]}
     event["headers"]["Content-Type"] = "application/json"
     with pytest.raises(BadRequest):
@@ -88,10 +94,17 @@ def test_form_params_keep_repeated_fields_and_reject_bad_bodies() -> None:
 
 
 def test_settings_are_validated(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(SettingsError, match="PREFIX_POLICY"):
         RoutingSettings(prefix_policy="sometimes")  # type: ignore[arg-type]
-    with pytest.raises(ValidationError):
+    with pytest.raises(SettingsError, match="PUBLIC_BASE_URL"):
         TwilioSettings(public_base_url="sms.example.com")
+    monkeypatch.setenv("LEASE_TTL_DAYS", "fourteen")
+    clear_settings_cache()
+    with pytest.raises(SettingsError, match="LEASE_TTL_DAYS"):
+        get_routing_settings()
+    monkeypatch.delenv("TABLE_NAME", raising=False)
+    with pytest.raises(SettingsError, match="TABLE_NAME"):
+        get_aws_settings()
     monkeypatch.setenv("LEASE_TTL_DAYS", "7")
     monkeypatch.setenv("PREFIX_POLICY", "always")
     clear_settings_cache()

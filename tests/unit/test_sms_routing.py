@@ -6,6 +6,7 @@ tests/integration/test_sms_routing_dynamo.py runs these same tests on DynamoDB (
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 from masking.inbound import handle_sms_webhook
 from masking.store.memory import MemoryRoutingStore
@@ -71,10 +72,10 @@ def test_pool_numbers_are_unique_per_provider_not_globally(world: World) -> None
 
 
 def test_prefix_policies(world: World) -> None:
-    world.router.settings = world.router.settings.model_copy(update={"prefix_policy": "always"})
+    world.router.settings = replace(world.router.settings, prefix_policy="always")
     send(world, OLIVIA.phone, RESERVED, "a")
     send(world, OLIVIA.phone, RESERVED, "b")
-    world.router.settings = world.router.settings.model_copy(update={"prefix_policy": "never"})
+    world.router.settings = replace(world.router.settings, prefix_policy="never")
     send(world, PETE.phone, RESERVED, "c")
 
     assert [s.body for s in world.sandbox.sent] == ["From Olivia Owner: a", "From Olivia Owner: b", "c"]

@@ -7,14 +7,14 @@ which records every request and answers like Twilio would, so nothing leaves the
 
 from __future__ import annotations
 
-import itertools
 import json
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import urlparse
 
 from twilio.base.exceptions import TwilioRestException
 from twilio.http import HttpClient
@@ -109,7 +109,6 @@ class SandboxHttpClient(HttpClient):
         self._on_send = on_send
         self._failures: list[int] = []
         self._lock = threading.Lock()
-        self._counter = itertools.count(1)
 
     def fail_next(self, code: int = 20500, times: int = 1) -> None:
         with self._lock:
@@ -135,17 +134,16 @@ class SandboxHttpClient(HttpClient):
         with self._lock:
             self.requests.append(SandboxRequest(method=method, url=uri, data=payload))
             failure = self._failures.pop(0) if self._failures else None
-            number = next(self._counter)
         if failure is not None:
             body = {"code": failure, "message": f"Sandbox failure {failure}", "status": 400, "more_info": ""}
             return Response(400 if failure < 30000 else 500, json.dumps(body))
         path = urlparse(uri).path
         if method.upper() == "POST" and path.endswith("/Messages.json"):
-            return self._create_message(uri, payload, number)
+            return self._create_message(uri, payload)
         return Response(404, json.dumps({"code": 20404, "message": "Not found in sandbox", "status": 404}))
 
-    def _create_message(self, uri: str, data: dict[str, Any], number: int) -> Response:
-        sid = f"SM{number:032x}"
+    def _create_message(self, uri: str, data: dict[str, Any]) -> Response:
+        sid = f"SM{uuid.uuid4().hex}"
         media = data.get("MediaUrl") or []
         media_urls = [str(url) for url in (media if isinstance(media, list) else [media])]
         sms = SandboxSms(
@@ -173,8 +171,3 @@ class SandboxHttpClient(HttpClient):
             "direction": "outbound-api",
         }
         return Response(201, json.dumps(resource))
-
-
-def query_value(url: str, name: str) -> str | None:
-    values = parse_qs(urlparse(url).query).get(name)
-    return values[0] if values else None

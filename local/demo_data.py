@@ -1,0 +1,46 @@
+"""The local runner's demo world: two providers, two clients, a small number pool.
+
+All numbers are fictional (555-01xx). The README, the demo and the e2e tests use
+these constants, so change them here only.
+"""
+
+from __future__ import annotations
+
+from masking.models import Client, Lifecycle, NumberRecord, NumberStatus, Provider
+from masking.store.base import RoutingStore
+
+SAM = Provider(provider_id="prov-sam", name="Sam Sitter", phone="+13035550101", reserved_number="+17205550001")
+KIM = Provider(provider_id="prov-kim", name="Kim Keeper", phone="+13035550102", reserved_number="+17205550002")
+PROVIDERS = (SAM, KIM)
+
+OLIVIA = Client(client_id="cl-olivia", name="Olivia Owner", phone="+13035550201")
+PETE = Client(client_id="cl-pete", name="Pete Parent", phone="+13035550202")
+CLIENTS = (OLIVIA, PETE)
+
+POOL_NUMBERS = ("+17205550100", "+17205550101", "+17205550102")
+STANDBY_NUMBER = "+17205550050"
+
+# who is behind each real phone, for printing
+PEOPLE: dict[str, str] = {party.phone: party.name for party in (*PROVIDERS, *CLIENTS)}
+
+
+def demo_numbers() -> list[NumberRecord]:
+    """Every Twilio number of the demo: reserved, pool and standby, all Ready."""
+    reserved = [
+        NumberRecord(number=p.reserved_number, lifecycle=Lifecycle.RESERVED, status=NumberStatus.READY, provider_id=p.provider_id)
+        for p in PROVIDERS
+        if p.reserved_number
+    ]
+    pool = [NumberRecord(number=n, lifecycle=Lifecycle.POOL, status=NumberStatus.READY) for n in POOL_NUMBERS]
+    standby = NumberRecord(number=STANDBY_NUMBER, lifecycle=Lifecycle.STANDBY, status=NumberStatus.READY)
+    return [*reserved, *pool, standby]
+
+
+def seed_demo(store: RoutingStore) -> None:
+    """Writes the demo providers, clients and numbers into ``store``."""
+    for provider in PROVIDERS:
+        store.put_provider(provider)
+    for number in demo_numbers():
+        store.put_number(number)
+    for client in CLIENTS:
+        store.put_client(client)

@@ -1,0 +1,371 @@
+"""Docker-free local runner: every API route of template.yaml on 127.0.0.1.
+
+    python -m local.runner --port 3000 [--quiet]
+
+Each request becomes an API Gateway (REST, proxy) event and is handed to the function's
+``lambda_handler`` in-process, with moto as AWS (``local.backends``), Twilio in the
+sandbox transport (nothing leaves the machine) and the demo data of ``local.demo_data``.
+After each invocation the outbox is drained into memory and every SMS the sandbox
+recorded is printed. Local-only endpoints:
+
+- ``GET /_local/health``: up, routes, public base URL
+- ``GET /_local/sent[?clear=1]``: SMS sent so far, newest last
+- ``GET /_local/outbox[?clear=1]``: mirror records drained from the outbox
+- ``POST /_local/sign`` (form body, header ``X-Url``): the X-Twilio-Signature for it
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import importlib.util
+import ipaddress
+import json
+import os
+import re
+import shlex
+import signal
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+LAYER = ROOT / "layers" / "masking"
+if str(LAYER) not in sys.path:  # what the Lambda layer provides in AWS
+    sys.path.insert(0, str(LAYER))
+
+from local.apigw import api_gateway_event, twilio_signature  # noqa: E402
+from local.backends import DEMO_AUTH_TOKEN, REGION, EmbeddedAws  # noqa: E402
+from local.template import ApiRoute, api_routes, load_template  # noqa: E402
+
+STAGE = "local"
+SERVICE = "masking-local-runner"
+Handler = Callable[[dict[str, Any], Any], Any]
+Response = tuple[int, dict[str, str], bytes]
+
+
+@dataclass(frozen=True)
+class Route:
+    """An API route of the template, with its path template compiled to a regex."""
+
+    api: ApiRoute
+    pattern: re.Pattern[str]
+    params: tuple[str, ...]
+
+    @classmethod
+    def of(cls, api: ApiRoute) -> Route:
+        params: list[str] = []
+
+        def group(match: re.Match[str]) -> str:
+            name, greedy = match.group(1), match.group(2)
+            params.append(name)
+            return f"(?P<{name}>.+)" if greedy else f"(?P<{name}>[^/]+)"
+
+        parts = re.split(r"(\{[A-Za-z0-9_]+\+?\})", api.path.rstrip("/") or "/")
+        regex = "".join(re.sub(r"\{([A-Za-z0-9_]+)(\+?)\}", group, p) if p.startswith("{") else re.escape(p) for p in parts)
+        return cls(api=api, pattern=re.compile(f"^{regex}/?$"), params=tuple(params))
+
+    def match(self, path: str) -> dict[str, str] | None:
+        found = self.pattern.match(path)
+        return None if found is None else {k: unquote(v) for k, v in found.groupdict().items()}
+
+    @property
+    def specificity(self) -> tuple[int, int]:
+        """Static routes first, then fewer parameters, then longer templates."""
+        return len(self.params), -len(self.api.path)
+
+
+@dataclass
+class FakeLambdaContext:
+    """The attributes Powertools and handlers read from Lambda's context object."""
+
+    function_name: str
+    memory_limit_in_mb: int = 512
+    timeout_seconds: int = 10
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:123456789012:function:{self.function_name}"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        return f"local/{self.aws_request_id}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_seconds - (time.monotonic() - self.started)) * 1000))
+
+
+def load_handler(route: ApiRoute) -> Handler:
+    """Imports ``<CodeUri>/<module>.py`` under a unique name (every function has an app.py)."""
+    module_path, attribute = route.handler.rsplit(".", 1)
+    source = ROOT / route.code_uri / (module_path.replace(".", "/") + ".py")
+    spec = importlib.util.spec_from_file_location(f"fn_{route.function}", source)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {source}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return getattr(module, attribute)  # type: ignore[no-any-return]
+
+
+def function_limits(logical_id: str) -> tuple[int, int]:
+    """(MemorySize, Timeout) of a function, from its properties or the template's Globals."""
+    template = load_template()
+    defaults = (template.get("Globals") or {}).get("Function") or {}
+    props = template["Resources"][logical_id].get("Properties") or {}
+    return int(props.get("MemorySize", defaults.get("MemorySize", 512))), int(props.get("Timeout", defaults.get("Timeout", 10)))
+
+
+def json_body(status: int, payload: Any) -> Response:
+    return status, {"Content-Type": "application/json"}, json.dumps(payload, ensure_ascii=False).encode()
+
+
+class LocalRunner:
+    """Embedded AWS + demo data + the template's functions, invoked one at a time."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 3000, *, quiet: bool = False) -> None:
+        if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
+            raise ValueError(f"the local runner only listens on loopback, not {host}")
+        self.host, self.port, self.quiet = host, port, quiet
+        self.aws = EmbeddedAws()
+        self.routes: list[Route] = []
+        self.handlers: dict[str, Handler] = {}
+        self.outbox: list[dict[str, Any]] = []
+        # One invocation at a time, like one Lambda execution environment: Powertools'
+        # Logger and Metrics are process-wide, and the SMS printing diffs the sandbox.
+        self._lock = threading.Lock()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, port: int | None = None) -> None:
+        """Starts moto, sets the functions' environment, seeds the demo, imports the functions."""
+        if port is not None:
+            self.port = port
+        os.environ.setdefault("LOG_LEVEL", "ERROR" if self.quiet else "WARNING")
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        self.aws.start()
+        os.environ["PUBLIC_BASE_URL"] = self.base_url  # Twilio signs the URL it calls
+
+        from local.demo_data import seed_demo
+        from masking.settings import clear_settings_cache
+        from masking.store.dynamo import DynamoRoutingStore
+
+        clear_settings_cache()
+        seed_demo(DynamoRoutingStore(self.aws.env["TABLE_NAME"]))
+        self.routes = sorted((Route.of(api) for api in api_routes()), key=lambda r: r.specificity)
+        for route in self.routes:
+            if route.api.function not in self.handlers:
+                self.handlers[route.api.function] = load_handler(route.api)
+
+    def stop(self) -> None:
+        self.aws.stop()
+
+    @property
+    def sandbox(self) -> Any:
+        from masking.wiring import sandbox_http_client
+
+        return sandbox_http_client()
+
+    # ---- requests
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Response:
+        path = urlsplit(raw_path).path
+        if path.startswith("/_local/"):
+            return self.local_endpoint(method, raw_path, headers, body)
+        allowed = []
+        for route in self.routes:
+            params = route.match(path)
+            if params is None:
+                continue
+            if route.api.method in (method, "ANY"):
+                return self.invoke(route, params, method, raw_path, headers, body)
+            allowed.append(route.api.method)
+        if allowed:
+            status, response_headers, payload = json_body(
+                405, {"success": False, "error": "method not allowed", "details": {"method": method, "path": path, "allowed": allowed}}
+            )
+            return status, {**response_headers, "Allow": ", ".join(sorted(set(allowed)))}, payload
+        known = [f"{r.api.method} {r.api.path}" for r in self.routes]
+        return json_body(404, {"success": False, "error": "no route", "details": {"method": method, "path": path, "routes": known}})
+
+    def invoke(self, route: Route, params: dict[str, str], method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Response:
+        event = api_gateway_event(
+            method,
+            self.base_url + raw_path,
+            body=body if body else None,
+            headers=headers,
+            stage=STAGE,
+            resource=route.api.path,
+            path_parameters=params or None,
+        )
+        memory, timeout = function_limits(route.api.function)
+        context = FakeLambdaContext(route.api.function, memory_limit_in_mb=memory, timeout_seconds=timeout)
+        with self._lock:
+            already_sent = len(self.sandbox.sent)
+            try:
+                result = self.handlers[route.api.function](event, context)
+            except Exception:
+                traceback.print_exc()
+                result = {"statusCode": 502, "body": json.dumps({"message": "Internal server error"})}
+            self.outbox.extend(json.loads(text) for text in self.aws.drain_outbox())
+            new_sms = list(self.sandbox.sent[already_sent:])
+        if not self.quiet:
+            for sms in new_sms:
+                media = f"  [+{len(sms.media_urls)} media]" if sms.media_urls else ""
+                print(f"SMS  {sms.from_number} -> {sms.to_phone}  {json.dumps(sms.body, ensure_ascii=False)}{media}", flush=True)
+        return self.to_http(result)
+
+    @staticmethod
+    def to_http(result: Any) -> Response:
+        """A Lambda proxy result as API Gateway answers it (malformed: 502)."""
+        if not isinstance(result, dict) or not isinstance(result.get("statusCode", 200), int):
+            return json_body(502, {"message": "Internal server error"})
+        headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            headers[name] = ", ".join(str(v) for v in values)
+        raw = result.get("body") or ""
+        payload = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+        return int(result.get("statusCode", 200)), headers, payload
+
+    # ---- /_local/*
+    def local_endpoint(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Response:
+        parts = urlsplit(raw_path)
+        clear = parse_qs(parts.query).get("clear", ["0"])[-1] not in ("", "0", "false")
+        if method == "GET" and parts.path == "/_local/health":
+            routes = [f"{r.api.method} {r.api.path}" for r in self.routes]
+            return json_body(200, {"ok": True, "service": SERVICE, "public_base_url": self.base_url, "stage": STAGE, "routes": routes})
+        if method == "GET" and parts.path == "/_local/sent":
+            with self._lock:
+                sent = [asdict(sms) for sms in self.sandbox.sent]
+                if clear:
+                    self.sandbox.clear()
+            return json_body(200, sent)
+        if method == "GET" and parts.path == "/_local/outbox":
+            with self._lock:
+                records = list(self.outbox)
+                if clear:
+                    self.outbox.clear()
+            return json_body(200, records)
+        if method == "POST" and parts.path == "/_local/sign":
+            lowered = {k.lower(): v for k, v in headers.items()}
+            url = lowered.get("x-url") or f"{self.base_url}/twilio/sms"
+            form = body.decode("utf-8", "replace")
+            signature = twilio_signature(self.aws.auth_token, url, parse_qsl(form, keep_blank_values=True))
+            curl = f"curl -s -H 'X-Twilio-Signature: {signature}' --data {shlex.quote(form)} {shlex.quote(url)}"
+            return json_body(200, {"url": url, "signature": signature, "curl": curl})
+        return json_body(404, {"success": False, "error": "no route", "details": {"method": method, "path": parts.path}})
+
+    def banner(self) -> str:
+        from local.demo_data import CLIENTS, POOL_NUMBERS, PROVIDERS, STANDBY_NUMBER
+
+        lines = [f"Local runner on {self.base_url} (stage {STAGE!r}, no Docker, Twilio sandbox: nothing leaves this machine)", "Routes:"]
+        lines += [f"  {r.api.method:6} {self.base_url}{r.api.path}  -> {r.api.function}" for r in self.routes]
+        lines += [
+            "  GET    /_local/health | /_local/sent[?clear=1] | /_local/outbox[?clear=1];  POST /_local/sign (form body, X-Url header)",
+            "Demo data:",
+        ]
+        lines += [f"  provider {p.name:12} phone {p.phone}  reserved number {p.reserved_number}" for p in PROVIDERS]
+        lines += [f"  client   {c.name:12} phone {c.phone}" for c in CLIENTS]
+        lines += [f"  pool numbers {', '.join(POOL_NUMBERS)};  standby {STANDBY_NUMBER}"]
+        lines += [
+            f"Twilio auth token for X-Twilio-Signature (demo only): {DEMO_AUTH_TOKEN}",
+            "Try it: POST a Twilio form to /_local/sign; it answers the signature and the curl command that sends it:",
+            f"  curl -s --data 'MessageSid=SM{'0' * 31}1&From=%2B13035550201&To=%2B17205550001&Body=Hi+Sam' {self.base_url}/_local/sign",
+        ]
+        return "\n".join(lines)
+
+
+class RequestHandler(BaseHTTPRequestHandler):
+    server: RunnerServer
+    protocol_version = "HTTP/1.1"
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = {k: v for k, v in self.headers.items()}
+        started = time.monotonic()
+        status, response_headers, payload = self.server.runner.handle(self.command, self.path, headers, body)
+        self.send_response(status)
+        for name, value in response_headers.items():
+            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+        if not self.server.runner.quiet and not self.path.startswith("/_local/"):
+            print(f"{self.command} {self.path} -> {status} ({(time.monotonic() - started) * 1000:.0f} ms)", flush=True)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Request lines are printed by ``_serve``; the stdlib's stderr log stays quiet."""
+
+
+class RunnerServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, runner: LocalRunner) -> None:
+        super().__init__((runner.host, runner.port), RequestHandler)
+        self.runner = runner
+
+
+def start_server(port: int = 0, host: str = "127.0.0.1", *, quiet: bool = True) -> tuple[RunnerServer, threading.Thread]:
+    """Binds (port 0: any free port), starts the runner, serves in a daemon thread.
+
+    One per process: it starts moto and sets os.environ. Stop with ``server.shutdown()``,
+    ``server.server_close()`` and ``server.runner.stop()``.
+    """
+    runner = LocalRunner(host, port, quiet=quiet)
+    server = RunnerServer(runner)
+    runner.start(port=server.server_address[1])
+    thread = threading.Thread(target=server.serve_forever, name="local-runner", daemon=True)
+    thread.start()
+    return server, thread
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.runner", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=3000)
+    parser.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")
+    parser.add_argument("--quiet", action="store_true", help="no banner, no request or SMS lines")
+    args = parser.parse_args(argv)
+    runner = LocalRunner(args.host, args.port, quiet=args.quiet)
+    server = RunnerServer(runner)  # bind first: port 0 picks a free one
+    runner.start(port=server.server_address[1])
+    print(runner.banner() if not args.quiet else f"Local runner on {runner.base_url}", flush=True)
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)  # also when started in the background, where SIGINT is ignored
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        if not args.quiet:
+            print("\nstopped", flush=True)
+    finally:
+        server.server_close()
+        runner.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

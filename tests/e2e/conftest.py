@@ -1,0 +1,46 @@
+"""The local runner as a subprocess on a free loopback port, shared by a test module."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from local.demo import wait_for_runner
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def runner_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``python -m local.runner --port <free> --quiet``; yields its base URL once healthy."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("runner") / "runner.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local.runner", "--port", str(port), "--quiet"], cwd=ROOT, stdout=output, stderr=subprocess.STDOUT
+        )
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for_runner(base_url, process, timeout=60)
+        except (RuntimeError, TimeoutError) as error:
+            process.kill()
+            process.wait()
+            pytest.fail(f"{error}\n--- runner output ---\n{log.read_text(errors='replace')}")
+        yield base_url
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
