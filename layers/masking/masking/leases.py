@@ -52,7 +52,7 @@ def acquire_lease(
     pair: Lease | None,
     now: datetime,
     ttl: timedelta,
-    record: MessageRecord,
+    record: MessageRecord | None,
 ) -> tuple[Lease | None, bool]:
     """Extends the pair's active lease or allocates a new one, recording ``record``.
 

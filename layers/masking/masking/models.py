@@ -38,8 +38,11 @@ class NumberRecord:
     status: NumberStatus = NumberStatus.READY
     provider_id: str | None = None
     twilio_sid: str | None = None
-    purpose: str | None = None
+    purpose: str | None = None  # Sitter Assignment, Pool Expansion, Standby Replenishment
     purchased_at: str | None = None
+    attach_status: str | None = None  # Pending, Ready, Failed
+    verification_status: str | None = None  # Not Sent, Sent, Verified, Failed
+    updated_at: str | None = None
 
 
 @dataclass(slots=True)
@@ -51,7 +54,9 @@ class Provider:
     phone: str
     reserved_number: str | None = None
     email: str | None = None
-    status: str = "Active"
+    status: str = "Active"  # Active, Inactive
+    provisioning_status: str = "Active"  # Pending, Active, Inactive, Error
+    created_at: str | None = None
 
 
 @dataclass(slots=True)

@@ -81,6 +81,24 @@ class TwilioSettings:
         object.__setattr__(self, "public_base_url", base)
 
 
+@dataclass(frozen=True, slots=True)
+class InventorySettings:
+    """Buying and attaching numbers."""
+
+    preferred_area_codes: tuple[str, ...] = ("303", "720")
+    verification_phone: str = ""  # where the verification SMS of a new number goes
+
+    def __post_init__(self) -> None:
+        codes = self.preferred_area_codes
+        if isinstance(codes, str):
+            codes = tuple(code.strip() for code in codes.split(",") if code.strip())
+            object.__setattr__(self, "preferred_area_codes", codes)
+        if not codes or not all(re.fullmatch(r"[2-9]\d\d", code) for code in codes):
+            raise SettingsError(f"PREFERRED_AREA_CODES must be comma-separated 3-digit area codes, not {self.preferred_area_codes!r}")
+        if self.verification_phone and not re.fullmatch(r"\+[1-9]\d{6,14}", self.verification_phone):
+            raise SettingsError("VERIFICATION_PHONE must be an E.164 number like +13035550100")
+
+
 def _from_env[T](cls: type[T], names: dict[str, str]) -> T:
     """Builds ``cls`` from the environment variables in ``names`` (field -> variable)."""
     types = {f.name: f.type for f in fields(cls)}  # type: ignore[arg-type]
@@ -120,6 +138,11 @@ def get_twilio_settings() -> TwilioSettings:
     )
 
 
+@lru_cache(maxsize=1)
+def get_inventory_settings() -> InventorySettings:
+    return _from_env(InventorySettings, {"preferred_area_codes": "PREFERRED_AREA_CODES", "verification_phone": "VERIFICATION_PHONE"})
+
+
 def clear_settings_cache() -> None:
-    for getter in (get_routing_settings, get_aws_settings, get_twilio_settings):
+    for getter in (get_routing_settings, get_aws_settings, get_twilio_settings, get_inventory_settings):
         getter.cache_clear()

@@ -1,22 +1,27 @@
-"""Sending SMS through Twilio, behind a small interface.
+"""Sending SMS and managing phone numbers through Twilio, behind a small interface.
 
 ``TwilioGateway`` uses the twilio library's REST client; what carries its HTTP requests is
 pluggable: the library's own client in AWS, ``SandboxHttpClient`` locally and in tests,
 which records every request and answers like Twilio would, so nothing leaves the machine.
+Besides sending SMS, the sandbox emulates number search and purchase, webhook configuration,
+Messaging Service membership and release (DESIGN.md §1 "Number purchase and attach").
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http import HttpClient
 from twilio.http.response import Response
 from twilio.rest import Client as TwilioRestClient
@@ -26,6 +31,12 @@ from masking.models import OutboundSms, SentSms
 # Errors Twilio returns for a request that will never succeed as sent (bad number,
 # opted-out recipient, unreachable...). Anything else is worth a retry later.
 PERMANENT_SEND_ERRORS = frozenset({21211, 21408, 21610, 21612, 21614, 21617, 21606, 21660})
+
+NUMBER_NOT_AVAILABLE = 21422  # buying a number Twilio no longer offers
+ALREADY_IN_MESSAGING_SERVICE = 21710  # adding a number to the Messaging Service it already belongs to
+IN_OTHER_MESSAGING_SERVICE = 21712
+INVALID_PHONE_NUMBER = 21421
+NOT_FOUND = 20404
 
 
 class SendError(Exception):
@@ -37,6 +48,39 @@ class SendError(Exception):
     @property
     def permanent(self) -> bool:
         return self.code in PERMANENT_SEND_ERRORS
+
+
+# A Twilio API call failed; the same class serves SMS sending and number management.
+TwilioError = SendError
+
+
+def _twilio_error(exc: TwilioException) -> SendError:
+    """Wraps any twilio library error (REST error, or a failed page fetch) into ``SendError``."""
+    if isinstance(exc, TwilioRestException):
+        return SendError(str(exc.msg), code=exc.code, status=exc.status)
+    # Page.process_response raises a bare TwilioException(message, response) on non-200.
+    response = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], Response) else None
+    if response is None:
+        raw_code = getattr(exc, "code", None)  # e.g. TwilioServiceException (RFC 9457 errors)
+        raw_status = getattr(exc, "status", None)
+        return SendError(
+            str(exc), code=raw_code if isinstance(raw_code, int) else None, status=raw_status if isinstance(raw_status, int) else None
+        )
+    code: int | None = response.status_code
+    message = str(exc.args[0])
+    try:
+        body = json.loads(response.text)
+        code = int(body.get("code", response.status_code))
+        message = f"{message}: {body.get('message', '')}"
+    except (ValueError, TypeError, AttributeError):
+        pass
+    return SendError(message, code=code, status=response.status_code)
+
+
+@dataclass(frozen=True, slots=True)
+class PurchasedNumber:
+    number: str  # E.164
+    sid: str  # PN...
 
 
 class SmsGateway(Protocol):
@@ -74,6 +118,71 @@ class TwilioGateway:
             raise SendError(str(exc.msg), code=exc.code, status=exc.status) from exc
         return SentSms(sid=str(created.sid), status=str(created.status))
 
+    # --- phone numbers -------------------------------------------------------------------
+
+    def search_local_numbers(self, area_code: str, limit: int = 5, country: str = "US") -> list[str]:
+        """E.164 numbers Twilio offers in ``area_code`` that can do SMS and voice (at most ``limit``)."""
+        try:
+            found = self._client.available_phone_numbers(country).local.list(
+                area_code=int(area_code), sms_enabled=True, voice_enabled=True, limit=limit
+            )
+        except TwilioException as exc:
+            raise _twilio_error(exc) from exc
+        return [str(item.phone_number) for item in found if item.phone_number]
+
+    def buy_number(
+        self,
+        number: str,
+        sms_url: str,
+        voice_url: str,
+        status_callback: str | None = None,
+        friendly_name: str | None = None,
+    ) -> PurchasedNumber:
+        """Buys ``number`` with its SMS and voice webhooks already pointing at us."""
+        options: dict[str, Any] = {
+            "phone_number": number,
+            "sms_url": sms_url,
+            "sms_method": "POST",
+            "voice_url": voice_url,
+            "voice_method": "POST",
+        }
+        if friendly_name:
+            options["friendly_name"] = friendly_name
+        if status_callback:
+            options["status_callback"] = status_callback
+            options["status_callback_method"] = "POST"
+        try:
+            created = self._client.incoming_phone_numbers.create(**options)
+        except TwilioException as exc:
+            raise _twilio_error(exc) from exc
+        return PurchasedNumber(number=str(created.phone_number), sid=str(created.sid))
+
+    def configure_number(self, number_sid: str, sms_url: str, voice_url: str) -> None:
+        """Points an owned number's SMS and voice webhooks at the given URLs."""
+        try:
+            self._client.incoming_phone_numbers(number_sid).update(
+                sms_url=sms_url, sms_method="POST", voice_url=voice_url, voice_method="POST"
+            )
+        except TwilioException as exc:
+            raise _twilio_error(exc) from exc
+
+    def add_to_messaging_service(self, service_sid: str, number_sid: str) -> None:
+        """Adds a number to a Messaging Service (A2P 10DLC); already being a member is success."""
+        try:
+            self._client.messaging.v1.services(service_sid).phone_numbers.create(phone_number_sid=number_sid)
+        except TwilioException as exc:
+            error = _twilio_error(exc)
+            if error.code == ALREADY_IN_MESSAGING_SERVICE:
+                return
+            raise error from exc
+
+    def release_number(self, number_sid: str) -> None:
+        """Releases an owned number back to Twilio (undoes a purchase)."""
+        try:
+            self._client.incoming_phone_numbers(number_sid).delete()
+        except TwilioException as exc:
+            raise _twilio_error(exc) from exc
+
 
 @dataclass(slots=True)
 class SandboxRequest:
@@ -83,6 +192,7 @@ class SandboxRequest:
     url: str
     data: dict[str, Any]
     at: float = field(default_factory=time.time)
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -96,23 +206,75 @@ class SandboxSms:
     at: float
 
 
+DEFAULT_SANDBOX_AVAILABLE: dict[str, int] = {"303": 20, "720": 20}
+_SANDBOX_LOCALITIES: dict[str, tuple[str, str]] = {"303": ("Denver", "CO"), "720": ("Denver", "CO")}
+_SANDBOX_NUMBER = re.compile(r"^\+1(\d{3})555(\d{4})$")
+_FIRST_SANDBOX_LINE = 100  # +1<area>5550100 is the first number offered in an area code
+_INCOMING_NUMBER_PATH = re.compile(r"/IncomingPhoneNumbers/(PN[0-9a-fA-F]{32})\.json$")
+_SERVICE_NUMBERS_PATH = re.compile(r"^/v1/Services/([^/]+)/PhoneNumbers$")
+
+
+@dataclass(slots=True)
+class _FailureRule:
+    fragment: str
+    code: int
+    method: str | None
+
+
+def _error(status: int, code: int, message: str) -> Response:
+    body = {"code": code, "message": message, "status": status, "more_info": f"https://www.twilio.com/docs/errors/{code}"}
+    return Response(status, json.dumps(body))
+
+
+def _rfc2822_now() -> str:
+    return format_datetime(datetime.now(UTC), usegmt=True)
+
+
 class SandboxHttpClient(HttpClient):
     """Stands in for Twilio's API: records what would have been sent, answers like Twilio.
 
-    ``fail_next(code)`` makes the next request fail with that Twilio error code.
+    ``fail_next(code)`` makes the next request fail with that Twilio error code;
+    ``fail_next_matching(fragment, code)`` only the next request whose URL contains ``fragment``.
+
+    Numbers: ``available`` maps an area code to how many numbers Twilio has to offer there
+    (unlisted area codes have none). Offered numbers are fictional and deterministic,
+    ``+1<area>555`` then 0100, 0101, ..., skipping any number ever bought here; buying one
+    takes it out of that area code's inventory (the count drops by one).
+    Owned numbers live in ``numbers`` (sid -> IncomingPhoneNumber resource), every purchase in
+    ``bought``, Messaging Service membership in ``messaging_services`` (service sid -> number sids).
     """
 
-    def __init__(self, on_send: Callable[[SandboxSms], None] | None = None) -> None:
+    def __init__(self, on_send: Callable[[SandboxSms], None] | None = None, available: dict[str, int] | None = None) -> None:
         super().__init__(logger=None, is_async=False)  # type: ignore[arg-type]
         self.requests: list[SandboxRequest] = []
         self.sent: list[SandboxSms] = []
+        self.numbers: dict[str, dict[str, Any]] = {}
+        self.bought: list[str] = []
+        self.messaging_services: dict[str, set[str]] = {}
+        self._available: dict[str, int] = dict(DEFAULT_SANDBOX_AVAILABLE if available is None else available)
         self._on_send = on_send
         self._failures: list[int] = []
+        self._matching_failures: list[_FailureRule] = []
         self._lock = threading.Lock()
 
     def fail_next(self, code: int = 20500, times: int = 1) -> None:
         with self._lock:
             self._failures.extend([code] * times)
+
+    def fail_next_matching(self, path_fragment: str, code: int = 20500, times: int = 1, method: str | None = None) -> None:
+        """Fails the next ``times`` requests whose URL contains ``path_fragment`` (and, if given, use ``method``)."""
+        with self._lock:
+            self._matching_failures.extend(_FailureRule(path_fragment, code, method.upper() if method else None) for _ in range(times))
+
+    def set_available(self, area_code: str, count: int) -> None:
+        """How many numbers Twilio has to offer in ``area_code`` from now on."""
+        with self._lock:
+            self._available[str(area_code)] = max(0, int(count))
+
+    def offered(self, area_code: str) -> list[str]:
+        """The numbers a search in ``area_code`` would offer right now (all of them, in order)."""
+        with self._lock:
+            return self._offered_locked(str(area_code), None)
 
     def clear(self) -> None:
         with self._lock:
@@ -131,16 +293,198 @@ class SandboxHttpClient(HttpClient):
         allow_redirects: bool = False,
     ) -> Response:
         payload = dict(data or {})
+        query = dict(params or {})
+        verb = method.upper()
         with self._lock:
-            self.requests.append(SandboxRequest(method=method, url=uri, data=payload))
-            failure = self._failures.pop(0) if self._failures else None
+            self.requests.append(SandboxRequest(method=method, url=uri, data=payload, params=query))
+            failure = self._failures.pop(0) if self._failures else self._pop_matching_failure(verb, uri)
         if failure is not None:
             body = {"code": failure, "message": f"Sandbox failure {failure}", "status": 400, "more_info": ""}
             return Response(400 if failure < 30000 else 500, json.dumps(body))
         path = urlparse(uri).path
-        if method.upper() == "POST" and path.endswith("/Messages.json"):
+        if verb == "POST" and path.endswith("/Messages.json"):
             return self._create_message(uri, payload)
+        if verb == "GET" and re.search(r"/AvailablePhoneNumbers/[A-Z]{2}/Local\.json$", path):
+            return self._search_local(uri, query)
+        if verb == "POST" and path.endswith("/IncomingPhoneNumbers.json"):
+            return self._buy_number(uri, payload)
+        incoming = _INCOMING_NUMBER_PATH.search(path)
+        if incoming and verb == "POST":
+            return self._update_number(incoming.group(1), payload)
+        if incoming and verb == "DELETE":
+            return self._release_number(incoming.group(1))
+        if incoming and verb == "GET":
+            with self._lock:
+                found = self.numbers.get(incoming.group(1))
+                resource = dict(found) if found else None
+            if resource is None:
+                return _error(404, NOT_FOUND, f"The requested resource {path} was not found")
+            return Response(200, json.dumps(resource))
+        service = _SERVICE_NUMBERS_PATH.match(path)
+        if service and verb == "POST":
+            return self._add_to_service(uri, service.group(1), payload)
         return Response(404, json.dumps({"code": 20404, "message": "Not found in sandbox", "status": 404}))
+
+    def _pop_matching_failure(self, verb: str, uri: str) -> int | None:
+        for index, rule in enumerate(self._matching_failures):
+            if rule.fragment in uri and (rule.method is None or rule.method == verb):
+                del self._matching_failures[index]
+                return rule.code
+        return None
+
+    # --- phone numbers (call with self._lock held where noted) ----------------------------
+
+    def _offered_locked(self, area_code: str, limit: int | None) -> list[str]:
+        count = self._available.get(area_code, 0)
+        if limit is not None:
+            count = min(count, limit)
+        if count <= 0 or not re.fullmatch(r"\d{3}", area_code):
+            return []
+        taken = set(self.bought)
+        offered: list[str] = []
+        for line in range(_FIRST_SANDBOX_LINE, 10000):
+            number = f"+1{area_code}555{line:04d}"
+            if number not in taken:
+                offered.append(number)
+                if len(offered) >= count:
+                    break
+        return offered
+
+    def _search_local(self, uri: str, query: dict[str, Any]) -> Response:
+        area_code = str(query.get("AreaCode", ""))
+        try:
+            page_size = max(1, min(int(str(query.get("PageSize", 50))), 1000))
+        except ValueError:
+            page_size = 50
+        with self._lock:
+            numbers = self._offered_locked(area_code, page_size) if area_code else []
+        locality, region = _SANDBOX_LOCALITIES.get(area_code, ("Sandbox", "US"))
+        records = [
+            {
+                "friendly_name": f"({number[2:5]}) {number[5:8]}-{number[8:]}",
+                "phone_number": number,
+                "lata": None,
+                "locality": locality,
+                "rate_center": locality.upper(),
+                "latitude": None,
+                "longitude": None,
+                "region": region,
+                "postal_code": None,
+                "iso_country": "US",
+                "address_requirements": "none",
+                "beta": False,
+                "capabilities": {"voice": True, "SMS": True, "MMS": True, "fax": False},
+            }
+            for number in numbers
+        ]
+        path = urlparse(uri).path
+        first_page = f"{path}?AreaCode={area_code}&PageSize={page_size}&Page=0"
+        body = {
+            "available_phone_numbers": records,
+            "uri": first_page,
+            "first_page_uri": first_page,
+            "next_page_uri": None,
+            "previous_page_uri": None,
+            "page": 0,
+            "page_size": page_size,
+            "start": 0,
+            "end": max(len(records) - 1, 0),
+        }
+        return Response(200, json.dumps(body))
+
+    def _buy_number(self, uri: str, data: dict[str, Any]) -> Response:
+        number = str(data.get("PhoneNumber", ""))
+        area_code = str(data.get("AreaCode", ""))
+        path = urlparse(uri).path
+        account_sid = path.split("/")[3] if path.count("/") >= 4 else ""
+        with self._lock:
+            if not number and area_code:
+                offered = self._offered_locked(area_code, 1)
+                number = offered[0] if offered else ""
+            if not number:
+                return _error(400, NUMBER_NOT_AVAILABLE, "PhoneNumber or AreaCode is required, and none is available")
+            match = _SANDBOX_NUMBER.match(number)
+            if match is None or number not in self._offered_locked(match.group(1), None):
+                return _error(400, NUMBER_NOT_AVAILABLE, f"+{number.lstrip('+')} is not available")
+            area = match.group(1)
+            sid = f"PN{uuid.uuid4().hex}"
+            now = _rfc2822_now()
+            resource: dict[str, Any] = {
+                "sid": sid,
+                "account_sid": account_sid,
+                "friendly_name": str(data.get("FriendlyName") or f"({number[2:5]}) {number[5:8]}-{number[8:]}"),
+                "phone_number": number,
+                "sms_url": str(data.get("SmsUrl", "")),
+                "sms_method": str(data.get("SmsMethod", "POST")),
+                "voice_url": str(data.get("VoiceUrl", "")),
+                "voice_method": str(data.get("VoiceMethod", "POST")),
+                "status_callback": str(data.get("StatusCallback", "")),
+                "status_callback_method": str(data.get("StatusCallbackMethod", "POST")),
+                "capabilities": {"voice": True, "sms": True, "mms": True, "fax": False},
+                "api_version": "2010-04-01",
+                "date_created": now,
+                "date_updated": now,
+                "origin": "twilio",
+                "status": "in-use",
+                "uri": f"{path[: -len('.json')]}/{sid}.json",
+            }
+            self.numbers[sid] = resource
+            self.bought.append(number)
+            self._available[area] = max(0, self._available.get(area, 0) - 1)
+            return Response(201, json.dumps(resource))
+
+    def _update_number(self, sid: str, data: dict[str, Any]) -> Response:
+        fields = {
+            "SmsUrl": "sms_url",
+            "SmsMethod": "sms_method",
+            "VoiceUrl": "voice_url",
+            "VoiceMethod": "voice_method",
+            "StatusCallback": "status_callback",
+            "StatusCallbackMethod": "status_callback_method",
+            "FriendlyName": "friendly_name",
+        }
+        with self._lock:
+            resource = self.numbers.get(sid)
+            if resource is None:
+                return _error(404, NOT_FOUND, f"The requested resource IncomingPhoneNumbers/{sid}.json was not found")
+            for param, key in fields.items():
+                if param in data:
+                    resource[key] = str(data[param])
+            resource["date_updated"] = _rfc2822_now()
+            return Response(200, json.dumps(resource))
+
+    def _release_number(self, sid: str) -> Response:
+        with self._lock:
+            if self.numbers.pop(sid, None) is None:
+                return _error(404, NOT_FOUND, f"The requested resource IncomingPhoneNumbers/{sid}.json was not found")
+            for members in self.messaging_services.values():
+                members.discard(sid)
+        return Response(204, "")
+
+    def _add_to_service(self, uri: str, service_sid: str, data: dict[str, Any]) -> Response:
+        number_sid = str(data.get("PhoneNumberSid", ""))
+        with self._lock:
+            resource = self.numbers.get(number_sid)
+            if resource is None:
+                return _error(400, INVALID_PHONE_NUMBER, f"Phone Number SID {number_sid} is invalid")
+            if number_sid in self.messaging_services.get(service_sid, set()):
+                return _error(409, ALREADY_IN_MESSAGING_SERVICE, "Phone Number or Short Code is already in the Messaging Service.")
+            if any(number_sid in members for other, members in self.messaging_services.items() if other != service_sid):
+                return _error(409, IN_OTHER_MESSAGING_SERVICE, "Phone Number or Short Code is associated with another Messaging Service.")
+            self.messaging_services.setdefault(service_sid, set()).add(number_sid)
+            now = _rfc2822_now()
+            body = {
+                "sid": number_sid,
+                "account_sid": resource.get("account_sid", ""),
+                "service_sid": service_sid,
+                "date_created": now,
+                "date_updated": now,
+                "phone_number": resource["phone_number"],
+                "country_code": "US",
+                "capabilities": ["SMS", "MMS", "Voice"],
+                "url": uri.split("?")[0] + f"/{number_sid}",
+            }
+        return Response(201, json.dumps(body))
 
     def _create_message(self, uri: str, data: dict[str, Any]) -> Response:
         sid = f"SM{uuid.uuid4().hex}"

@@ -90,8 +90,8 @@ class RoutingStore(Protocol):
     def get_provider_and_slot(self, provider_id: str, pool_number: str) -> tuple[Provider | None, Lease | None]: ...
 
     # ---- hot path writes
-    def touch_lease(self, lease: Lease, last_activity_at: str, expires_at: int, record: MessageRecord) -> Lease:
-        """Extends an active lease and records the message, atomically.
+    def touch_lease(self, lease: Lease, last_activity_at: str, expires_at: int, record: MessageRecord | None) -> Lease:
+        """Extends an active lease and records the message (if any), atomically.
 
         Raises DuplicateMessage when the MessageSid is known, LeaseConflict when the slot
         is no longer this client's.

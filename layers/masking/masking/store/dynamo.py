@@ -210,7 +210,7 @@ class DynamoRoutingStore:
         return self._provider_and_lease(provider_id, slot_key(provider_id, pool_number))
 
     # ---- hot path writes
-    def touch_lease(self, lease: Lease, last_activity_at: str, expires_at: int, record: MessageRecord) -> Lease:
+    def touch_lease(self, lease: Lease, last_activity_at: str, expires_at: int, record: MessageRecord | None) -> Lease:
         values = {
             ":last": {"S": last_activity_at},
             ":exp": {"N": str(expires_at)},
@@ -218,9 +218,10 @@ class DynamoRoutingStore:
             ":cid": {"S": lease.client_id},
         }
         update = "SET last_activity_at = :last, expires_at = :exp"
+        items = [self._message_put(record)] if record is not None else []
         codes = self._transact(
             [
-                self._message_put(record),
+                *items,
                 {
                     "Update": {
                         "TableName": self.table_name,
@@ -242,7 +243,7 @@ class DynamoRoutingStore:
             ]
         )
         if codes is not None:
-            if codes and codes[0] == "ConditionalCheckFailed":
+            if record is not None and codes and codes[0] == "ConditionalCheckFailed":
                 raise DuplicateMessage(record.message_sid)
             raise LeaseConflict(lease.lease_id)
         lease.last_activity_at = last_activity_at
@@ -281,6 +282,12 @@ class DynamoRoutingStore:
                     "ExpressionAttributeValues": {":cid": {"S": lease.client_id}, ":now": {"N": str(now_epoch)}},
                 }
             }
+        )
+        pointer = {"provider_id": lease.provider_id, "client_id": lease.client_id, "lease_id": lease.lease_id, "entity": "lease_pointer"}
+        items.append({"Put": {"TableName": self.table_name, "Item": _to_item(f"LEASE#{lease.lease_id}", "LEASE", pointer)}})
+        # the client's providers, so a client's new phone or name reaches its leases
+        items.append(
+            {"Put": {"TableName": self.table_name, "Item": _to_item(f"CLIENT#{lease.client_id}", f"LEASEOF#{lease.provider_id}", pointer)}}
         )
         codes = self._transact(items)
         if codes is None:
@@ -380,15 +387,28 @@ class DynamoRoutingStore:
 
     # ---- inventory and people
     def put_number(self, number: NumberRecord) -> None:
+        self.client.transact_write_items(TransactItems=self._number_items(number))
+
+    def _number_items(self, number: NumberRecord, condition: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The number item (optionally under ``condition``) and its two index items:
+        POOL (Ready pool numbers, for allocation) and INVENTORY (every number, for admin)."""
         data = asdict(number)
         data["entity"] = "number"
-        index = _key("POOL", number.number)
-        items: list[dict[str, Any]] = [{"Put": {"TableName": self.table_name, "Item": _to_item(f"NUMBER#{number.number}", "NUMBER", data)}}]
+        put: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Item": _to_item(f"NUMBER#{number.number}", "NUMBER", data),
+            **(condition or {}),
+        }
+        pool_index = _key("POOL", number.number)
+        items: list[dict[str, Any]] = [
+            {"Put": put},
+            {"Put": {"TableName": self.table_name, "Item": _to_item("INVENTORY", number.number, data)}},
+        ]
         if number.lifecycle == Lifecycle.POOL and number.status == NumberStatus.READY:
-            items.append({"Put": {"TableName": self.table_name, "Item": index}})
+            items.append({"Put": {"TableName": self.table_name, "Item": pool_index}})
         else:
-            items.append({"Delete": {"TableName": self.table_name, "Key": index}})
-        self.client.transact_write_items(TransactItems=items)
+            items.append({"Delete": {"TableName": self.table_name, "Key": pool_index}})
+        return items
 
     def put_provider(self, provider: Provider) -> None:
         data = asdict(provider)
@@ -402,6 +422,7 @@ class DynamoRoutingStore:
                         "Item": _to_item(f"PROVIDERPHONE#{provider.phone}", "PROVIDERPHONE", {"provider_id": provider.provider_id}),
                     }
                 },
+                {"Put": {"TableName": self.table_name, "Item": _to_item("PROVIDERS", provider.provider_id, {"entity": "provider_index"})}},
             ]
         )
 

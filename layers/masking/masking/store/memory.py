@@ -65,10 +65,10 @@ class MemoryRoutingStore:
             return (replace(provider) if provider else None, replace(slot) if slot else None)
 
     # ---- hot path writes
-    def touch_lease(self, lease: Lease, last_activity_at: str, expires_at: int, record: MessageRecord) -> Lease:
+    def touch_lease(self, lease: Lease, last_activity_at: str, expires_at: int, record: MessageRecord | None) -> Lease:
         with self._lock:
             self._count("touch_lease")
-            if record.message_sid in self.messages:
+            if record is not None and record.message_sid in self.messages:
                 raise DuplicateMessage(record.message_sid)
             slot = self.slots.get((lease.provider_id, lease.pool_number))
             pair = self.pairs.get((lease.provider_id, lease.client_id))
@@ -77,7 +77,8 @@ class MemoryRoutingStore:
             touched = replace(pair, last_activity_at=last_activity_at, expires_at=expires_at)
             self.pairs[(lease.provider_id, lease.client_id)] = touched
             self.slots[(lease.provider_id, lease.pool_number)] = replace(touched)
-            self.messages[record.message_sid] = replace(record)
+            if record is not None:
+                self.messages[record.message_sid] = replace(record)
             return replace(touched)
 
     def claim_slot(self, lease: Lease, expected_pair_version: int | None, now_epoch: int, record: MessageRecord | None) -> ClaimOutcome:

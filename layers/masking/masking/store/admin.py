@@ -1,0 +1,230 @@
+"""DynamoDB access for the admin API and the schedules: providers, clients, numbers, leases.
+
+Adds to the routing store's key layout (see ``store/dynamo.py``):
+
+=========================  ====================  =====================================
+PROVIDERS                  <provider id>         index of providers (for pool stats)
+INVENTORY                  <e164>                copy of every number (for listings)
+CLIENTEXT#<external id>    CLIENTEXT             client id by external id (Time To Pet)
+LEASE#<lease id>           LEASE                 (provider, client) of a lease id
+=========================  ====================  =====================================
+
+Every access is still a GetItem, Query or conditional write on keys; listings read one
+index partition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from masking.models import Client, Lease, Lifecycle, NumberRecord, NumberStatus, Provider
+from masking.store.dynamo import (
+    DynamoRoutingStore,
+    _build,
+    _from_item,
+    _key,
+    _number_from,
+    _to_item,
+    client_key,
+    client_phone_key,
+    pair_key,
+    provider_key,
+    provider_phone_key,
+    slot_key,
+)
+
+
+class DynamoAdminStore(DynamoRoutingStore):
+    # ---- providers
+    def get_provider(self, provider_id: str) -> Provider | None:
+        item = self.client.get_item(TableName=self.table_name, Key=provider_key(provider_id), ConsistentRead=True).get("Item")
+        return _build(Provider, _from_item(item)) if item else None
+
+    def find_provider_id_by_phone(self, phone: str) -> str | None:
+        item = self.client.get_item(TableName=self.table_name, Key=provider_phone_key(phone), ConsistentRead=True).get("Item")
+        return str(_from_item(item)["provider_id"]) if item else None
+
+    def create_provider(self, provider: Provider) -> bool:
+        """Creates a provider unless one has this phone; False when the phone is taken."""
+        data = asdict(provider)
+        data["entity"] = "provider"
+        codes = self._transact(
+            [
+                {
+                    "Put": {
+                        "TableName": self.table_name,
+                        "Item": _to_item(f"PROVIDERPHONE#{provider.phone}", "PROVIDERPHONE", {"provider_id": provider.provider_id}),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {"Put": {"TableName": self.table_name, "Item": _to_item(f"PROVIDER#{provider.provider_id}", "PROFILE", data)}},
+                {"Put": {"TableName": self.table_name, "Item": _to_item("PROVIDERS", provider.provider_id, {"entity": "provider_index"})}},
+            ]
+        )
+        return codes is None
+
+    def save_provider(self, provider: Provider) -> None:
+        data = asdict(provider)
+        data["entity"] = "provider"
+        self.client.put_item(TableName=self.table_name, Item=_to_item(f"PROVIDER#{provider.provider_id}", "PROFILE", data))
+
+    def deactivate_provider(self, provider: Provider) -> None:
+        """Saves the provider (Inactive) and forgets its phone, so its texts route as anyone's."""
+        data = asdict(provider)
+        data["entity"] = "provider"
+        self.client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": self.table_name, "Item": _to_item(f"PROVIDER#{provider.provider_id}", "PROFILE", data)}},
+                {
+                    "Delete": {
+                        "TableName": self.table_name,
+                        "Key": provider_phone_key(provider.phone),
+                        "ConditionExpression": "attribute_not_exists(pk) OR provider_id = :id",
+                        "ExpressionAttributeValues": {":id": {"S": provider.provider_id}},
+                    }
+                },
+            ]
+        )
+
+    def list_provider_ids(self) -> list[str]:
+        return [
+            item["sk"]["S"]
+            for item in self._query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": "PROVIDERS"}})
+        ]
+
+    # ---- numbers
+    def get_number(self, number: str) -> NumberRecord | None:
+        item = self.client.get_item(TableName=self.table_name, Key=_key(f"NUMBER#{number}", "NUMBER"), ConsistentRead=True).get("Item")
+        return _number_from(_from_item(item)) if item else None
+
+    def list_numbers(self, lifecycle: Lifecycle | None = None, status: NumberStatus | None = None) -> list[NumberRecord]:
+        items = self._query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": "INVENTORY"}})
+        numbers = [_number_from(_from_item(item)) for item in items]
+        return [n for n in numbers if (lifecycle is None or n.lifecycle == lifecycle) and (status is None or n.status == status)]
+
+    def create_number(self, number: NumberRecord) -> bool:
+        """Records a number we just bought; False if we already have it."""
+        codes = self._transact(self._number_items(number, {"ConditionExpression": "attribute_not_exists(pk)"}))
+        return codes is None
+
+    def replace_number(self, expected: NumberRecord, new: NumberRecord, extra: list[dict[str, Any]] | None = None) -> bool:
+        """Writes ``new`` if the stored number still has ``expected``'s lifecycle, status and
+        provider (optimistic), together with ``extra`` transaction items. False if it moved."""
+        names = {"#lifecycle": "lifecycle", "#status": "status"}
+        values: dict[str, Any] = {":lifecycle": {"S": str(expected.lifecycle)}, ":status": {"S": str(expected.status)}}
+        condition = "#lifecycle = :lifecycle AND #status = :status"
+        if expected.provider_id:
+            condition += " AND provider_id = :provider"
+            values[":provider"] = {"S": expected.provider_id}
+        else:
+            condition += " AND attribute_not_exists(provider_id)"
+        guard = {"ConditionExpression": condition, "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
+        return self._transact([*self._number_items(new, guard), *(extra or [])]) is None
+
+    def provider_put_item(self, provider: Provider) -> dict[str, Any]:
+        data = asdict(provider)
+        data["entity"] = "provider"
+        return {"Put": {"TableName": self.table_name, "Item": _to_item(f"PROVIDER#{provider.provider_id}", "PROFILE", data)}}
+
+    # ---- clients
+    def get_client(self, client_id: str) -> Client | None:
+        item = self.client.get_item(TableName=self.table_name, Key=client_key(client_id), ConsistentRead=True).get("Item")
+        return _build(Client, _from_item(item)) if item else None
+
+    def find_client(self, *, phone: str | None = None, external_id: str | None = None) -> Client | None:
+        if external_id:
+            item = self.client.get_item(
+                TableName=self.table_name, Key=_key(f"CLIENTEXT#{external_id}", "CLIENTEXT"), ConsistentRead=True
+            ).get("Item")
+            if item:
+                return self.get_client(str(_from_item(item)["client_id"]))
+        if phone:
+            item = self.client.get_item(TableName=self.table_name, Key=client_phone_key(phone), ConsistentRead=True).get("Item")
+            if item:
+                return _build(Client, _from_item(item))
+        return None
+
+    def save_client(self, client: Client, previous: Client | None) -> bool:
+        """Creates or updates a client with its phone and external-id index items.
+
+        Fails (False) when the phone or external id belongs to another client.
+        """
+        data = asdict(client)
+        data["entity"] = "client"
+        owner = {
+            "ConditionExpression": "attribute_not_exists(pk) OR client_id = :id",
+            "ExpressionAttributeValues": {":id": {"S": client.client_id}},
+        }
+        items: list[dict[str, Any]] = [
+            {"Put": {"TableName": self.table_name, "Item": _to_item(f"CLIENT#{client.client_id}", "PROFILE", data)}},
+            {"Put": {"TableName": self.table_name, "Item": _to_item(f"CLIENTPHONE#{client.phone}", "CLIENTPHONE", data), **owner}},
+        ]
+        if client.external_id:
+            ext = {"client_id": client.client_id, "entity": "client_external_id"}
+            items.append(
+                {"Put": {"TableName": self.table_name, "Item": _to_item(f"CLIENTEXT#{client.external_id}", "CLIENTEXT", ext), **owner}}
+            )
+        if previous is not None and previous.phone != client.phone:
+            items.append({"Delete": {"TableName": self.table_name, "Key": client_phone_key(previous.phone)}})
+        if previous is not None and previous.external_id and previous.external_id != client.external_id:
+            items.append({"Delete": {"TableName": self.table_name, "Key": _key(f"CLIENTEXT#{previous.external_id}", "CLIENTEXT")}})
+        return self._transact(items) is None
+
+    # ---- leases
+    def find_lease(self, lease_id: str) -> Lease | None:
+        item = self.client.get_item(TableName=self.table_name, Key=_key(f"LEASE#{lease_id}", "LEASE"), ConsistentRead=True).get("Item")
+        if not item:
+            return None
+        pointer = _from_item(item)
+        lease = self.client.get_item(
+            TableName=self.table_name, Key=pair_key(str(pointer["provider_id"]), str(pointer["client_id"])), ConsistentRead=True
+        ).get("Item")
+        found = _build(Lease, _from_item(lease)) if lease else None
+        return found if found is not None and found.lease_id == lease_id else None
+
+    def provider_leases(self, provider_id: str) -> list[Lease]:
+        """The provider's pair leases, active or not (one per client it ever talked to)."""
+        items = self._query(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :pair)",
+            ExpressionAttributeValues={":pk": {"S": f"PROVIDER#{provider_id}"}, ":pair": {"S": "PAIR#"}},
+        )
+        return [_build(Lease, _from_item(item)) for item in items]
+
+    def refresh_client_on_leases(self, client: Client) -> int:
+        """Copies a client's current phone and name onto every lease of theirs; returns how many."""
+        pointers = self._query(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :of)",
+            ExpressionAttributeValues={":pk": {"S": f"CLIENT#{client.client_id}"}, ":of": {"S": "LEASEOF#"}},
+        )
+        refreshed = 0
+        for item in pointers:
+            pointer = _from_item(item)
+            provider_id = str(pointer["provider_id"])
+            pair = self.client.get_item(TableName=self.table_name, Key=pair_key(provider_id, client.client_id), ConsistentRead=True).get(
+                "Item"
+            )
+            if not pair:
+                continue
+            lease = _build(Lease, _from_item(pair))
+            update = {
+                "UpdateExpression": "SET client_phone = :phone, client_name = :name",
+                "ConditionExpression": "lease_id = :lid",
+                "ExpressionAttributeValues": {":phone": {"S": client.phone}, ":name": {"S": client.name}, ":lid": {"S": lease.lease_id}},
+            }
+            codes = self._transact(
+                [
+                    {"Update": {"TableName": self.table_name, "Key": pair_key(provider_id, client.client_id), **update}},
+                    {"Update": {"TableName": self.table_name, "Key": slot_key(provider_id, lease.pool_number), **update}},
+                ]
+            )
+            refreshed += codes is None
+        return refreshed
+
+    def provider_slots(self, provider_id: str) -> list[Lease]:
+        """Who holds which pool number for the provider (expired holders included)."""
+        items = self._query(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :slot)",
+            ExpressionAttributeValues={":pk": {"S": f"PROVIDER#{provider_id}"}, ":slot": {"S": "SLOT#"}},
+        )
+        return [_build(Lease, _from_item(item)) for item in items]
