@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from local.apigw import signed_twilio_event
+from masking.failures import FailureHandler, MemoryOwnerAlerts, MemoryRetryQueue
 from masking.models import Client, Lifecycle, NumberRecord, NumberStatus, Provider
 from masking.outbox import MemoryOutbox
 from masking.secrets import TwilioCredentials
-from masking.settings import RoutingSettings, TwilioSettings
+from masking.settings import DeliverySettings, RoutingSettings, TwilioSettings
 from masking.sms import SmsRouter
 from masking.store.base import RoutingStore
 from masking.twilio_gateway import SandboxHttpClient, TwilioGateway
@@ -71,6 +72,8 @@ class World:
     clock: Clock
     router: SmsRouter
     services: SmsServices
+    retries: MemoryRetryQueue
+    alerts: MemoryOwnerAlerts
     sids: list[int] = field(default_factory=lambda: [0])
 
     def next_sid(self) -> str:
@@ -118,8 +121,12 @@ def make_world(store: RoutingStore, *, prefix_policy: str = "first", pool: list[
     router = SmsRouter(store, gateway, RoutingSettings(prefix_policy=prefix_policy, lease_ttl_days=ttl_days), clock=clock)  # type: ignore[arg-type]
     outbox = MemoryOutbox()
     credentials = TwilioCredentials(ACCOUNT_SID, AUTH_TOKEN)
-    services = SmsServices(router=router, outbox=outbox, twilio=TwilioSettings(transport="sandbox"), credentials=lambda: credentials)
-    return World(store=store, sandbox=sandbox, outbox=outbox, clock=clock, router=router, services=services)
+    retries, alerts = MemoryRetryQueue(), MemoryOwnerAlerts()
+    failures = FailureHandler(store, gateway, retries, alerts, DeliverySettings(), clock=clock)  # type: ignore[arg-type]
+    services = SmsServices(
+        router=router, outbox=outbox, twilio=TwilioSettings(transport="sandbox"), credentials=lambda: credentials, failures=failures
+    )
+    return World(store=store, sandbox=sandbox, outbox=outbox, clock=clock, router=router, services=services, retries=retries, alerts=alerts)
 
 
 @dataclass

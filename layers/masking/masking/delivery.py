@@ -4,13 +4,15 @@ Every forwarded SMS carries ``StatusCallback=<base>/twilio/sms/status?ref=<inbou
 MessageSid>``. Each callback is stored on that inbound message's record, per outbound
 SID, only if it moves the status forward: repeated and out-of-order callbacks change
 nothing. A change is mirrored to the Messages row (Status, Twilio Status, Twilio Error
-Code) through the outbox.
+Code) through the outbox. A ``failed``/``undelivered`` status goes on to
+``masking.failures`` (one timed resend, or provider and owner alerts).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from masking.failures import FAILED_STATUSES
 from masking.inbound import publish_records
 from masking.models import iso, utcnow
 from masking.observability import count, logger
@@ -69,5 +71,8 @@ def handle_status_webhook(event: dict[str, Any], services: SmsServices) -> dict[
     fields: dict[str, Any] = {"Twilio Status": status, "Twilio Error Code": update.error_code}
     if status in MIRROR_STATUS:
         fields["Status"] = MIRROR_STATUS[status]
-    publish_records(services, [MirrorRecord(kind="message", key=ref, at=update.at, fields=fields)])
+    records = [MirrorRecord(kind="message", key=ref, at=update.at, fields=fields)]
+    if status in FAILED_STATUSES:
+        records += services.failures.on_failure(update, status_callback=url)
+    publish_records(services, records)
     return twiml_response()

@@ -99,6 +99,36 @@ class InventorySettings:
             raise SettingsError("VERIFICATION_PHONE must be an E.164 number like +13035550100")
 
 
+# Twilio error codes worth one more try after 10 minutes: queue overflow, unreachable
+# handset, unknown error, missing segment, carrier congestion, A2P rate limits. Every
+# other code (30005 unknown handset, 30006 landline, 30007 filtered...) is permanent.
+DEFAULT_TEMPORARY_ERROR_CODES = ("30001", "30003", "30008", "30009", "30017", "30022")
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySettings:
+    """Delivery failures: which errors get the one timed resend, and when the owner hears."""
+
+    temporary_error_codes: tuple[str, ...] = DEFAULT_TEMPORARY_ERROR_CODES
+    retry_queue_url: str = ""
+    retry_delay_seconds: float = 600
+    owner_alert_topic_arn: str = ""
+    owner_alert_threshold: float = 5  # alert when more than this many fail in the window
+    owner_alert_window_hours: float = 24
+
+    def __post_init__(self) -> None:
+        codes = self.temporary_error_codes
+        if isinstance(codes, str):
+            codes = tuple(code.strip() for code in codes.split(",") if code.strip())
+            object.__setattr__(self, "temporary_error_codes", codes)
+        if not all(code.isdigit() for code in codes):
+            raise SettingsError(f"TEMPORARY_ERROR_CODES must be comma-separated Twilio error codes, not {self.temporary_error_codes!r}")
+        if not 0 <= float(self.retry_delay_seconds) <= 900:
+            raise SettingsError("RETRY_DELAY_SECONDS must be from 0 to 900 (the SQS maximum)")
+        if float(self.owner_alert_threshold) < 0 or float(self.owner_alert_window_hours) <= 0:
+            raise SettingsError("OWNER_ALERT_THRESHOLD must be >= 0 and OWNER_ALERT_WINDOW_HOURS > 0")
+
+
 def _from_env[T](cls: type[T], names: dict[str, str]) -> T:
     """Builds ``cls`` from the environment variables in ``names`` (field -> variable)."""
     types = {f.name: f.type for f in fields(cls)}  # type: ignore[arg-type]
@@ -143,6 +173,21 @@ def get_inventory_settings() -> InventorySettings:
     return _from_env(InventorySettings, {"preferred_area_codes": "PREFERRED_AREA_CODES", "verification_phone": "VERIFICATION_PHONE"})
 
 
+@lru_cache(maxsize=1)
+def get_delivery_settings() -> DeliverySettings:
+    return _from_env(
+        DeliverySettings,
+        {
+            "temporary_error_codes": "TEMPORARY_ERROR_CODES",
+            "retry_queue_url": "RETRY_QUEUE_URL",
+            "retry_delay_seconds": "RETRY_DELAY_SECONDS",
+            "owner_alert_topic_arn": "OWNER_ALERT_TOPIC_ARN",
+            "owner_alert_threshold": "OWNER_ALERT_THRESHOLD",
+            "owner_alert_window_hours": "OWNER_ALERT_WINDOW_HOURS",
+        },
+    )
+
+
 def clear_settings_cache() -> None:
-    for getter in (get_routing_settings, get_aws_settings, get_twilio_settings, get_inventory_settings):
+    for getter in (get_routing_settings, get_aws_settings, get_twilio_settings, get_inventory_settings, get_delivery_settings):
         getter.cache_clear()

@@ -28,7 +28,7 @@ from masking.models import Client, InboundSms, Lease, Lifecycle, NumberStatus, O
 from masking.observability import count, logger, mask_phone
 from masking.outbox import Category, MirrorRecord, Severity, audit_record
 from masking.settings import RoutingSettings
-from masking.store.base import DuplicateMessage, LeaseConflict, MessageRecord, RoutingStore
+from masking.store.base import DuplicateMessage, ForwardedPart, LeaseConflict, MessageRecord, RoutingStore
 from masking.twilio_gateway import SendError, SmsGateway
 
 OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "END", "CANCEL", "QUIT", "OPTOUT", "REVOKE"})
@@ -391,29 +391,31 @@ class SmsRouter:
             return RouteResult(outcome="empty", direction=direction)
         parts = split_body(outbound.body, self.settings.max_body_length)
         sent: list[SentSms] = []
+        forwarded: list[ForwardedPart] = []
         try:
             for index, part in enumerate(parts):
                 media = outbound.media_urls if index == 0 else []
                 piece = OutboundSms(from_number=outbound.from_number, to_phone=outbound.to_phone, body=part, media_urls=media)
                 sent.append(self.gateway.send_sms(piece, ctx.status_callback))
+                forwarded.append(ForwardedPart(sent[-1].sid, piece.from_number, piece.to_phone, piece.body, list(media)))
         except SendError as error:
-            return self._send_failed(ctx, error, sent, direction, provider, client)
+            return self._send_failed(ctx, error, forwarded, direction, provider, client)
         count("MessagesForwarded")
         if len(parts) > 1:
             count("MessagesSplit")
-        self._finish(sms.message_sid, "forwarded", [s.sid for s in sent])
+        self._finish(sms.message_sid, "forwarded", forwarded)
         records = self._message_records(ctx, outbound, direction, provider, client, lease, sent)
         return RouteResult(outcome="forwarded", direction=direction, sent=sent, records=records, lease_id=lease.lease_id if lease else None)
 
     def _send_failed(
-        self, ctx: _Context, error: SendError, sent: list[SentSms], direction: str, provider: Provider, client: Client
+        self, ctx: _Context, error: SendError, sent: list[ForwardedPart], direction: str, provider: Provider, client: Client
     ) -> RouteResult:
         count("ForwardFailed")
         if not sent:
             # nothing went out: forget the MessageSid so Twilio's retry is processed
             self.store.release_message(ctx.sms.message_sid)
         else:
-            self._finish(ctx.sms.message_sid, "partially_forwarded", [s.sid for s in sent])
+            self._finish(ctx.sms.message_sid, "partially_forwarded", sent)
         logger.error("forwarding failed", extra={"twilio_code": error.code, "parts_sent": len(sent)})
         ctx.audit(
             "Forwarding failed",
@@ -425,7 +427,7 @@ class SmsRouter:
             twilio_error_code=error.code,
             parts_sent=len(sent),
         )
-        return RouteResult(outcome="send_failed", direction=direction, sent=sent)
+        return RouteResult(outcome="send_failed", direction=direction, sent=[SentSms(p.sid, "queued") for p in sent])
 
     def _send_system(self, ctx: _Context, from_number: str | None, to_phone: str, text: str) -> None:
         """A short service reply; failures are audited, never raised."""
@@ -436,9 +438,9 @@ class SmsRouter:
         except SendError as error:
             ctx.audit("System reply failed", str(error), "Error", "Error", twilio_error_code=error.code)
 
-    def _finish(self, message_sid: str, outcome: str, sids: list[str]) -> None:
-        """Records how a claimed message ended (and the SIDs Twilio gave what we sent)."""
-        self.store.set_message_outcome(message_sid, outcome, sids)
+    def _finish(self, message_sid: str, outcome: str, parts: list[ForwardedPart]) -> None:
+        """Records how a claimed message ended and what was sent under which SID."""
+        self.store.set_message_outcome(message_sid, outcome, parts)
 
     # ---- records
     def _record(

@@ -12,10 +12,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from masking.failures import FailureHandler, SnsOwnerAlerts, SqsRetryQueue
 from masking.models import OutboundSms, SentSms
 from masking.outbox import Outbox, SqsOutbox
 from masking.secrets import TwilioCredentials, load_twilio_credentials
-from masking.settings import TwilioSettings, get_aws_settings, get_inventory_settings, get_routing_settings, get_twilio_settings
+from masking.settings import (
+    TwilioSettings,
+    get_aws_settings,
+    get_delivery_settings,
+    get_inventory_settings,
+    get_routing_settings,
+    get_twilio_settings,
+)
 from masking.sms import SmsRouter
 from masking.store.base import RoutingStore
 from masking.store.dynamo import DynamoRoutingStore
@@ -32,6 +40,7 @@ class SmsServices:
     outbox: Outbox
     twilio: TwilioSettings
     credentials: Callable[[], TwilioCredentials]
+    failures: FailureHandler
 
     @property
     def store(self) -> RoutingStore:
@@ -81,8 +90,17 @@ def get_sms_services() -> SmsServices:
         return load_twilio_credentials(aws.secrets_path)
 
     gateway: SmsGateway = LazyTwilioGateway(credentials, twilio)
-    router = SmsRouter(DynamoRoutingStore(aws.table_name), gateway, get_routing_settings())
-    return SmsServices(router=router, outbox=SqsOutbox(aws.outbox_queue_url), twilio=twilio, credentials=credentials)
+    store = DynamoRoutingStore(aws.table_name)
+    router = SmsRouter(store, gateway, get_routing_settings())
+    delivery = get_delivery_settings()
+    failures = FailureHandler(
+        store,
+        gateway,
+        SqsRetryQueue(delivery.retry_queue_url, int(delivery.retry_delay_seconds)),
+        SnsOwnerAlerts(delivery.owner_alert_topic_arn),
+        delivery,
+    )
+    return SmsServices(router=router, outbox=SqsOutbox(aws.outbox_queue_url), twilio=twilio, credentials=credentials, failures=failures)
 
 
 def get_admin_context() -> AdminContext:

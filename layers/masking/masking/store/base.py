@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from masking.models import Client, Lease, NumberRecord, Provider
 
@@ -47,9 +47,44 @@ class MessageRecord:
     outcome: str = "received"
     body: str = ""
     media_urls: list[str] = field(default_factory=list)
-    forwarded_sids: list[str] = field(default_factory=list)
+    # outbound MessageSid -> what was sent under it ({"from", "to", "body", "media_urls", "attempt"})
+    forwarded: dict[str, dict[str, Any]] = field(default_factory=dict)
     # outbound MessageSid -> {"status", "rank", "error_code", "at"} from status callbacks
     delivery: dict[str, dict[str, object]] = field(default_factory=dict)
+    # outbound MessageSid -> the MessageSid of its one resend
+    resends: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ForwardedPart:
+    """One SMS we sent for an inbound message (a long body is sent in parts)."""
+
+    sid: str
+    from_number: str
+    to_phone: str
+    body: str
+    media_urls: list[str] = field(default_factory=list)
+    attempt: int = 1  # 2 for the one timed resend
+
+    def as_map(self) -> dict[str, Any]:
+        return {
+            "from": self.from_number,
+            "to": self.to_phone,
+            "body": self.body,
+            "media_urls": list(self.media_urls),
+            "attempt": self.attempt,
+        }
+
+    @classmethod
+    def from_map(cls, sid: str, data: dict[str, Any]) -> ForwardedPart:
+        return cls(
+            sid,
+            str(data["from"]),
+            str(data["to"]),
+            str(data.get("body", "")),
+            list(data.get("media_urls") or []),
+            int(data.get("attempt", 1)),
+        )
 
 
 @dataclass(slots=True)
@@ -114,7 +149,7 @@ class RoutingStore(Protocol):
         """Forgets a MessageSid whose forwarding failed, so Twilio's retry is processed."""
         ...
 
-    def set_message_outcome(self, message_sid: str, outcome: str, forwarded_sids: list[str]) -> None: ...
+    def set_message_outcome(self, message_sid: str, outcome: str, parts: list[ForwardedPart]) -> None: ...
 
     def create_client(self, client: Client) -> Client:
         """Creates a client unless one has this phone already; returns the stored one."""
@@ -146,3 +181,21 @@ class RoutingStore(Protocol):
         a ``message_sid`` we do not know.
         """
         ...
+
+
+class DeliveryStore(Protocol):
+    """What delivery-failure handling needs on top of the routing store."""
+
+    def get_message(self, message_sid: str) -> MessageRecord | None: ...
+
+    def get_provider_and_pair(self, provider_id: str, client_id: str) -> tuple[Provider | None, Lease | None]: ...
+
+    def claim_resend(self, message_sid: str, outbound_sid: str) -> bool: ...
+
+    def add_resent_part(self, message_sid: str, original_sid: str, part: ForwardedPart) -> None: ...
+
+    def record_permanent_failure(self, outbound_sid: str, at_epoch: int, window_seconds: int) -> int: ...
+
+    def claim_owner_alert(self, at_epoch: int, window_seconds: int) -> bool: ...
+
+    def increment_client_errors(self, client_id: str) -> int: ...

@@ -33,6 +33,7 @@ from masking.store.base import (
     ClaimOutcome,
     DeliveryUpdate,
     DuplicateMessage,
+    ForwardedPart,
     InboundLookup,
     LeaseConflict,
     MessageRecord,
@@ -314,13 +315,14 @@ class DynamoRoutingStore:
     def release_message(self, message_sid: str) -> None:
         self.client.delete_item(TableName=self.table_name, Key=message_key(message_sid))
 
-    def set_message_outcome(self, message_sid: str, outcome: str, forwarded_sids: list[str]) -> None:
+    def set_message_outcome(self, message_sid: str, outcome: str, parts: list[ForwardedPart]) -> None:
+        forwarded = {part.sid: part.as_map() for part in parts}
         self.client.update_item(
             TableName=self.table_name,
             Key=message_key(message_sid),
-            UpdateExpression="SET outcome = :o, forwarded_sids = :s",
+            UpdateExpression="SET outcome = :o, forwarded = :f",
             ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":o": {"S": outcome}, ":s": _serializer.serialize(forwarded_sids)},
+            ExpressionAttributeValues={":o": {"S": outcome}, ":f": _serializer.serialize(forwarded)},
         )
 
     def create_client(self, client: Client) -> Client:
@@ -463,3 +465,84 @@ class DynamoRoutingStore:
                 return False
             raise
         return True
+
+    # ---- delivery failures (status callbacks, the timed resend, owner alerts)
+    def claim_resend(self, message_sid: str, outbound_sid: str) -> bool:
+        """Marks ``outbound_sid`` as resent, once, and only if it was a first attempt."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=message_key(message_sid),
+                UpdateExpression="SET resends.#sid = :pending",
+                ConditionExpression="attribute_exists(pk) AND forwarded.#sid.attempt = :one AND attribute_not_exists(resends.#sid)",
+                ExpressionAttributeNames={"#sid": outbound_sid},
+                ExpressionAttributeValues={":pending": {"S": "pending"}, ":one": {"N": "1"}},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def add_resent_part(self, message_sid: str, original_sid: str, part: ForwardedPart) -> None:
+        self.client.update_item(
+            TableName=self.table_name,
+            Key=message_key(message_sid),
+            UpdateExpression="SET forwarded.#new = :part, resends.#orig = :new",
+            ExpressionAttributeNames={"#new": part.sid, "#orig": original_sid},
+            ExpressionAttributeValues={":part": _serializer.serialize(part.as_map()), ":new": {"S": part.sid}},
+        )
+
+    def record_permanent_failure(self, outbound_sid: str, at_epoch: int, window_seconds: int) -> int:
+        """Records one permanent failure (once per SID); returns how many the window holds."""
+        self.client.put_item(
+            TableName=self.table_name,
+            Item=_to_item("FAILURES", outbound_sid, {"at": at_epoch, "ttl": at_epoch + 2 * window_seconds}),
+        )
+        total = 0
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk",
+            "FilterExpression": "#at > :start",
+            "ExpressionAttributeNames": {"#at": "at"},
+            "ExpressionAttributeValues": {":pk": {"S": "FAILURES"}, ":start": {"N": str(at_epoch - window_seconds)}},
+            "Select": "COUNT",
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self.client.query(**kwargs)
+            total += int(response.get("Count", 0))
+            if "LastEvaluatedKey" not in response:
+                return total
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def claim_owner_alert(self, at_epoch: int, window_seconds: int) -> bool:
+        """True for the one caller that may alert the owner in this window."""
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=_to_item("OWNERALERT", "OWNERALERT", {"alerted_at": at_epoch}),
+                ConditionExpression="attribute_not_exists(pk) OR alerted_at <= :start",
+                ExpressionAttributeValues={":start": {"N": str(at_epoch - window_seconds)}},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def increment_client_errors(self, client_id: str) -> int:
+        try:
+            response = self.client.update_item(
+                TableName=self.table_name,
+                Key=client_key(client_id),
+                UpdateExpression="ADD twilio_error_count :one",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":one": {"N": "1"}},
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return 0
+            raise
+        return int(response["Attributes"]["twilio_error_count"]["N"])

@@ -14,6 +14,7 @@ from masking.store.base import (
     ClaimOutcome,
     DeliveryUpdate,
     DuplicateMessage,
+    ForwardedPart,
     InboundLookup,
     LeaseConflict,
     MessageRecord,
@@ -25,6 +26,9 @@ from masking.store.base import (
 class MemoryRoutingStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self.failures: dict[str, int] = {}
+        self.owner_alerted_at: int | None = None
+        self.client_errors: dict[str, int] = {}
         self.numbers: dict[str, NumberRecord] = {}
         self.providers: dict[str, Provider] = {}
         self.provider_by_phone: dict[str, str] = {}
@@ -110,13 +114,13 @@ class MemoryRoutingStore:
             self._count("release_message")
             self.messages.pop(message_sid, None)
 
-    def set_message_outcome(self, message_sid: str, outcome: str, forwarded_sids: list[str]) -> None:
+    def set_message_outcome(self, message_sid: str, outcome: str, parts: list[ForwardedPart]) -> None:
         with self._lock:
             self._count("set_message_outcome")
             record = self.messages.get(message_sid)
             if record is not None:
                 record.outcome = outcome
-                record.forwarded_sids = list(forwarded_sids)
+                record.forwarded = {part.sid: part.as_map() for part in parts}
 
     def create_client(self, client: Client) -> Client:
         with self._lock:
@@ -191,3 +195,38 @@ class MemoryRoutingStore:
                 "at": update.at,
             }
             return True
+
+    # ---- delivery failures
+    def claim_resend(self, message_sid: str, outbound_sid: str) -> bool:
+        with self._lock:
+            record = self.messages.get(message_sid)
+            part = record.forwarded.get(outbound_sid) if record else None
+            if record is None or part is None or int(part.get("attempt", 1)) != 1 or outbound_sid in record.resends:
+                return False
+            record.resends[outbound_sid] = "pending"
+            return True
+
+    def add_resent_part(self, message_sid: str, original_sid: str, part: ForwardedPart) -> None:
+        with self._lock:
+            record = self.messages[message_sid]
+            record.forwarded[part.sid] = part.as_map()
+            record.resends[original_sid] = part.sid
+
+    def record_permanent_failure(self, outbound_sid: str, at_epoch: int, window_seconds: int) -> int:
+        with self._lock:
+            self.failures.setdefault(outbound_sid, at_epoch)
+            return sum(1 for at in self.failures.values() if at > at_epoch - window_seconds)
+
+    def claim_owner_alert(self, at_epoch: int, window_seconds: int) -> bool:
+        with self._lock:
+            if self.owner_alerted_at is not None and self.owner_alerted_at > at_epoch - window_seconds:
+                return False
+            self.owner_alerted_at = at_epoch
+            return True
+
+    def increment_client_errors(self, client_id: str) -> int:
+        with self._lock:
+            if client_id not in self.clients:
+                return 0
+            self.client_errors[client_id] = self.client_errors.get(client_id, 0) + 1
+            return self.client_errors[client_id]
