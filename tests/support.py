@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from local.apigw import signed_twilio_event
+from masking.admin_context import AdminContext
 from masking.failures import FailureHandler, MemoryOwnerAlerts, MemoryRetryQueue
 from masking.models import Client, Lifecycle, NumberRecord, NumberStatus, Provider
 from masking.outbox import MemoryOutbox
 from masking.secrets import TwilioCredentials
-from masking.settings import DeliverySettings, RoutingSettings, TwilioSettings
+from masking.settings import DeliverySettings, InventorySettings, RoutingSettings, TwilioSettings
 from masking.sms import SmsRouter
+from masking.store.admin import DynamoAdminStore
 from masking.store.base import RoutingStore
 from masking.twilio_gateway import SandboxHttpClient, TwilioGateway
 from masking.wiring import SmsServices
@@ -157,3 +159,37 @@ def load_handler(function_dir: str) -> Any:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+BASE = "https://abc123.execute-api.us-east-1.amazonaws.com/dev"
+VERIFY_PHONE = "+13035550199"
+
+
+class Admin:
+    """Admin flows on a DynamoDB table (moto) with the Twilio sandbox."""
+
+    def __init__(self, table: str) -> None:
+        self.sandbox = SandboxHttpClient()
+        self.outbox = MemoryOutbox()
+        self.clock = Clock()
+        self.store = DynamoAdminStore(table)
+        self.ctx = AdminContext(
+            store=self.store,
+            gateway=TwilioGateway.create(ACCOUNT_SID, AUTH_TOKEN, http_client=self.sandbox),
+            outbox=self.outbox,
+            routing=RoutingSettings(),
+            inventory=InventorySettings(verification_phone=VERIFY_PHONE),
+            twilio=TwilioSettings(transport="sandbox"),
+            clock=self.clock,
+        )
+
+    def events(self) -> list[str]:
+        self.ctx.flush()
+        return [str(r.fields["Event"]) for r in self.outbox.records if r.kind == "audit"]
+
+    def standby(self, number: str = "+17205550050", status: NumberStatus = NumberStatus.READY) -> NumberRecord:
+        record = NumberRecord(number=number, lifecycle=Lifecycle.STANDBY, status=status, twilio_sid="PN" + "5" * 32)
+        self.store.put_number(record)
+        return record
+
+

@@ -7,48 +7,14 @@ import threading
 
 import pytest
 
-from masking.admin_context import AdminContext
 from masking.clients import upsert_client
 from masking.errors import Conflict, NoNumbersAvailable, NotFound
 from masking.inventory import attach_number, purchase_and_attach, purchase_number
-from masking.models import Lifecycle, NumberRecord, NumberStatus
-from masking.outbox import MemoryOutbox
+from masking.models import Lifecycle, NumberStatus
 from masking.pool import pool_stats
 from masking.provisioning import create_provider, remove_provider, rotate_number
 from masking.sessions import close_session, get_session, list_sessions, open_session
-from masking.settings import InventorySettings, RoutingSettings, TwilioSettings
-from masking.store.admin import DynamoAdminStore
-from masking.twilio_gateway import SandboxHttpClient, TwilioGateway
-from tests.support import ACCOUNT_SID, AUTH_TOKEN, OLIVIA, PETE, POOL, PROVIDER, Clock, seed
-
-BASE = "https://abc123.execute-api.us-east-1.amazonaws.com/dev"
-VERIFY_PHONE = "+13035550199"
-
-
-class Admin:
-    def __init__(self, table: str) -> None:
-        self.sandbox = SandboxHttpClient()
-        self.outbox = MemoryOutbox()
-        self.clock = Clock()
-        self.store = DynamoAdminStore(table)
-        self.ctx = AdminContext(
-            store=self.store,
-            gateway=TwilioGateway.create(ACCOUNT_SID, AUTH_TOKEN, http_client=self.sandbox),
-            outbox=self.outbox,
-            routing=RoutingSettings(),
-            inventory=InventorySettings(verification_phone=VERIFY_PHONE),
-            twilio=TwilioSettings(transport="sandbox"),
-            clock=self.clock,
-        )
-
-    def events(self) -> list[str]:
-        self.ctx.flush()
-        return [str(r.fields["Event"]) for r in self.outbox.records if r.kind == "audit"]
-
-    def standby(self, number: str = "+17205550050", status: NumberStatus = NumberStatus.READY) -> NumberRecord:
-        record = NumberRecord(number=number, lifecycle=Lifecycle.STANDBY, status=status, twilio_sid="PN" + "5" * 32)
-        self.store.put_number(record)
-        return record
+from tests.support import BASE, OLIVIA, PETE, POOL, PROVIDER, VERIFY_PHONE, Admin, seed
 
 
 @pytest.fixture

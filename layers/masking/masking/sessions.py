@@ -76,7 +76,7 @@ def open_session(ctx: AdminContext, provider: Provider, client: Client, ttl_days
             client_id=client.client_id,
             lease_id=lease.lease_id,
         )
-        _mirror_session(ctx, lease, lease.lease_id)
+        mirror_session(ctx, lease, lease.lease_id)
     if notify:
         view.notified = _notify_provider(ctx, provider, lease)
     return view
@@ -138,9 +138,9 @@ def end_lease(ctx: AdminContext, lease: Lease, reason: str) -> bool:
         client_id=lease.client_id,
         lease_id=lease.lease_id,
     )
-    _mirror_session(ctx, lease, "")
+    mirror_session(ctx, lease, "")
     return True
 
 
-def _mirror_session(ctx: AdminContext, lease: Lease, session_sid: str) -> None:
+def mirror_session(ctx: AdminContext, lease: Lease, session_sid: str) -> None:
     ctx.records.append(MirrorRecord(kind="client", key=lease.client_id, at=ctx.stamp(), fields={"Session SID": session_sid}))

@@ -129,6 +129,25 @@ class DeliverySettings:
             raise SettingsError("OWNER_ALERT_THRESHOLD must be >= 0 and OWNER_ALERT_WINDOW_HOURS > 0")
 
 
+@dataclass(frozen=True, slots=True)
+class ScheduleSettings:
+    """The pool monitor and standby keeper (EventBridge schedules)."""
+
+    utilization_threshold: float = 0.87
+    purchase_cooldown_hours: float = 72
+    webhook_base_url: str = ""  # the API's public base URL, for numbers bought by a schedule
+
+    def __post_init__(self) -> None:
+        if not 0 < float(self.utilization_threshold) <= 1:
+            raise SettingsError("POOL_UTILIZATION_THRESHOLD must be more than 0 and at most 1")
+        if float(self.purchase_cooldown_hours) < 0:
+            raise SettingsError("POOL_PURCHASE_COOLDOWN_HOURS must be >= 0")
+        base = self.webhook_base_url.strip().rstrip("/")
+        if base and not base.startswith(("https://", "http://")):
+            raise SettingsError("WEBHOOK_BASE_URL must start with https://")
+        object.__setattr__(self, "webhook_base_url", base)
+
+
 def _from_env[T](cls: type[T], names: dict[str, str]) -> T:
     """Builds ``cls`` from the environment variables in ``names`` (field -> variable)."""
     types = {f.name: f.type for f in fields(cls)}  # type: ignore[arg-type]
@@ -188,6 +207,29 @@ def get_delivery_settings() -> DeliverySettings:
     )
 
 
+@lru_cache(maxsize=1)
+def get_schedule_settings() -> ScheduleSettings:
+    settings = _from_env(
+        ScheduleSettings,
+        {
+            "utilization_threshold": "POOL_UTILIZATION_THRESHOLD",
+            "purchase_cooldown_hours": "POOL_PURCHASE_COOLDOWN_HOURS",
+            "webhook_base_url": "WEBHOOK_BASE_URL",
+        },
+    )
+    if not settings.webhook_base_url:  # a custom domain serves the webhooks too
+        settings = ScheduleSettings(settings.utilization_threshold, settings.purchase_cooldown_hours, get_twilio_settings().public_base_url)
+    return settings
+
+
 def clear_settings_cache() -> None:
-    for getter in (get_routing_settings, get_aws_settings, get_twilio_settings, get_inventory_settings, get_delivery_settings):
+    getters = (
+        get_routing_settings,
+        get_aws_settings,
+        get_twilio_settings,
+        get_inventory_settings,
+        get_delivery_settings,
+        get_schedule_settings,
+    )
+    for getter in getters:
         getter.cache_clear()
