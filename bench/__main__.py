@@ -1,4 +1,4 @@
-"""``python -m bench``: runs the three benchmarks, then prints one summary table."""
+"""``python -m bench``: runs the benchmarks, then prints one summary table."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import time
 from types import ModuleType
 from typing import Any
 
-from bench import calls_per_message, cold_import, describe, fmt, judge, warm_latency
+from bench import calls_per_message, cold_import, describe, fmt, judge, pool_allocation, warm_latency
 
 BENCHMARKS: list[tuple[str, ModuleType]] = [
     ("a cold import", cold_import),
     ("b calls/message", calls_per_message),
     ("c warm latency", warm_latency),
+    ("d pool allocation", pool_allocation),
 ]
 
 
