@@ -1,0 +1,24 @@
+"""airtable_sync: consumer of the SQS outbox. Writes the mirror records to the operator's
+Airtable base (upserts, 10 rows a request, 5 requests a second) and reports the records
+it could not write, so SQS delivers only those again. See airtable_mirror/handler.py."""
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+# Lambda already has this directory on sys.path; the local runner and the tests load this
+# file by path, and its package sits beside it.
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from airtable_mirror.handler import handle_sqs_batch
+
+from masking.observability import logger, metrics
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle_sqs_batch(event, context)

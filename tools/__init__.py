@@ -1,0 +1,1 @@
+"""One-off operator commands (``python -m tools.<name>``): Airtable schema and import."""
