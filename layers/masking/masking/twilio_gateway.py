@@ -4,7 +4,8 @@
 pluggable: the library's own client in AWS, ``SandboxHttpClient`` locally and in tests,
 which records every request and answers like Twilio would, so nothing leaves the machine.
 Besides sending SMS, the sandbox emulates number search and purchase, webhook configuration,
-Messaging Service membership and release (DESIGN.md §1 "Number purchase and attach").
+Messaging Service membership and release (DESIGN.md §1 "Number purchase and attach"),
+and outbound calls (click-to-call rings the provider through ``create_call``).
 """
 
 from __future__ import annotations
@@ -183,6 +184,39 @@ class TwilioGateway:
         except TwilioException as exc:
             raise _twilio_error(exc) from exc
 
+    # --- calls ------------------------------------------------------------------------------
+
+    def create_call(
+        self,
+        to: str,
+        from_: str,
+        url: str,
+        status_callback: str,
+        status_callback_events: list[str] | tuple[str, ...] = ("initiated", "ringing", "answered", "completed"),
+        record: bool = False,
+    ) -> str:
+        """Starts an outbound call (click-to-call rings the provider); returns its CallSid.
+
+        Twilio fetches TwiML from ``url`` (POST) when the call is answered and posts the
+        ``status_callback_events`` to ``status_callback``.
+        """
+        options: dict[str, Any] = {
+            "to": to,
+            "from_": from_,
+            "url": url,
+            "method": "POST",
+            "status_callback": status_callback,
+            "status_callback_method": "POST",
+            "status_callback_event": list(status_callback_events),
+        }
+        if record:
+            options["record"] = True
+        try:
+            created = self._client.calls.create(**options)
+        except TwilioException as exc:
+            raise _twilio_error(exc) from exc
+        return str(created.sid)
+
 
 @dataclass(slots=True)
 class SandboxRequest:
@@ -203,6 +237,20 @@ class SandboxSms:
     body: str
     media_urls: list[str]
     status_callback: str | None
+    at: float
+
+
+@dataclass(slots=True)
+class SandboxCall:
+    """An outbound call the sandbox "placed" (POST .../Calls.json)."""
+
+    sid: str
+    from_number: str
+    to_phone: str
+    url: str
+    status_callback: str | None
+    status_callback_events: list[str]
+    record: bool
     at: float
 
 
@@ -242,12 +290,14 @@ class SandboxHttpClient(HttpClient):
     takes it out of that area code's inventory (the count drops by one).
     Owned numbers live in ``numbers`` (sid -> IncomingPhoneNumber resource), every purchase in
     ``bought``, Messaging Service membership in ``messaging_services`` (service sid -> number sids).
+    Outbound calls (``POST .../Calls.json``) are recorded in ``calls`` and answered ``queued``.
     """
 
     def __init__(self, on_send: Callable[[SandboxSms], None] | None = None, available: dict[str, int] | None = None) -> None:
         super().__init__(logger=None, is_async=False)  # type: ignore[arg-type]
         self.requests: list[SandboxRequest] = []
         self.sent: list[SandboxSms] = []
+        self.calls: list[SandboxCall] = []
         self.numbers: dict[str, dict[str, Any]] = {}
         self.bought: list[str] = []
         self.messaging_services: dict[str, set[str]] = {}
@@ -280,6 +330,7 @@ class SandboxHttpClient(HttpClient):
         with self._lock:
             self.requests.clear()
             self.sent.clear()
+            self.calls.clear()
 
     def request(
         self,
@@ -304,6 +355,8 @@ class SandboxHttpClient(HttpClient):
         path = urlparse(uri).path
         if verb == "POST" and path.endswith("/Messages.json"):
             return self._create_message(uri, payload)
+        if verb == "POST" and path.endswith("/Calls.json"):
+            return self._create_call(uri, payload)
         if verb == "GET" and re.search(r"/AvailablePhoneNumbers/[A-Z]{2}/Local\.json$", path):
             return self._search_local(uri, query)
         if verb == "POST" and path.endswith("/IncomingPhoneNumbers.json"):
@@ -513,5 +566,57 @@ class SandboxHttpClient(HttpClient):
             "status": "queued",
             "num_media": str(len(media_urls)),
             "direction": "outbound-api",
+        }
+        return Response(201, json.dumps(resource))
+
+    def _create_call(self, uri: str, data: dict[str, Any]) -> Response:
+        to_phone, from_number, url = str(data.get("To", "")), str(data.get("From", "")), str(data.get("Url", ""))
+        if not to_phone or not from_number:
+            return _error(400, 21201 if not to_phone else 21213, "To and From are required")
+        if not url and not data.get("Twiml") and not data.get("ApplicationSid"):
+            return _error(400, 21205, "Url, Twiml or ApplicationSid is required")
+        events = data.get("StatusCallbackEvent") or []
+        call = SandboxCall(
+            sid=f"CA{uuid.uuid4().hex}",
+            from_number=from_number,
+            to_phone=to_phone,
+            url=url,
+            status_callback=str(data["StatusCallback"]) if data.get("StatusCallback") else None,
+            status_callback_events=[str(event) for event in (events if isinstance(events, list) else [events])],
+            record=str(data.get("Record", "")).lower() == "true",
+            at=time.time(),
+        )
+        with self._lock:
+            self.calls.append(call)
+        path = urlparse(uri).path
+        account_sid = path.split("/")[3] if path.count("/") >= 4 else ""
+        now = _rfc2822_now()
+        resource: dict[str, Any] = {
+            "sid": call.sid,
+            "account_sid": account_sid,
+            "parent_call_sid": None,
+            "to": call.to_phone,
+            "to_formatted": call.to_phone,
+            "from": call.from_number,
+            "from_formatted": call.from_number,
+            "phone_number_sid": None,
+            "status": "queued",
+            "start_time": None,
+            "end_time": None,
+            "duration": None,
+            "price": None,
+            "price_unit": "USD",
+            "direction": "outbound-api",
+            "answered_by": None,
+            "api_version": "2010-04-01",
+            "forwarded_from": None,
+            "group_sid": None,
+            "caller_name": None,
+            "queue_time": "0",
+            "trunk_sid": None,
+            "date_created": now,
+            "date_updated": now,
+            "uri": f"{path[: -len('.json')]}/{call.sid}.json",
+            "subresource_uris": {},
         }
         return Response(201, json.dumps(resource))

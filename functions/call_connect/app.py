@@ -1,0 +1,24 @@
+"""call_connect: Twilio's voice webhook (POST /twilio/voice), the click-to-call bridge
+(POST /twilio/voice/bridge) and call status callbacks and <Dial> actions
+(POST /twilio/voice/status). Routing lives in the layer: masking.voice, masking.calls.
+
+A hot-path function: no pydantic, no pyairtable, no Powertools Tracer (Lambda's active
+tracing covers it)."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from masking.observability import logger, metrics
+from masking.voice import get_voice_services, handle_bridge_webhook, handle_call_status_webhook, handle_voice_webhook
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    path = event.get("resource") or event.get("path") or ""
+    if path.endswith("/voice/status"):
+        return handle_call_status_webhook(event, get_voice_services())
+    if path.endswith("/voice/bridge"):
+        return handle_bridge_webhook(event, get_voice_services())
+    return handle_voice_webhook(event, get_voice_services())
