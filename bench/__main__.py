@@ -6,13 +6,15 @@ import time
 from types import ModuleType
 from typing import Any
 
-from bench import calls_per_message, cold_import, describe, fmt, judge, pool_allocation, warm_latency
+from bench import airtable_throughput, call_connect, calls_per_message, cold_import, describe, fmt, judge, pool_allocation, warm_latency
 
 BENCHMARKS: list[tuple[str, ModuleType]] = [
     ("a cold import", cold_import),
     ("b calls/message", calls_per_message),
     ("c warm latency", warm_latency),
     ("d pool allocation", pool_allocation),
+    ("e call_connect", call_connect),
+    ("f airtable throughput", airtable_throughput),
 ]
 
 

@@ -34,9 +34,13 @@ def aws():
 def _clear_caches() -> None:
     from aws_lambda_powertools.utilities.parameters import clear_caches
 
+    from masking.calls import get_voice_settings
+    from masking.voice import get_voice_services
     from masking.wiring import get_sms_services, sandbox_http_client
 
     clear_settings_cache()
+    get_voice_settings.cache_clear()
+    get_voice_services.cache_clear()
     get_sms_services.cache_clear()
     sandbox_http_client.cache_clear()
     clear_caches()

@@ -36,7 +36,6 @@ from masking.store.calls import CallSession, CallStore, DialOutcome, StatusChang
 
 if TYPE_CHECKING:
     from masking.admin_context import AdminContext
-    from masking.outbox import RecordKind
 
 CALL_SESSION_TTL = timedelta(minutes=30)
 CALL_STATUS_EVENTS = ("initiated", "ringing", "answered", "completed")
@@ -60,8 +59,6 @@ SESSION_STATUS = {"in-progress": "answered"}  # Twilio's CallStatus -> the sessi
 DIAL_STATUSES = frozenset({"completed", "answered", "busy", "no-answer", "failed", "canceled"})
 NOT_CONNECTED = frozenset({"busy", "no-answer", "failed", "canceled"})
 
-# The outbox record kind of the Calls table; outbox.RecordKind does not list it yet.
-CALL_KIND = cast("RecordKind", "call")
 
 
 class RateLimited(AdminError):
@@ -161,7 +158,7 @@ def session_fields(session: CallSession) -> dict[str, object]:
 
 
 def mirror_session(session: CallSession, at: str) -> MirrorRecord:
-    return MirrorRecord(kind=CALL_KIND, key=session.call_id, at=at, fields=session_fields(session))
+    return MirrorRecord(kind="call", key=session.call_id, at=at, fields=session_fields(session))
 
 
 # ---------------------------------------------------------------- 1. start

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 else:
     SQSClient = Any
 
-RecordKind = Literal["message", "client", "provider", "number", "audit"]
+RecordKind = Literal["message", "client", "provider", "number", "audit", "call"]
 Severity = Literal["Info", "Warning", "Error", "Critical"]
 Category = Literal["Provisioning", "Messaging", "Error", "System", "Pool", "Standby", "Client Sync", "Delivery Error"]
 

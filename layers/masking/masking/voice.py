@@ -34,7 +34,6 @@ from typing import Any
 from twilio.twiml.voice_response import VoiceResponse
 
 from masking.calls import (
-    CALL_KIND,
     DIAL_STATUSES,
     NOT_CONNECTED,
     RECORDING_MODE,
@@ -270,7 +269,7 @@ class VoiceRouter:
         count("CallsNotConnected")
         fields = _call_fields(record, ctx.stamp, status="failed")
         return VoiceResult(
-            twiml=twiml, outcome=outcome, direction=direction, records=[MirrorRecord(CALL_KIND, ctx.call.call_sid, fields, ctx.stamp)]
+            twiml=twiml, outcome=outcome, direction=direction, records=[MirrorRecord("call", ctx.call.call_sid, fields, ctx.stamp)]
         )
 
     # ---- flow 1: client -> reserved number
@@ -401,7 +400,7 @@ class VoiceRouter:
 
     def _bridged(self, ctx: _CallContext, record: CallRecord, lease: Lease, client_id: str) -> VoiceResult:
         count("CallsBridged")
-        call = MirrorRecord(CALL_KIND, record.call_sid, _call_fields(record, ctx.stamp, status="connecting"), ctx.stamp)
+        call = MirrorRecord("call", record.call_sid, _call_fields(record, ctx.stamp, status="connecting"), ctx.stamp)
         client = MirrorRecord(
             "client",
             client_id,
@@ -436,7 +435,7 @@ def record_inbound_dial(store: CallStore, call_sid: str, outcome: DialOutcome) -
         return []
     count(f"CallDial{outcome.status.title().replace('-', '')}")
     fields: dict[str, object] = {"Call SID": call_sid, "Status": outcome.status, "Duration": outcome.duration}
-    return [MirrorRecord(CALL_KIND, call_sid, fields, outcome.at)]
+    return [MirrorRecord("call", call_sid, fields, outcome.at)]
 
 
 # ---------------------------------------------------------------- webhooks
