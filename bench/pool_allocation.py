@@ -51,7 +51,9 @@ def main() -> dict[str, Any]:
         store.put_number(NumberRecord(number=f"+1720555{1000 + i}", lifecycle=Lifecycle.POOL, status=NumberStatus.READY))
     people: list[tuple[str, Client]] = []
     for p in range(PROVIDERS):
-        provider = Provider(provider_id=f"prov-{p}", name=f"Provider {p}", phone=f"+1303555{1000 + p}", reserved_number=f"+1720556{1000 + p}")
+        provider = Provider(
+            provider_id=f"prov-{p}", name=f"Provider {p}", phone=f"+1303555{1000 + p}", reserved_number=f"+1720556{1000 + p}"
+        )
         store.put_provider(provider)
         for c in range(CLIENTS_PER_PROVIDER):
             client = Client(client_id=f"cl-{p}-{c}", name=f"Client {p}-{c}", phone=f"+1303{p:03d}{c:04d}")

@@ -2,8 +2,8 @@
 
 ``EmbeddedAws.start()`` starts moto before any boto3 client exists, builds the table
 from template.yaml's own KeySchema, the outbox queue and its DLQ, and the SSM
-parameters the functions read their Twilio credentials from. It returns the
-environment the functions need.
+parameters the functions read their Twilio credentials from, and the Secrets Manager
+secret holding the admin API key. It returns the environment the functions need.
 
 DynamoDB applies each request atomically; moto, called from several threads at once,
 does not. ``serialize_requests`` makes moto handle one request at a time, as the real
@@ -25,6 +25,9 @@ OUTBOX_QUEUE = "masking-local-outbox"
 SECRETS_PATH = "/masking/local"
 DEMO_ACCOUNT_SID = "AC" + "1" * 32
 DEMO_AUTH_TOKEN = "local-demo-auth-token-not-a-secret"
+ADMIN_API_KEY_SECRET = "masking/local/admin-api-key"
+DEMO_ADMIN_API_KEY = "local-admin-api-key-not-a-secret"
+VERIFICATION_PHONE = "+13035550199"
 
 _moto_lock = threading.RLock()
 _serialized = False
@@ -61,6 +64,7 @@ def fake_credentials_env() -> dict[str, str]:
 class EmbeddedAws:
     auth_token: str = DEMO_AUTH_TOKEN
     account_sid: str = DEMO_ACCOUNT_SID
+    admin_api_key: str = DEMO_ADMIN_API_KEY
     env: dict[str, str] = field(default_factory=dict)
     _mock: Any = None
 
@@ -85,11 +89,16 @@ class EmbeddedAws:
         ssm = boto3.client("ssm", region_name=REGION)
         ssm.put_parameter(Name=f"{SECRETS_PATH}/twilio/account_sid", Value=self.account_sid, Type="String")
         ssm.put_parameter(Name=f"{SECRETS_PATH}/twilio/auth_token", Value=self.auth_token, Type="SecureString")
+        secrets = boto3.client("secretsmanager", region_name=REGION)
+        secret_arn = secrets.create_secret(Name=ADMIN_API_KEY_SECRET, SecretString=self.admin_api_key)["ARN"]
         self.env = {
             "TABLE_NAME": TABLE_NAME,
             "OUTBOX_QUEUE_URL": queue_url,
             "OUTBOX_DLQ_URL": dlq_url,
             "SECRETS_PATH": SECRETS_PATH,
+            "ADMIN_API_KEY_SECRET": secret_arn,
+            "PREFERRED_AREA_CODES": "303,720",
+            "VERIFICATION_PHONE": VERIFICATION_PHONE,
             "TWILIO_TRANSPORT": "sandbox",
             "POWERTOOLS_SERVICE_NAME": "masking",
             "POWERTOOLS_METRICS_NAMESPACE": "Masking",

@@ -2,10 +2,11 @@
 
     python -m local.make_events
 
-They are what `sam local invoke -e` takes and what tests/integration/test_events.py
-replays against the handlers. Signed for the API Gateway URL of a `dev` stage with
-``DEMO_AUTH_TOKEN`` (a deployed stack checks them against its own token and answers 403,
-as it should).
+They are what `sam local invoke -e` takes and what the integration tests replay against
+the handlers. The Twilio ones are signed for the API Gateway URL of a `dev` stage with
+``DEMO_AUTH_TOKEN``; the admin ones (``admin_*.json``) carry ``DEMO_ADMIN_API_KEY`` in
+``x-api-key``. A deployed stack checks both against its own secrets and answers 403, as
+it should.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from local.apigw import signed_twilio_event
-from local.backends import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN
+from local.apigw import api_gateway_event, signed_twilio_event
+from local.backends import DEMO_ACCOUNT_SID, DEMO_ADMIN_API_KEY, DEMO_AUTH_TOKEN
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 HOST = "abc123.execute-api.us-east-1.amazonaws.com"
@@ -83,9 +84,61 @@ def build_events() -> dict[str, dict[str, object]]:
     }
 
 
+def _admin_event(
+    method: str, path: str, resource: str, body: dict[str, object] | None = None, params: dict[str, str] | None = None
+) -> dict[str, object]:
+    """A request of Zapier or an operator to the admin API, with the demo admin key."""
+    headers = {"x-api-key": DEMO_ADMIN_API_KEY, "User-Agent": "Zapier"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    event = api_gateway_event(
+        method,
+        f"https://{HOST}{path}",
+        body=json.dumps(body) if body is not None else None,
+        headers=headers,
+        stage=STAGE,
+        resource=resource,
+        path_parameters=params,
+    )
+    event["requestContext"]["requestId"] = "5b9d4a3e-2f0c-4d1e-9a7b-0000000000a1"
+    return event
+
+
+def build_admin_events() -> dict[str, dict[str, object]]:
+    session = "LS" + "0" * 32  # not in the demo data: replaying the read and close events answers 404
+    return {
+        "admin_open_session": _admin_event(
+            "POST", "/sessions", "/sessions", {"Sitter ID": "prov-sam", "client": "cl-olivia", "notify": True}
+        ),
+        "admin_get_session": _admin_event("GET", f"/sessions/{session}", "/sessions/{session_id}", params={"session_id": session}),
+        "admin_list_sessions": _admin_event("GET", "/sessions?provider=prov-sam&include_expired=false", "/sessions"),
+        "admin_close_session": _admin_event("DELETE", f"/sessions/{session}", "/sessions/{session_id}", params={"session_id": session}),
+        "admin_create_provider": _admin_event(
+            "POST", "/providers", "/providers", {"Full Name": "Nora Nanny", "Phone Number": "(303) 555-0150", "email": "nora@example.com"}
+        ),
+        "admin_get_provider": _admin_event("GET", "/providers/prov-sam", "/providers/{provider_id}", params={"provider_id": "prov-sam"}),
+        "admin_remove_provider": _admin_event(
+            "DELETE", "/providers/prov-kim", "/providers/{provider_id}", params={"provider_id": "prov-kim"}
+        ),
+        "admin_rotate_number": _admin_event(
+            "POST", "/providers/prov-sam/rotate-number", "/providers/{provider_id}/rotate-number", params={"provider_id": "prov-sam"}
+        ),
+        "admin_upsert_client": _admin_event(
+            "PUT", "/clients", "/clients", {"TTP Client ID": "ttp-1001", "Full Name": "Olivia Owner", "phone": "303-555-0201"}
+        ),
+        "admin_purchase_number": _admin_event("POST", "/numbers/purchase", "/numbers/purchase", {"lifecycle": "Pool", "area_code": "303"}),
+        "admin_attach_number": _admin_event(
+            "POST", "/numbers/%2B13035550100/attach", "/numbers/{number}/attach", params={"number": "%2B13035550100"}
+        ),
+        "admin_list_numbers": _admin_event("GET", "/numbers?lifecycle=Pool&status=Ready", "/numbers"),
+        "admin_pool_stats": _admin_event("GET", "/pool/stats", "/pool/stats"),
+        "admin_openapi": _admin_event("GET", "/openapi.json", "/openapi.json"),
+    }
+
+
 def main() -> None:
     EVENTS.mkdir(exist_ok=True)
-    for name, event in build_events().items():
+    for name, event in {**build_events(), **build_admin_events()}.items():
         (EVENTS / f"{name}.json").write_text(json.dumps(event, indent=2, ensure_ascii=False) + "\n")
         print(f"wrote events/{name}.json")
 

@@ -3,7 +3,8 @@
     python -m local.runner --port 3000 [--quiet]
 
 Each request becomes an API Gateway (REST, proxy) event and is handed to the function's
-``lambda_handler`` in-process, with moto as AWS (``local.backends``), Twilio in the
+``lambda_handler`` in-process (routes with ``Auth: ApiKeyRequired`` first need the demo
+admin key in ``x-api-key``, as API Gateway would check it), with moto as AWS (``local.backends``), Twilio in the
 sandbox transport (nothing leaves the machine) and the demo data of ``local.demo_data``.
 After each invocation the outbox is drained into memory and every SMS the sandbox
 recorded is printed. Local-only endpoints:
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hmac
 import importlib.util
 import ipaddress
 import json
@@ -43,7 +45,7 @@ if str(LAYER) not in sys.path:  # what the Lambda layer provides in AWS
     sys.path.insert(0, str(LAYER))
 
 from local.apigw import api_gateway_event, twilio_signature  # noqa: E402
-from local.backends import DEMO_AUTH_TOKEN, REGION, EmbeddedAws  # noqa: E402
+from local.backends import DEMO_ADMIN_API_KEY, DEMO_AUTH_TOKEN, REGION, VERIFICATION_PHONE, EmbeddedAws  # noqa: E402
 from local.template import ApiRoute, api_routes, load_template  # noqa: E402
 
 STAGE = "local"
@@ -163,12 +165,15 @@ class LocalRunner:
         self.aws.start()
         os.environ["PUBLIC_BASE_URL"] = self.base_url  # Twilio signs the URL it calls
 
-        from local.demo_data import seed_demo
+        from local.demo_data import CLIENTS, PROVIDERS, demo_numbers, seed_demo
         from masking.settings import clear_settings_cache
         from masking.store.dynamo import DynamoRoutingStore
 
         clear_settings_cache()
         seed_demo(DynamoRoutingStore(self.aws.env["TABLE_NAME"]))
+        # The demo's numbers and phones are taken: the sandbox Twilio never offers them for sale.
+        taken = [n.number for n in demo_numbers()] + [party.phone for party in (*PROVIDERS, *CLIENTS)] + [VERIFICATION_PHONE]
+        self.sandbox.bought.extend(taken)
         self.routes = sorted((Route.of(api) for api in api_routes()), key=lambda r: r.specificity)
         for route in self.routes:
             if route.api.function not in self.handlers:
@@ -194,6 +199,8 @@ class LocalRunner:
             if params is None:
                 continue
             if route.api.method in (method, "ANY"):
+                if route.api.api_key_required and not self.has_api_key(headers):
+                    return json_body(403, {"message": "Forbidden"})  # API Gateway's own answer
                 return self.invoke(route, params, method, raw_path, headers, body)
             allowed.append(route.api.method)
         if allowed:
@@ -203,6 +210,10 @@ class LocalRunner:
             return status, {**response_headers, "Allow": ", ".join(sorted(set(allowed)))}, payload
         known = [f"{r.api.method} {r.api.path}" for r in self.routes]
         return json_body(404, {"success": False, "error": "no route", "details": {"method": method, "path": path, "routes": known}})
+
+    def has_api_key(self, headers: dict[str, str]) -> bool:
+        provided = next((v for k, v in headers.items() if k.lower() == "x-api-key"), "")
+        return hmac.compare_digest(provided.encode(), self.aws.admin_api_key.encode())
 
     def invoke(self, route: Route, params: dict[str, str], method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Response:
         event = api_gateway_event(
@@ -284,6 +295,8 @@ class LocalRunner:
         lines += [f"  client   {c.name:12} phone {c.phone}" for c in CLIENTS]
         lines += [f"  pool numbers {', '.join(POOL_NUMBERS)};  standby {STANDBY_NUMBER}"]
         lines += [
+            f"Admin API key (header x-api-key, demo only): {DEMO_ADMIN_API_KEY}",
+            f"  curl -s -H 'x-api-key: {DEMO_ADMIN_API_KEY}' {self.base_url}/pool/stats",
             f"Twilio auth token for X-Twilio-Signature (demo only): {DEMO_AUTH_TOKEN}",
             "Try it: POST a Twilio form to /_local/sign; it answers the signature and the curl command that sends it:",
             f"  curl -s --data 'MessageSid=SM{'0' * 31}1&From=%2B13035550201&To=%2B17205550001&Body=Hi+Sam' {self.base_url}/_local/sign",

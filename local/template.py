@@ -62,6 +62,7 @@ class ApiRoute:
     path: str  # may hold {params}
     code_uri: str
     handler: str
+    api_key_required: bool = False  # the event's Auth.ApiKeyRequired: API Gateway checks x-api-key
 
 
 def api_routes() -> list[ApiRoute]:
@@ -81,6 +82,7 @@ def api_routes() -> list[ApiRoute]:
                     path=event["Properties"]["Path"],
                     code_uri=props["CodeUri"],
                     handler=props.get("Handler", "app.lambda_handler"),
+                    api_key_required=bool((event["Properties"].get("Auth") or {}).get("ApiKeyRequired", False)),
                 )
             )
     return routes

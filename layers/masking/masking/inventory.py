@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from masking.admin_context import SMS_WEBHOOK_PATH, VOICE_WEBHOOK_PATH, AdminContext
-from masking.errors import NoNumbersAvailable, NotFound, UpstreamError
+from masking.errors import Conflict, NoNumbersAvailable, NotFound, UpstreamError
 from masking.models import Lifecycle, NumberRecord, NumberStatus, OutboundSms
 from masking.observability import count, logger, mask_phone
 from masking.outbox import Category
@@ -64,12 +64,15 @@ def purchase_number(
                 if error.code == NUMBER_UNAVAILABLE:
                     continue  # sold meanwhile: next candidate
                 raise UpstreamError("Twilio refused the purchase", {"area_code": code, "twilio_code": error.code}) from error
-            return _record_purchase(ctx, bought.number, bought.sid, lifecycle, purpose, code)
+            record = _record_purchase(ctx, bought.number, bought.sid, lifecycle, purpose, code)
+            if record is not None:
+                return record
     ctx.audit("Number purchase failed", "No local SMS+voice number available", "Error", "Error", key="purchase", area_codes=tried)
     raise NoNumbersAvailable("no local SMS+voice number available in any allowed area code", {"area_codes_tried": tried})
 
 
-def _record_purchase(ctx: AdminContext, number: str, sid: str, lifecycle: Lifecycle, purpose: str, area_code: str) -> NumberRecord:
+def _record_purchase(ctx: AdminContext, number: str, sid: str, lifecycle: Lifecycle, purpose: str, area_code: str) -> NumberRecord | None:
+    """Records a bought number Pending; None (and the number released) if we had it already."""
     stamp = ctx.stamp()
     record = NumberRecord(
         number=number,
@@ -89,7 +92,8 @@ def _record_purchase(ctx: AdminContext, number: str, sid: str, lifecycle: Lifecy
         raise
     if not created:
         _release_quietly(ctx, sid)
-        raise UpstreamError("bought a number we already have; released it", {"number": number})
+        logger.warning("bought a number already in the inventory; released it", extra={"number": mask_phone(number)})
+        return None
     count("NumbersPurchased")
     logger.info("number purchased", extra={"number": mask_phone(number), "lifecycle": str(lifecycle), "area_code": area_code})
     ctx.mirror_number(record)
@@ -122,7 +126,7 @@ def attach_number(ctx: AdminContext, number: str, webhook_base: str) -> NumberRe
     if stored is None:
         raise NotFound("no such number in the inventory", {"number": number})
     if not stored.twilio_sid:
-        raise UpstreamError("the number has no Twilio SID to attach", {"number": number})
+        raise Conflict("the number has no Twilio SID: it was not bought through this service", {"number": number})
     step = "configure webhooks"
     verification = "Not Sent"
     try:
