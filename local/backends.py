@@ -23,6 +23,9 @@ REGION = "us-east-1"
 TABLE_NAME = "masking-local"
 OUTBOX_QUEUE = "masking-local-outbox"
 SECRETS_PATH = "/masking/local"
+RETRY_QUEUE = "masking-local-retry"
+OWNER_ALERT_TOPIC = "masking-local-owner-alerts"
+AIRTABLE_BASE_ID = "appLOCALSTANDIN"
 DEMO_ACCOUNT_SID = "AC" + "1" * 32
 DEMO_AUTH_TOKEN = "local-demo-auth-token-not-a-secret"
 ADMIN_API_KEY_SECRET = "masking/local/admin-api-key"
@@ -86,7 +89,11 @@ class EmbeddedAws:
             QueueName=OUTBOX_QUEUE,
             Attributes={"RedrivePolicy": f'{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"5"}}'},
         )["QueueUrl"]
+        retry_url = sqs.create_queue(QueueName=RETRY_QUEUE)["QueueUrl"]
+        topic_arn = boto3.client("sns", region_name=REGION).create_topic(Name=OWNER_ALERT_TOPIC)["TopicArn"]
         ssm = boto3.client("ssm", region_name=REGION)
+        ssm.put_parameter(Name=f"{SECRETS_PATH}/airtable/token", Value="local-standin-token", Type="SecureString")
+        ssm.put_parameter(Name=f"{SECRETS_PATH}/airtable/base_id", Value=AIRTABLE_BASE_ID, Type="SecureString")
         ssm.put_parameter(Name=f"{SECRETS_PATH}/twilio/account_sid", Value=self.account_sid, Type="String")
         ssm.put_parameter(Name=f"{SECRETS_PATH}/twilio/auth_token", Value=self.auth_token, Type="SecureString")
         secrets = boto3.client("secretsmanager", region_name=REGION)
@@ -95,6 +102,9 @@ class EmbeddedAws:
             "TABLE_NAME": TABLE_NAME,
             "OUTBOX_QUEUE_URL": queue_url,
             "OUTBOX_DLQ_URL": dlq_url,
+            "RETRY_QUEUE_URL": retry_url,
+            "RETRY_DELAY_SECONDS": "5",  # 600 in AWS; the runner's resends come 5 s later
+            "OWNER_ALERT_TOPIC_ARN": topic_arn,
             "SECRETS_PATH": SECRETS_PATH,
             "ADMIN_API_KEY_SECRET": secret_arn,
             "PREFERRED_AREA_CODES": "303,720",
@@ -114,19 +124,23 @@ class EmbeddedAws:
 
     def drain_outbox(self, max_messages: int = 1000) -> list[str]:
         """Receives and deletes what is on the outbox queue; returns the bodies."""
+        return self.drain("OUTBOX_QUEUE_URL", max_messages)
+
+    def drain(self, queue_env: str, max_messages: int = 1000) -> list[str]:
+        """Receives and deletes what is visible on a queue (by its env name); returns the bodies."""
         import boto3
 
         sqs = boto3.client("sqs", region_name=REGION)
         bodies: list[str] = []
         while len(bodies) < max_messages:
-            response = sqs.receive_message(QueueUrl=self.env["OUTBOX_QUEUE_URL"], MaxNumberOfMessages=10)
+            response = sqs.receive_message(QueueUrl=self.env[queue_env], MaxNumberOfMessages=10)
             messages = response.get("Messages", [])
             if not messages:
                 break
             for message in messages:
                 bodies.append(message["Body"])
             sqs.delete_message_batch(
-                QueueUrl=self.env["OUTBOX_QUEUE_URL"],
+                QueueUrl=self.env[queue_env],
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
             )
         return bodies

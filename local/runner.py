@@ -13,6 +13,12 @@ recorded is printed. Local-only endpoints:
 - ``GET /_local/sent[?clear=1]``: SMS sent so far, newest last
 - ``GET /_local/outbox[?clear=1]``: mirror records drained from the outbox
 - ``POST /_local/sign`` (form body, header ``X-Url``): the X-Twilio-Signature for it
+- ``GET /_local/airtable[/<table>]``: the Airtable stand-in's tables (row counts) or rows;
+  the outbox is synced into it through ``airtable_sync`` after every invocation
+- ``POST /_local/schedules/<pool_monitor|standby_keeper|lease_sweeper>``: runs a schedule now
+
+The retry queue is polled every second and delivered to ``resend`` (with a 5 s delay
+instead of 600 s).
 """
 
 from __future__ import annotations
@@ -46,9 +52,12 @@ if str(LAYER) not in sys.path:  # what the Lambda layer provides in AWS
 
 from local.apigw import api_gateway_event, twilio_signature  # noqa: E402
 from local.backends import DEMO_ADMIN_API_KEY, DEMO_AUTH_TOKEN, REGION, VERIFICATION_PHONE, EmbeddedAws  # noqa: E402
-from local.template import ApiRoute, api_routes, load_template  # noqa: E402
+from local.template import ApiRoute, api_routes, function_spec, load_template  # noqa: E402
 
 STAGE = "local"
+QUEUE_CONSUMERS = {"outbox": "AirtableSyncFunction", "retry": "ResendFunction"}
+SCHEDULES = {"pool_monitor": "PoolMonitorFunction", "standby_keeper": "StandbyKeeperFunction", "lease_sweeper": "LeaseSweeperFunction"}
+MIRROR_TABLES = ("Sitters", "Clients", "Messages", "Number Inventory", "Audit Log", "Calls")
 SERVICE = "masking-local-runner"
 Handler = Callable[[dict[str, Any], Any], Any]
 Response = tuple[int, dict[str, str], bytes]
@@ -114,9 +123,16 @@ class FakeLambdaContext:
 
 def load_handler(route: ApiRoute) -> Handler:
     """Imports ``<CodeUri>/<module>.py`` under a unique name (every function has an app.py)."""
-    module_path, attribute = route.handler.rsplit(".", 1)
-    source = ROOT / route.code_uri / (module_path.replace(".", "/") + ".py")
-    spec = importlib.util.spec_from_file_location(f"fn_{route.function}", source)
+    return load_function(route.function, route.code_uri, route.handler)
+
+
+def load_function(logical_id: str, code_uri: str, handler: str) -> Handler:
+    module_path, attribute = handler.rsplit(".", 1)
+    code_dir = ROOT / code_uri
+    if str(code_dir) not in sys.path:  # the function's own packages, as in /var/task
+        sys.path.append(str(code_dir))
+    source = code_dir / (module_path.replace(".", "/") + ".py")
+    spec = importlib.util.spec_from_file_location(f"fn_{logical_id}", source)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {source}")
     module = importlib.util.module_from_spec(spec)
@@ -148,6 +164,9 @@ class LocalRunner:
         self.routes: list[Route] = []
         self.handlers: dict[str, Handler] = {}
         self.outbox: list[dict[str, Any]] = []
+        self.consumers: dict[str, Handler] = {}
+        self.standin: Any = None
+        self._stopping = threading.Event()
         # One invocation at a time, like one Lambda execution environment: Powertools'
         # Logger and Metrics are process-wide, and the SMS printing diffs the sandbox.
         self._lock = threading.Lock()
@@ -174,12 +193,93 @@ class LocalRunner:
         # The demo's numbers and phones are taken: the sandbox Twilio never offers them for sale.
         taken = [n.number for n in demo_numbers()] + [party.phone for party in (*PROVIDERS, *CLIENTS)] + [VERIFICATION_PHONE]
         self.sandbox.bought.extend(taken)
+        self.start_airtable_standin()
+        os.environ["WEBHOOK_BASE_URL"] = self.base_url  # numbers bought by a schedule point here
         self.routes = sorted((Route.of(api) for api in api_routes()), key=lambda r: r.specificity)
         for route in self.routes:
             if route.api.function not in self.handlers:
                 self.handlers[route.api.function] = load_handler(route.api)
+        for logical_id in (*QUEUE_CONSUMERS.values(), *SCHEDULES.values()):
+            self.consumers[logical_id] = load_function(logical_id, *function_spec(logical_id))
+        threading.Thread(target=self._poll_retry_queue, name="retry-queue", daemon=True).start()
+
+    def start_airtable_standin(self) -> None:
+        """The operator's Airtable base, in memory on a loopback port (schema applied)."""
+        from local.airtable_standin import AirtableStandin, apply_mirror_schema
+        from local.backends import AIRTABLE_BASE_ID
+
+        self.standin = AirtableStandin()
+        apply_mirror_schema(self.standin, AIRTABLE_BASE_ID)
+        server, _ = self.standin.serve("127.0.0.1", 0)
+        os.environ["AIRTABLE_API_URL"] = f"http://127.0.0.1:{server.server_address[1]}"
+
+    def _poll_retry_queue(self) -> None:
+        """Delivers the retry queue (resends, delayed) to its consumer, as SQS would."""
+        while not self._stopping.wait(1.0):
+            with self._lock:
+                try:
+                    bodies = self.aws.drain("RETRY_QUEUE_URL")
+                    if bodies:
+                        self.consume("ResendFunction", bodies)
+                        self.mirror_outbox()
+                except Exception:
+                    traceback.print_exc()
+
+    def consume(self, logical_id: str, bodies: list[str]) -> Any:
+        """Invokes a queue consumer with an SQS event of ``bodies`` (call under the lock)."""
+        records = [
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": str(uuid.uuid4()),
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:{logical_id}",
+                "awsRegion": REGION,
+            }
+            for body in bodies
+        ]
+        memory, timeout = function_limits(logical_id)
+        return self.consumers[logical_id](
+            {"Records": records}, FakeLambdaContext(logical_id, memory_limit_in_mb=memory, timeout_seconds=timeout)
+        )
+
+    def mirror_outbox(self) -> None:
+        """Drains the outbox: keeps the records for /_local/outbox and syncs them to the
+        Airtable stand-in through airtable_sync (call under the lock)."""
+        bodies = self.aws.drain_outbox()
+        if not bodies:
+            return
+        self.outbox.extend(json.loads(text) for text in bodies)
+        try:
+            self.consume("AirtableSyncFunction", bodies)
+        except Exception:
+            traceback.print_exc()
+
+    def run_schedule(self, name: str) -> Response:
+        logical_id = SCHEDULES.get(name)
+        if logical_id is None:
+            return json_body(404, {"success": False, "error": "no such schedule", "details": {"schedules": sorted(SCHEDULES)}})
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.scheduler",
+            "account": "123456789012",
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "region": REGION,
+            "resources": [],
+            "detail": {},
+        }
+        memory, timeout = function_limits(logical_id)
+        with self._lock:
+            result = self.consumers[logical_id](event, FakeLambdaContext(logical_id, memory_limit_in_mb=memory, timeout_seconds=timeout))
+            self.mirror_outbox()
+        return json_body(200, {"success": True, "schedule": name, "result": result})
 
     def stop(self) -> None:
+        self._stopping.set()
         self.aws.stop()
 
     @property
@@ -234,7 +334,7 @@ class LocalRunner:
             except Exception:
                 traceback.print_exc()
                 result = {"statusCode": 502, "body": json.dumps({"message": "Internal server error"})}
-            self.outbox.extend(json.loads(text) for text in self.aws.drain_outbox())
+            self.mirror_outbox()
             new_sms = list(self.sandbox.sent[already_sent:])
         if not self.quiet:
             for sms in new_sms:
@@ -273,6 +373,15 @@ class LocalRunner:
                 if clear:
                     self.outbox.clear()
             return json_body(200, records)
+        if method == "POST" and parts.path.startswith("/_local/schedules/"):
+            return self.run_schedule(parts.path.rsplit("/", 1)[-1])
+        if method == "GET" and parts.path.startswith("/_local/airtable"):
+            from local.backends import AIRTABLE_BASE_ID
+
+            table = unquote(parts.path[len("/_local/airtable") :].strip("/"))
+            if not table:
+                return json_body(200, {name: len(self.standin.rows(name, AIRTABLE_BASE_ID)) for name in MIRROR_TABLES})
+            return json_body(200, self.standin.rows(table, AIRTABLE_BASE_ID))
         if method == "POST" and parts.path == "/_local/sign":
             lowered = {k.lower(): v for k, v in headers.items()}
             url = lowered.get("x-url") or f"{self.base_url}/twilio/sms"
@@ -288,7 +397,8 @@ class LocalRunner:
         lines = [f"Local runner on {self.base_url} (stage {STAGE!r}, no Docker, Twilio sandbox: nothing leaves this machine)", "Routes:"]
         lines += [f"  {r.api.method:6} {self.base_url}{r.api.path}  -> {r.api.function}" for r in self.routes]
         lines += [
-            "  GET    /_local/health | /_local/sent[?clear=1] | /_local/outbox[?clear=1];  POST /_local/sign (form body, X-Url header)",
+            "  GET    /_local/health | /_local/sent[?clear=1] | /_local/outbox[?clear=1] | /_local/airtable[/<table>]",
+            "  POST   /_local/sign (form body, X-Url header) | /_local/schedules/<pool_monitor|standby_keeper|lease_sweeper>",
             "Demo data:",
         ]
         lines += [f"  provider {p.name:12} phone {p.phone}  reserved number {p.reserved_number}" for p in PROVIDERS]

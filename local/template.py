@@ -86,3 +86,9 @@ def api_routes() -> list[ApiRoute]:
                 )
             )
     return routes
+
+
+def function_spec(logical_id: str) -> tuple[str, str]:
+    """(CodeUri, Handler) of a function of the template."""
+    props = resource(logical_id)["Properties"]
+    return props["CodeUri"], props.get("Handler", "app.lambda_handler")

@@ -113,3 +113,40 @@ def test_demo_plays_its_conversation_and_exits_zero() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "All expectations met." in result.stdout
+
+
+def test_the_mirror_reaches_the_airtable_standin(twilio: TwilioClient) -> None:
+    params = twilio.params(PETE.phone, SAM.reserved_number or "", "mirror me")
+    assert twilio.post(params) == 200
+
+    status, rows = get_json(f"{twilio.base_url}/_local/airtable/Messages")
+
+    assert status == 200
+    assert [row["fields"]["Body"] for row in rows if row["fields"].get("Message SID") == params["MessageSid"]] == ["mirror me"]
+
+
+def test_a_temporary_failure_is_resent_through_the_retry_queue(twilio: TwilioClient) -> None:
+    import time
+
+    status, sent = post_and_collect(twilio, twilio.params(OLIVIA.phone, KIM.reserved_number or "", "hello Kim"))
+    assert status == 200 and sent
+    forwarded = sent[0]
+    callback = forwarded["status_callback"]
+    params = {"MessageSid": forwarded["sid"], "MessageStatus": "undelivered", "ErrorCode": "30003", "AccountSid": DEMO_ACCOUNT_SID}
+    assert twilio.post(params, url=callback) == 200
+
+    deadline = time.monotonic() + 20
+    resent: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not resent:
+        time.sleep(0.5)
+        resent = [s for s in twilio.sent() if s["body"] == forwarded["body"] and s["sid"] != forwarded["sid"]]
+    assert len(resent) == 1 and resent[0]["to_phone"] == forwarded["to_phone"]
+
+
+def test_schedules_run_on_demand(twilio: TwilioClient) -> None:
+    for name in ("pool_monitor", "standby_keeper", "lease_sweeper"):
+        status, body = http("POST", f"{twilio.base_url}/_local/schedules/{name}")
+        assert status == 200, body
+        assert json.loads(body)["success"] is True
+    status, _ = http("POST", f"{twilio.base_url}/_local/schedules/nope")
+    assert status == 404

@@ -39,6 +39,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from masking.admin_context import AdminContext
+from masking.calls import session_view, start_call
 from masking.clients import resolve_client, upsert_client
 from masking.errors import AdminError, Unprocessable
 from masking.inventory import attach_number, purchase_number
@@ -230,6 +231,12 @@ class ClientRequest(AdminInput):
     provider: Identifier | None = None
 
 
+class CallRequest(AdminInput):
+    provider: Identifier
+    client: Reference
+    reference: Annotated[str, Field(min_length=1, max_length=200, description="your own reference, e.g. a booking id")] | None = None
+
+
 class PurchaseRequest(AdminInput):
     lifecycle: LifecycleName
     area_code: Annotated[str, Field(pattern=r"^[2-9][0-9]{2}$", examples=["303"])] | None = None
@@ -299,12 +306,35 @@ class PoolAnswer(BaseModel):
     pool: PoolStats
 
 
+class CallOut(BaseModel):
+    id: str
+    provider_id: str
+    client_id: str
+    client_name: str
+    caller_id: str | None
+    reference: str | None
+    status: str
+    call_sid: str | None
+    duration: int | None
+    client_leg_status: str | None
+    client_leg_duration: int | None
+    record: bool
+    created_at: str
+    expires_at: str
+
+
+class CallAnswer(BaseModel):
+    success: Literal[True]
+    call: CallOut
+
+
 ERROR_DESCRIPTIONS = {
     400: "The body is neither a JSON object nor a form",
     403: "Missing or invalid API key",
     404: "Not found",
     409: "Conflicts with what exists (no number to buy, pool exhausted, inactive provider...)",
     422: "Invalid input; details name each field",
+    429: "Too many click-to-call requests for this provider this hour",
     502: "Twilio refused or failed",
 }
 
@@ -470,6 +500,14 @@ def list_numbers(
 @app.get("/pool/stats", **doc("poolStats", "Pool utilization", 200, "Pool figures", PoolAnswer))
 def get_pool_stats() -> Response[dict[str, Any]]:
     return answer(pool=pool_stats(admin()).as_dict())
+
+
+@app.post("/calls", **doc("startCall", "Start a click-to-call", 201, "Ringing the provider", CallAnswer, 404, 409, 429, 502))
+def post_call(request: CallRequest) -> Response[dict[str, Any]]:
+    """Rings the provider from their reserved number; when they answer, the client is dialed
+    with the reserved number as caller ID. The session expires 30 minutes after creation."""
+    session = start_call(admin(), request.provider, request.client, request.reference, webhook_base())
+    return answer(201, call=session_view(session))
 
 
 @app.get("/openapi.json", include_in_schema=False)
