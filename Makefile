@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/masking/requirements.txt | sha1sum | cut -c1-12)
 PORT ?= 3000
 
-.PHONY: help venv test unit integration e2e lint local demo bench validate build clean
+.PHONY: help venv test unit integration e2e lint local demo bench validate build clean airtable-schema
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed -E 's/:.*## /\t/'
@@ -54,3 +54,6 @@ build:  ## sam build with python3.13 on PATH
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+airtable-schema: $(STAMP)  ## create missing Airtable tables/fields (ARGS=--check: list drift only); AIRTABLE_TOKEN, AIRTABLE_BASE_ID
+	$(PY) -m tools.airtable_schema $(ARGS)

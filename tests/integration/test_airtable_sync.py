@@ -27,8 +27,8 @@ STAMP = "2026-11-01T12:00:00Z"
 @pytest.fixture
 def standin(aws, monkeypatch) -> AirtableStandin:
     ssm = boto3.client("ssm")
-    ssm.put_parameter(Name=f"{SECRETS_PATH}/airtable/token", Value=TOKEN, Type="SecureString")
-    ssm.put_parameter(Name=f"{SECRETS_PATH}/airtable/base_id", Value=BASE, Type="SecureString")
+    ssm.put_parameter(Name=f"{SECRETS_PATH}/airtable/token", Value=TOKEN, Type="SecureString", Overwrite=True)
+    ssm.put_parameter(Name=f"{SECRETS_PATH}/airtable/base_id", Value=BASE, Type="SecureString", Overwrite=True)
     monkeypatch.setenv("AIRTABLE_API_URL", DEFAULT_URL)
     monkeypatch.setenv("AIRTABLE_REQUESTS_PER_SECOND", "50")  # pacing is the unit tests' subject; keep this test fast
     standin = AirtableStandin(token=TOKEN)
