@@ -32,7 +32,7 @@ from botocore.exceptions import ClientError
 from masking.models import Client, Lease, Provider
 from masking.store.admin import DynamoAdminStore
 from masking.store.base import InboundLookup, LeaseConflict, RoutingStore
-from masking.store.dynamo import _build, _from_item, _key, _number_from, _to_item, pair_key, slot_key
+from masking.store.dynamo import _build, _from_item, _key, _number_from, _to_item
 from masking.store.memory import MemoryRoutingStore
 
 CALL_RETENTION_SECONDS = 30 * 86400  # inbound-call answers and call sessions are kept 30 days
@@ -212,36 +212,7 @@ class DynamoCallStore(DynamoAdminStore):
         return lookup, (_build(CallRecord, _from_item(answered)) if answered else None)
 
     def touch_lease_for_call(self, lease: Lease, last_activity_at: str, expires_at: int, record: CallRecord) -> Lease:
-        values = {
-            ":last": {"S": last_activity_at},
-            ":exp": {"N": str(expires_at)},
-            ":lid": {"S": lease.lease_id},
-            ":cid": {"S": lease.client_id},
-        }
-        update = "SET last_activity_at = :last, expires_at = :exp"
-        codes = self._transact(
-            [
-                self._call_put(record),
-                {
-                    "Update": {
-                        "TableName": self.table_name,
-                        "Key": pair_key(lease.provider_id, lease.client_id),
-                        "UpdateExpression": update,
-                        "ConditionExpression": "lease_id = :lid",
-                        "ExpressionAttributeValues": {k: values[k] for k in (":last", ":exp", ":lid")},
-                    }
-                },
-                {
-                    "Update": {
-                        "TableName": self.table_name,
-                        "Key": slot_key(lease.provider_id, lease.pool_number),
-                        "UpdateExpression": update,
-                        "ConditionExpression": "lease_id = :lid AND client_id = :cid",
-                        "ExpressionAttributeValues": values,
-                    }
-                },
-            ]
-        )
+        codes = self._transact([self._call_put(record), *self.lease_touch_items(lease, last_activity_at, expires_at)])
         if codes is not None:
             if codes and codes[0] == "ConditionalCheckFailed":
                 raise DuplicateCall(record.call_sid)

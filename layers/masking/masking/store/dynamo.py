@@ -212,37 +212,8 @@ class DynamoRoutingStore:
 
     # ---- hot path writes
     def touch_lease(self, lease: Lease, last_activity_at: str, expires_at: int, record: MessageRecord | None) -> Lease:
-        values = {
-            ":last": {"S": last_activity_at},
-            ":exp": {"N": str(expires_at)},
-            ":lid": {"S": lease.lease_id},
-            ":cid": {"S": lease.client_id},
-        }
-        update = "SET last_activity_at = :last, expires_at = :exp"
         items = [self._message_put(record)] if record is not None else []
-        codes = self._transact(
-            [
-                *items,
-                {
-                    "Update": {
-                        "TableName": self.table_name,
-                        "Key": pair_key(lease.provider_id, lease.client_id),
-                        "UpdateExpression": update,
-                        "ConditionExpression": "lease_id = :lid",
-                        "ExpressionAttributeValues": {k: values[k] for k in (":last", ":exp", ":lid")},
-                    }
-                },
-                {
-                    "Update": {
-                        "TableName": self.table_name,
-                        "Key": slot_key(lease.provider_id, lease.pool_number),
-                        "UpdateExpression": update,
-                        "ConditionExpression": "lease_id = :lid AND client_id = :cid",
-                        "ExpressionAttributeValues": values,
-                    }
-                },
-            ]
-        )
+        codes = self._transact([*items, *self.lease_touch_items(lease, last_activity_at, expires_at)])
         if codes is not None:
             if record is not None and codes and codes[0] == "ConditionalCheckFailed":
                 raise DuplicateMessage(record.message_sid)
@@ -250,6 +221,37 @@ class DynamoRoutingStore:
         lease.last_activity_at = last_activity_at
         lease.expires_at = expires_at
         return lease
+
+    def lease_touch_items(self, lease: Lease, last_activity_at: str, expires_at: int) -> list[dict[str, Any]]:
+        """Transaction items extending an active lease (pair and slot), under the condition
+        that it is still this lease and the slot still this client's."""
+        values = {
+            ":last": {"S": last_activity_at},
+            ":exp": {"N": str(expires_at)},
+            ":lid": {"S": lease.lease_id},
+            ":cid": {"S": lease.client_id},
+        }
+        update = "SET last_activity_at = :last, expires_at = :exp"
+        return [
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": pair_key(lease.provider_id, lease.client_id),
+                    "UpdateExpression": update,
+                    "ConditionExpression": "lease_id = :lid",
+                    "ExpressionAttributeValues": {k: values[k] for k in (":last", ":exp", ":lid")},
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": slot_key(lease.provider_id, lease.pool_number),
+                    "UpdateExpression": update,
+                    "ConditionExpression": "lease_id = :lid AND client_id = :cid",
+                    "ExpressionAttributeValues": values,
+                }
+            },
+        ]
 
     def claim_slot(self, lease: Lease, expected_pair_version: int | None, now_epoch: int, record: MessageRecord | None) -> ClaimOutcome:
         data = asdict(lease)
