@@ -69,6 +69,41 @@ def audit_record(
     )
 
 
+@dataclass(slots=True)
+class AuditTrail:
+    """Audit records about one inbound webhook (a message or a call), keyed on it so a
+    retried webhook writes the same rows. Call it like ``audit_record`` without the keys."""
+
+    records: list[MirrorRecord]
+    ref_name: str  # "message_sid", "call_sid"
+    ref: str
+    at: str
+
+    def __call__(
+        self,
+        event: str,
+        description: str,
+        category: Category,
+        severity: Severity,
+        provider_id: str | None = None,
+        client_id: str | None = None,
+        **details: object,
+    ) -> None:
+        self.records.append(
+            audit_record(
+                event,
+                description,
+                category=category,
+                severity=severity,
+                at=self.at,
+                key=f"{self.ref}:{event}",
+                provider_id=provider_id,
+                client_id=client_id,
+                details={self.ref_name: self.ref, **details},
+            )
+        )
+
+
 class Outbox(Protocol):
     def publish(self, records: list[MirrorRecord]) -> None: ...
 

@@ -26,7 +26,7 @@ from typing import Literal
 from masking.leases import acquire_lease
 from masking.models import Client, InboundSms, Lease, Lifecycle, NumberStatus, OutboundSms, Provider, SentSms, iso, utcnow
 from masking.observability import count, logger, mask_phone
-from masking.outbox import Category, MirrorRecord, Severity, audit_record
+from masking.outbox import AuditTrail, MirrorRecord
 from masking.settings import RoutingSettings
 from masking.store.base import DuplicateMessage, ForwardedPart, LeaseConflict, MessageRecord, RoutingStore
 from masking.twilio_gateway import SendError, SmsGateway
@@ -108,29 +108,9 @@ class _Context:
     def stamp(self) -> str:
         return iso(self.now)
 
-    def audit(
-        self,
-        event: str,
-        description: str,
-        category: Category,
-        severity: Severity,
-        provider_id: str | None = None,
-        client_id: str | None = None,
-        **details: object,
-    ) -> None:
-        self.records.append(
-            audit_record(
-                event,
-                description,
-                category=category,
-                severity=severity,
-                at=self.stamp,
-                key=f"{self.sms.message_sid}:{event}",
-                provider_id=provider_id,
-                client_id=client_id,
-                details={"message_sid": self.sms.message_sid, **details},
-            )
-        )
+    @property
+    def audit(self) -> AuditTrail:
+        return AuditTrail(self.records, "message_sid", self.sms.message_sid, self.stamp)
 
 
 class SmsRouter:

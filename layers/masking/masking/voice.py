@@ -46,7 +46,7 @@ from masking.calls import (
 from masking.leases import acquire_lease
 from masking.models import Client, Lease, Lifecycle, NumberStatus, Provider, iso, utcnow
 from masking.observability import count, logger, mask_phone
-from masking.outbox import Category, MirrorRecord, Outbox, Severity, audit_record
+from masking.outbox import AuditTrail, Category, MirrorRecord, Outbox, Severity, audit_record
 from masking.phones import is_e164
 from masking.secrets import TwilioCredentials
 from masking.settings import RoutingSettings, TwilioSettings, get_aws_settings, get_routing_settings, get_twilio_settings
@@ -143,29 +143,9 @@ class _CallContext:
     def dial_action(self) -> str:
         return f"{self.webhook_base}{STATUS_PATH}?call={self.call.call_sid}&leg=dial"
 
-    def audit(
-        self,
-        event: str,
-        description: str,
-        category: Category,
-        severity: Severity,
-        provider_id: str | None = None,
-        client_id: str | None = None,
-        **details: object,
-    ) -> None:
-        self.records.append(
-            audit_record(
-                event,
-                description,
-                category=category,
-                severity=severity,
-                at=self.stamp,
-                key=f"{self.call.call_sid}:{event}",
-                provider_id=provider_id,
-                client_id=client_id,
-                details={"call_sid": self.call.call_sid, **details},
-            )
-        )
+    @property
+    def audit(self) -> AuditTrail:
+        return AuditTrail(self.records, "call_sid", self.call.call_sid, self.stamp)
 
 
 class VoiceRouter:
