@@ -8,8 +8,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from masking.failures import Resend
-from masking.inbound import publish_records
 from masking.observability import logger, metrics
+from masking.outbox import publish_records
 from masking.wiring import get_sms_services
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -17,7 +17,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 def resend_record(record: SQSRecord) -> None:
     services = get_sms_services()
-    publish_records(services, services.failures.resend(Resend.from_json(record.body)))
+    publish_records(services.outbox, services.failures.resend(Resend.from_json(record.body)))
 
 
 @logger.inject_lambda_context(clear_state=True)

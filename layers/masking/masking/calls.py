@@ -60,7 +60,6 @@ DIAL_STATUSES = frozenset({"completed", "answered", "busy", "no-answer", "failed
 NOT_CONNECTED = frozenset({"busy", "no-answer", "failed", "canceled"})
 
 
-
 class RateLimited(AdminError):
     """The provider started as many calls as allowed in this clock hour."""
 

@@ -13,10 +13,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from masking.failures import FAILED_STATUSES
-from masking.inbound import publish_records
 from masking.models import iso, utcnow
 from masking.observability import count, logger
-from masking.outbox import MirrorRecord
+from masking.outbox import MirrorRecord, publish_records
 from masking.store.base import DeliveryUpdate
 from masking.webhooks import BadRequest, form_params, is_signed_by_twilio, json_response, public_url, twiml_response
 
@@ -74,5 +73,5 @@ def handle_status_webhook(event: dict[str, Any], services: SmsServices) -> dict[
     records = [MirrorRecord(kind="message", key=ref, at=update.at, fields=fields)]
     if status in FAILED_STATUSES:
         records += services.failures.on_failure(update, status_callback=url)
-    publish_records(services, records)
+    publish_records(services.outbox, records)
     return twiml_response()

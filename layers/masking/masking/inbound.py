@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from masking.models import InboundSms, iso, utcnow
 from masking.observability import count, logger
-from masking.outbox import audit_record
+from masking.outbox import audit_record, publish_records
 from masking.phones import is_e164
 from masking.webhooks import (
     BadRequest,
@@ -70,7 +70,7 @@ def handle_sms_webhook(event: dict[str, Any], services: SmsServices) -> dict[str
         count("MalformedWebhooks")
         logger.warning("malformed SMS webhook, nothing forwarded", extra={"reason": str(exc)})
         publish_records(
-            services,
+            services.outbox,
             [
                 audit_record(
                     "Malformed webhook",
@@ -86,15 +86,5 @@ def handle_sms_webhook(event: dict[str, Any], services: SmsServices) -> dict[str
     logger.set_correlation_id(sms.message_sid)
     callback = f"{public_base(url, SMS_PATH)}{services.twilio.status_callback_path}?ref={sms.message_sid}"
     result = services.router.route(sms, status_callback=callback)
-    publish_records(services, result.records)
+    publish_records(services.outbox, result.records)
     return twiml_response()
-
-
-def publish_records(services: SmsServices, records: list[Any]) -> None:
-    if not records:
-        return
-    try:
-        services.outbox.publish(records)
-    except Exception:  # the message is delivered; a lost mirror row must not fail the webhook
-        count("OutboxPublishFailed")
-        logger.exception("outbox publish failed", extra={"records": len(records)})

@@ -144,3 +144,17 @@ class MemoryOutbox:
         with self._lock:
             self.publishes += 1
             self.records.extend(records)
+
+
+def publish_records(outbox: Outbox, records: list[MirrorRecord]) -> None:
+    """Publishes a webhook's mirror records. The message or call is already handled, so
+    a failure is logged and counted, never raised: a lost mirror row must not fail it."""
+    if not records:
+        return
+    from masking.observability import count, logger
+
+    try:
+        outbox.publish(records)
+    except Exception:
+        count("OutboxPublishFailed")
+        logger.exception("outbox publish failed", extra={"records": len(records)})

@@ -46,7 +46,7 @@ from masking.calls import (
 from masking.leases import acquire_lease
 from masking.models import Client, Lease, Lifecycle, NumberStatus, Provider, iso, utcnow
 from masking.observability import count, logger, mask_phone
-from masking.outbox import AuditTrail, Category, MirrorRecord, Outbox, Severity, audit_record
+from masking.outbox import AuditTrail, Category, MirrorRecord, Outbox, Severity, audit_record, publish_records
 from masking.phones import is_e164
 from masking.secrets import TwilioCredentials
 from masking.settings import RoutingSettings, TwilioSettings, get_aws_settings, get_routing_settings, get_twilio_settings
@@ -489,16 +489,6 @@ def _seconds(raw: str) -> int | None:
     return int(raw) if raw.strip().isdigit() else None
 
 
-def publish_records(services: VoiceServices, records: list[MirrorRecord]) -> None:
-    if not records:
-        return
-    try:
-        services.outbox.publish(records)
-    except Exception:  # the call is answered; a lost mirror row must not fail the webhook
-        count("OutboxPublishFailed")
-        logger.exception("outbox publish failed", extra={"records": len(records)})
-
-
 def handle_voice_webhook(event: dict[str, Any], services: VoiceServices) -> dict[str, Any]:
     """POST /twilio/voice: Twilio's "A call comes in"."""
     verified = _verified(event, services)
@@ -519,11 +509,11 @@ def handle_voice_webhook(event: dict[str, Any], services: VoiceServices) -> dict
             at=stamp,
             key=f"malformed:{params.first('CallSid') or 'unknown'}",
         )
-        publish_records(services, [audit])
+        publish_records(services.outbox, [audit])
         return twiml_response(say_and_hang_up(CANNOT_CONNECT))
     logger.set_correlation_id(call.call_sid)
     result = services.router.route(call, public_base(url, VOICE_PATH))
-    publish_records(services, result.records)
+    publish_records(services.outbox, result.records)
     return twiml_response(result.twiml)
 
 
@@ -537,7 +527,7 @@ def handle_bridge_webhook(event: dict[str, Any], services: VoiceServices) -> dic
     if call_sid:
         logger.set_correlation_id(call_sid)
     result = answer_bridge(services.store, call_id, call_sid, services.now())
-    publish_records(services, result.records)
+    publish_records(services.outbox, result.records)
     session = result.session
     if session is None:
         logger.info("bridge refused", extra={"reason": result.reason, "call_id": call_id})
@@ -562,7 +552,7 @@ def handle_call_status_webhook(event: dict[str, Any], services: VoiceServices) -
         return twiml_response()
     seconds = _seconds(params.first("CallDuration"))
     records = record_call_status(services.store, call_id, params.first("CallStatus"), params.first("CallSid"), seconds, services.now())
-    publish_records(services, records)
+    publish_records(services.outbox, records)
     return twiml_response()
 
 
@@ -584,5 +574,5 @@ def _dial_action(services: VoiceServices, call_id: str, params: FormParams) -> d
     else:
         records = record_inbound_dial(services.store, call_id, outcome)
         text = NOT_AVAILABLE
-    publish_records(services, records)
+    publish_records(services.outbox, records)
     return twiml_response(say_and_hang_up(text) if status in NOT_CONNECTED else hang_up())

@@ -404,15 +404,9 @@ class MemoryCallStore(MemoryRoutingStore):
             self._count("touch_lease_for_call")
             if record.call_sid in self.answered_calls:
                 raise DuplicateCall(record.call_sid)
-            slot = self.slots.get((lease.provider_id, lease.pool_number))
-            pair = self.pairs.get((lease.provider_id, lease.client_id))
-            if slot is None or slot.client_id != lease.client_id or pair is None or pair.lease_id != lease.lease_id:
-                raise LeaseConflict(lease.lease_id)
-            touched = replace(pair, last_activity_at=last_activity_at, expires_at=expires_at)
-            self.pairs[(lease.provider_id, lease.client_id)] = touched
-            self.slots[(lease.provider_id, lease.pool_number)] = replace(touched)
+            touched = self._touch_unlocked(lease, last_activity_at, expires_at)
             self.answered_calls[record.call_sid] = replace(record)
-            return replace(touched)
+            return touched
 
     def claim_call(self, record: CallRecord) -> None:
         with self._lock:

@@ -74,16 +74,21 @@ class MemoryRoutingStore:
             self._count("touch_lease")
             if record is not None and record.message_sid in self.messages:
                 raise DuplicateMessage(record.message_sid)
-            slot = self.slots.get((lease.provider_id, lease.pool_number))
-            pair = self.pairs.get((lease.provider_id, lease.client_id))
-            if slot is None or slot.client_id != lease.client_id or pair is None or pair.lease_id != lease.lease_id:
-                raise LeaseConflict(lease.lease_id)
-            touched = replace(pair, last_activity_at=last_activity_at, expires_at=expires_at)
-            self.pairs[(lease.provider_id, lease.client_id)] = touched
-            self.slots[(lease.provider_id, lease.pool_number)] = replace(touched)
+            touched = self._touch_unlocked(lease, last_activity_at, expires_at)
             if record is not None:
                 self.messages[record.message_sid] = replace(record)
-            return replace(touched)
+            return touched
+
+    def _touch_unlocked(self, lease: Lease, last_activity_at: str, expires_at: int) -> Lease:
+        """Extends the lease (pair and slot) if it is still this client's; call under the lock."""
+        slot = self.slots.get((lease.provider_id, lease.pool_number))
+        pair = self.pairs.get((lease.provider_id, lease.client_id))
+        if slot is None or slot.client_id != lease.client_id or pair is None or pair.lease_id != lease.lease_id:
+            raise LeaseConflict(lease.lease_id)
+        touched = replace(pair, last_activity_at=last_activity_at, expires_at=expires_at)
+        self.pairs[(lease.provider_id, lease.client_id)] = touched
+        self.slots[(lease.provider_id, lease.pool_number)] = replace(touched)
+        return replace(touched)
 
     def claim_slot(self, lease: Lease, expected_pair_version: int | None, now_epoch: int, record: MessageRecord | None) -> ClaimOutcome:
         with self._lock:
