@@ -50,7 +50,7 @@ ensure_paths()
 
 def quiet_logs() -> None:
     """Silences the Powertools JSON logs (the masking logger is created at import)."""
-    from masking.observability import logger
+    from masking.core.observability import logger
 
     logger.setLevel(logging.WARNING)
     logging.getLogger("botocore").setLevel(logging.WARNING)

@@ -128,9 +128,10 @@ class SimulatedQueue:
 
 def workload(count: int, rng: random.Random, prefix: str) -> list[Any]:
     """Mixed records in the proportions the webhooks produce them."""
-    from masking.admin_context import number_fields, provider_fields
-    from masking.models import Lifecycle, NumberRecord, Provider
-    from masking.outbox import MirrorRecord, audit_record
+    from masking.core.models import Lifecycle, NumberRecord, Provider
+    from masking.mirror import rows
+    from masking.mirror.outbox import MirrorRecord
+    from masking.mirror.rows import audit_record
 
     providers = [f"{prefix}prov-{p}" for p in range(34)]
     clients = [f"{prefix}cl-{c}" for c in range(400)]
@@ -142,9 +143,9 @@ def workload(count: int, rng: random.Random, prefix: str) -> list[Any]:
 
     for p, provider_id in enumerate(providers):
         provider = Provider(provider_id, f"Provider {p}", f"+1303555{1000 + p}", reserved_number=f"+1720556{1000 + p}")
-        records.append(MirrorRecord("provider", provider_id, provider_fields(provider), stamp()))
+        records.append(rows.provider_row(provider, stamp()))
         number = NumberRecord(f"+1720556{1000 + p}", Lifecycle.RESERVED, provider_id=provider_id, purpose="Sitter Assignment")
-        records.append(MirrorRecord("number", number.number, number_fields(number), stamp()))
+        records.append(rows.number_row(number, stamp()))
     sid = 0
     pending_status: list[tuple[int, str]] = []
     while len(records) < count:
@@ -217,7 +218,7 @@ def main() -> dict[str, Any]:
     from functions.airtable_sync.airtable_mirror.limiter import RateLimiter
     from functions.airtable_sync.airtable_mirror.writer import AirtableMirror
     from local.airtable_standin import DEFAULT_URL, AirtableStandin, VirtualClock, apply_mirror_schema
-    from masking.observability import metrics
+    from masking.core.observability import metrics
 
     started = time.perf_counter()
     rng = random.Random(SEED)

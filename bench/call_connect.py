@@ -5,7 +5,7 @@
    environment, interleaved, medians). Target ratio <= 1.25; pydantic, pyairtable and the
    X-Ray SDK must not be imported.
 2. External calls per inbound call on an existing lease: the real handler on moto
-   (EmbeddedAws), wired by ``masking.voice.get_voice_services`` as in Lambda, counted with
+   (EmbeddedAws), wired by ``masking.wiring.get_voice_services`` as in Lambda, counted with
    the botocore ``before-call`` hook of (b) (``bench.calls_per_message``). Warm-up: each
    pair's client calls the provider's reserved number (opens the lease; the container's
    first call also loads the credentials). Then N calls on those leases, both ways:
@@ -147,10 +147,9 @@ def calls_per_inbound_call(n_calls: int = N_CALLS, seed: int = 11) -> dict[str, 
             embedded.start()
             os.environ["PUBLIC_BASE_URL"] = f"https://{API_HOST}/{STAGE}"
             clear_caches()
-            from masking.calls import get_voice_settings
+            from masking.core.settings import get_voice_settings
             from masking.store.calls import DynamoCallStore
-            from masking.voice import get_voice_services
-            from masking.wiring import sandbox_http_client
+            from masking.wiring import get_voice_services, sandbox_http_client
 
             get_voice_services.cache_clear()
             get_voice_settings.cache_clear()

@@ -153,7 +153,7 @@ def clear_caches() -> None:
     """What tests/integration/conftest.py clears between setups."""
     from aws_lambda_powertools.utilities.parameters import clear_caches as clear_parameter_caches
 
-    from masking.settings import clear_settings_cache
+    from masking.core.settings import clear_settings_cache
     from masking.wiring import get_sms_services, sandbox_http_client
 
     clear_settings_cache()
@@ -165,7 +165,7 @@ def clear_caches() -> None:
 # ---------------------------------------------------------------- the world
 def bench_people() -> tuple[list[Any], list[str], list[tuple[Any, Any]]]:
     """Providers, pool and (provider, client) pairs: tests/support's, plus a few clients."""
-    from masking.models import Client
+    from masking.core.models import Client
     from tests.support import OLIVIA, OTHER_PROVIDER, PETE, POOL, PROVIDER
 
     extra = [Client(client_id=f"cl-bench-{i}", name=f"Bench Client {i}", phone=f"+1303555030{i}") for i in range(4)]

@@ -2,7 +2,7 @@
 
 34 providers x 25 clients each. Every hour of 14 days (plus the 14-day idle TTL after
 which leases lapse), each client texts its provider with a small probability, and
-providers reply. The allocator (``masking.leases.acquire_lease`` on the in-memory store,
+providers reply. The allocator (``masking.core.leases.acquire_lease`` on the in-memory store,
 the same code as on DynamoDB) hands out pool numbers. Printed:
 
 - ``pool_numbers_used``: distinct pool numbers the allocator ever handed out;
@@ -41,8 +41,8 @@ TARGETS: dict[str, Target] = {
 
 def main() -> dict[str, Any]:
     ensure_paths()
-    from masking.leases import acquire_lease
-    from masking.models import Client, Lifecycle, NumberRecord, NumberStatus, Provider
+    from masking.core.leases import acquire_lease
+    from masking.core.models import Client, Lifecycle, NumberRecord, NumberStatus, Provider
     from masking.store.memory import MemoryRoutingStore
 
     rng = random.Random(SEED)

@@ -54,8 +54,8 @@ def _time(call: Callable[[dict[str, Any]], dict[str, Any]], events: list[dict[st
 
 
 def main(timed: int = TIMED, seed: int = 11) -> dict[str, Any]:
-    from masking.inbound import handle_sms_webhook
-    from masking.observability import metrics
+    from masking.core.observability import metrics
+    from masking.handlers.sms import handle_sms_webhook
     from masking.store.memory import MemoryRoutingStore
     from tests.support import SMS_URL, make_world, signed_event
 

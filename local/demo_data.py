@@ -6,8 +6,8 @@ these constants, so change them here only.
 
 from __future__ import annotations
 
-from masking.models import Client, Lifecycle, NumberRecord, NumberStatus, Provider
-from masking.store.base import RoutingStore
+from masking.core.models import Client, Lifecycle, NumberRecord, NumberStatus, Provider
+from masking.core.ports import RoutingStore
 
 SAM = Provider(provider_id="prov-sam", name="Sam Sitter", phone="+13035550101", reserved_number="+17205550001")
 KIM = Provider(provider_id="prov-kim", name="Kim Keeper", phone="+13035550102", reserved_number="+17205550002")

@@ -20,7 +20,7 @@ DOCUMENT = ROOT / "docs" / "openapi.json"
 def render() -> str:
     if str(LAYER) not in sys.path:  # what the Lambda layer provides in AWS
         sys.path.insert(0, str(LAYER))
-    from masking.admin_api import openapi_json
+    from masking.handlers.admin_api import openapi_json
 
     return openapi_json()
 

@@ -185,7 +185,7 @@ class LocalRunner:
         os.environ["PUBLIC_BASE_URL"] = self.base_url  # Twilio signs the URL it calls
 
         from local.demo_data import CLIENTS, PROVIDERS, demo_numbers, seed_demo
-        from masking.settings import clear_settings_cache
+        from masking.core.settings import clear_settings_cache
         from masking.store.dynamo import DynamoRoutingStore
 
         clear_settings_cache()

@@ -9,16 +9,18 @@ from pathlib import Path
 from typing import Any
 
 from local.apigw import signed_twilio_event
-from masking.admin_context import AdminContext
-from masking.failures import FailureHandler, MemoryOwnerAlerts, MemoryRetryQueue
-from masking.models import Client, Lifecycle, NumberRecord, NumberStatus, Provider
-from masking.outbox import MemoryOutbox
-from masking.secrets import TwilioCredentials
-from masking.settings import DeliverySettings, InventorySettings, RoutingSettings, TwilioSettings
-from masking.sms import SmsRouter
+from masking.adapters.aws_queues import MemoryOwnerAlerts, MemoryRetryQueue
+from masking.adapters.secrets import TwilioCredentials
+from masking.adapters.twilio_gateway import TwilioGateway
+from masking.adapters.twilio_sandbox import SandboxHttpClient
+from masking.admin.context import AdminContext
+from masking.core.models import Client, Lifecycle, NumberRecord, NumberStatus, Provider
+from masking.core.ports import RoutingStore
+from masking.core.settings import DeliverySettings, InventorySettings, RoutingSettings, TwilioSettings
+from masking.messaging.failures import FailureHandler
+from masking.messaging.routing import SmsRouter
+from masking.mirror.outbox import MemoryOutbox
 from masking.store.admin import DynamoAdminStore
-from masking.store.base import RoutingStore
-from masking.twilio_gateway import SandboxHttpClient, TwilioGateway
 from masking.wiring import SmsServices
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -176,20 +178,21 @@ class Admin:
         self.ctx = AdminContext(
             store=self.store,
             gateway=TwilioGateway.create(ACCOUNT_SID, AUTH_TOKEN, http_client=self.sandbox),
-            outbox=self.outbox,
             routing=RoutingSettings(),
             inventory=InventorySettings(verification_phone=VERIFY_PHONE),
             twilio=TwilioSettings(transport="sandbox"),
             clock=self.clock,
         )
 
+    def flush(self) -> None:
+        """What the admin handler does when a request ends: its records go on the outbox."""
+        self.outbox.publish(self.ctx.take_records())
+
     def events(self) -> list[str]:
-        self.ctx.flush()
+        self.flush()
         return [str(r.fields["Event"]) for r in self.outbox.records if r.kind == "audit"]
 
     def standby(self, number: str = "+17205550050", status: NumberStatus = NumberStatus.READY) -> NumberRecord:
         record = NumberRecord(number=number, lifecycle=Lifecycle.STANDBY, status=status, twilio_sid="PN" + "5" * 32)
         self.store.put_number(record)
         return record
-
-

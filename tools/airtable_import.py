@@ -34,11 +34,10 @@ for _path in (ROOT, LAYER):
         sys.path.insert(0, str(_path))
 
 from functions.airtable_sync.airtable_mirror.tables import table_names  # noqa: E402
-from masking.models import Client, Lifecycle, NumberRecord, NumberStatus, Provider  # noqa: E402
-from masking.observability import mask_phone  # noqa: E402
-from masking.phones import InvalidPhoneNumber, normalize_e164  # noqa: E402
+from masking.core.models import NEW_CLIENT_NAME, Client, Lifecycle, NumberRecord, NumberStatus, Provider  # noqa: E402
+from masking.core.observability import mask_phone  # noqa: E402
+from masking.core.phones import InvalidPhoneNumber, normalize_e164  # noqa: E402
 
-NEW_CLIENT_NAME = "New client"  # as masking.sms.NEW_CLIENT_NAME
 PROVIDER_STATUS = {"Active": "Active", "Reserved Active": "Active", "Inactive": "Inactive"}
 PROVISIONING_STATUS = {"Pending", "Active", "Inactive", "Error"}
 LIFECYCLE = {"Reserved": Lifecycle.RESERVED, "Pool": Lifecycle.POOL, "Standby": Lifecycle.STANDBY, "Standby Reserved": Lifecycle.STANDBY}

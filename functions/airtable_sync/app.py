@@ -15,7 +15,7 @@ if str(Path(__file__).resolve().parent) not in sys.path:
 
 from airtable_mirror.handler import handle_sqs_batch
 
-from masking.observability import logger, metrics
+from masking.core.observability import logger, metrics
 
 
 @logger.inject_lambda_context(clear_state=True)

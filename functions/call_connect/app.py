@@ -1,6 +1,7 @@
 """call_connect: Twilio's voice webhook (POST /twilio/voice), the click-to-call bridge
 (POST /twilio/voice/bridge) and call status callbacks and <Dial> actions
-(POST /twilio/voice/status). Routing lives in the layer: masking.voice, masking.calls.
+(POST /twilio/voice/status). Handlers live in masking.handlers.voice,
+routing in masking.voice.
 
 A hot-path function: no pydantic, no pyairtable, no Powertools Tracer (Lambda's active
 tracing covers it)."""
@@ -9,8 +10,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from masking.observability import logger, metrics
-from masking.voice import get_voice_services, handle_bridge_webhook, handle_call_status_webhook, handle_voice_webhook
+from masking.core.observability import logger, metrics
+from masking.handlers.voice import handle_bridge_webhook, handle_call_status_webhook, handle_voice_webhook
+from masking.wiring import get_voice_services
 
 
 @logger.inject_lambda_context(clear_state=True)

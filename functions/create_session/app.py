@@ -1,14 +1,14 @@
 """create_session: the admin API for Zapier and operators (sessions, providers, clients,
 numbers, pool stats). API key, input normalization, routes and error answers live in the
-layer: masking.admin_api. Not on the SMS hot path, so it carries the Powertools Tracer."""
+layer: masking.handlers.admin_api. Not on the SMS hot path, so it carries the Powertools Tracer."""
 
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from masking.admin_api import handle_admin_request
-from masking.observability import get_tracer, logger, metrics
+from masking.core.observability import get_tracer, logger, metrics
+from masking.handlers.admin_api import handle_admin_request
 
 tracer = get_tracer()
 

@@ -1,13 +1,13 @@
 """intercept: Twilio's SMS webhook (POST /twilio/sms) and delivery status callback
-(POST /twilio/sms/status). Routing lives in the layer: masking.sms."""
+(POST /twilio/sms/status). Handlers live in masking.handlers.sms,
+routing in masking.messaging.routing."""
 
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from masking.delivery import handle_status_webhook
-from masking.inbound import handle_sms_webhook
-from masking.observability import logger, metrics
+from masking.core.observability import logger, metrics
+from masking.handlers.sms import handle_sms_webhook, handle_status_webhook
 from masking.wiring import get_sms_services
 
 

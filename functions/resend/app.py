@@ -1,5 +1,5 @@
 """resend: consumer of the retry queue (SQS, 600 s delay). Sends a temporarily failed
-SMS part once more; see masking.failures. One bad record never re-runs the batch."""
+SMS part once more; see masking.messaging.failures. One bad record never re-runs the batch."""
 
 from typing import Any
 
@@ -7,9 +7,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from masking.failures import Resend
-from masking.observability import logger, metrics
-from masking.outbox import publish_records
+from masking.core.observability import logger, metrics
+from masking.messaging.failures import Resend
+from masking.mirror.outbox import publish_records
 from masking.wiring import get_sms_services
 
 processor = BatchProcessor(event_type=EventType.SQS)

@@ -13,8 +13,8 @@ import pytest
 
 from local.apigw import api_gateway_event
 from local.backends import DEMO_ADMIN_API_KEY, VERIFICATION_PHONE, EmbeddedAws
-from masking.models import Lifecycle, NumberRecord, NumberStatus
-from masking.outbox import MirrorRecord
+from masking.core.models import Lifecycle, NumberRecord, NumberStatus
+from masking.mirror.outbox import MirrorRecord
 from masking.store.admin import DynamoAdminStore
 from masking.wiring import sandbox_http_client
 from tests.support import EVENTS, OLIVIA, POOL, PROVIDER, ROOT, FakeLambdaContext, load_event, load_handler, seed
@@ -376,12 +376,12 @@ def test_pool_stats(store: DynamoAdminStore) -> None:
 
 
 def test_an_unexpected_error_is_500_with_the_error_shape(store: DynamoAdminStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    import masking.admin_api
+    import masking.handlers.admin_api
 
     def broken(ctx: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(masking.admin_api, "pool_stats", broken)
+    monkeypatch.setattr(masking.handlers.admin_api, "pool_stats", broken)
 
     assert call("GET", "/pool/stats") == (500, {"success": False, "error": "internal error", "details": None})
 

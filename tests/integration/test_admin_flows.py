@@ -7,13 +7,13 @@ import threading
 
 import pytest
 
-from masking.clients import upsert_client
-from masking.errors import Conflict, NoNumbersAvailable, NotFound
-from masking.inventory import attach_number, purchase_and_attach, purchase_number
-from masking.models import Lifecycle, NumberStatus
-from masking.pool import pool_stats
-from masking.provisioning import create_provider, remove_provider, rotate_number
-from masking.sessions import close_session, get_session, list_sessions, open_session
+from masking.admin.clients import upsert_client
+from masking.admin.numbers import attach_number, purchase_and_attach, purchase_number
+from masking.admin.pool import pool_stats
+from masking.admin.provisioning import create_provider, remove_provider, rotate_number
+from masking.admin.sessions import close_session, get_session, list_sessions, open_session
+from masking.core.errors import Conflict, NoNumbersAvailable, NotFound
+from masking.core.models import Lifecycle, NumberStatus
 from tests.support import BASE, OLIVIA, PETE, POOL, PROVIDER, VERIFY_PHONE, Admin, seed
 
 
@@ -25,7 +25,7 @@ def admin(aws) -> Admin:
 def test_path_a_assigns_the_ready_standby_number_then_replenishes_standby(admin: Admin) -> None:
     admin.standby("+17205550050")
 
-    provider, created = create_provider(admin.ctx, "Nora Nanny", "+13035550150", "nora@example.com", BASE)
+    provider, created, _ = create_provider(admin.ctx, "Nora Nanny", "+13035550150", "nora@example.com", BASE)
 
     assert created and provider.reserved_number == "+17205550050" and provider.provisioning_status == "Active"
     number = admin.store.get_number("+17205550050")
@@ -39,7 +39,7 @@ def test_path_a_assigns_the_ready_standby_number_then_replenishes_standby(admin:
 def test_path_b_buys_attaches_verifies_and_assigns_when_no_standby_is_ready(admin: Admin) -> None:
     admin.standby("+17205550051", status=NumberStatus.PENDING)
 
-    provider, created = create_provider(admin.ctx, "Nora Nanny", "+13035550150", None, BASE)
+    provider, created, _ = create_provider(admin.ctx, "Nora Nanny", "+13035550150", None, BASE)
 
     assert created and provider.reserved_number and provider.reserved_number.startswith("+1303")
     number = admin.store.get_number(provider.reserved_number)
@@ -59,8 +59,8 @@ def test_path_b_buys_attaches_verifies_and_assigns_when_no_standby_is_ready(admi
 
 
 def test_same_provider_phone_twice_is_one_provider(admin: Admin) -> None:
-    first, created_first = create_provider(admin.ctx, "Nora Nanny", "+13035550150", None, BASE)
-    second, created_second = create_provider(admin.ctx, "Nora N.", "+13035550150", None, BASE)
+    first, created_first, _ = create_provider(admin.ctx, "Nora Nanny", "+13035550150", None, BASE)
+    second, created_second, _ = create_provider(admin.ctx, "Nora N.", "+13035550150", None, BASE)
 
     assert created_first and not created_second
     assert first.provider_id == second.provider_id and first.reserved_number == second.reserved_number

@@ -13,7 +13,7 @@ import pytest
 
 from functions.airtable_sync.airtable_mirror.client import build_paced_api
 from local.airtable_standin import DEFAULT_URL, AirtableStandin, VirtualClock, apply_mirror_schema
-from masking.models import Lifecycle, NumberStatus
+from masking.core.models import Lifecycle, NumberStatus
 from masking.store.admin import DynamoAdminStore
 from tools.airtable_import import AirtableImport
 

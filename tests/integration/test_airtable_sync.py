@@ -16,7 +16,9 @@ import pytest
 
 from local.airtable_standin import DEFAULT_URL, AirtableStandin, apply_mirror_schema
 from local.backends import SECRETS_PATH
-from masking.outbox import MirrorRecord, SqsOutbox, audit_record
+from masking.adapters.aws_queues import SqsOutbox
+from masking.mirror.outbox import MirrorRecord
+from masking.mirror.rows import audit_record
 from tests.support import FakeLambdaContext, load_handler
 
 BASE = "appSYNCTEST000000"

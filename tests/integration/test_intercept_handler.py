@@ -11,7 +11,7 @@ import pytest
 
 from local.apigw import twilio_signature
 from local.backends import DEMO_AUTH_TOKEN, EmbeddedAws
-from masking.outbox import MirrorRecord
+from masking.mirror.outbox import MirrorRecord
 from masking.store.dynamo import DynamoRoutingStore
 from masking.wiring import sandbox_http_client
 from tests.support import OLIVIA, POOL, PROVIDER, FakeLambdaContext, load_event, load_handler, seed, signed_event
@@ -123,7 +123,7 @@ def test_undelivered_status_is_mirrored_with_its_error_code(aws: EmbeddedAws) ->
 
 
 def test_public_base_url_overrides_the_api_gateway_host(aws: EmbeddedAws) -> None:
-    from masking.settings import clear_settings_cache
+    from masking.core.settings import clear_settings_cache
     from masking.wiring import get_sms_services
 
     os.environ["PUBLIC_BASE_URL"] = "https://sms.example.com"

@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from masking.leases import new_lease_id
-from masking.models import Lease, Lifecycle, NumberRecord, NumberStatus, iso
-from masking.schedules import run_pool_monitor, run_standby_keeper, sweep_leases
-from masking.sessions import get_session, open_session
-from masking.settings import ScheduleSettings
+from masking.admin.schedules import run_pool_monitor, run_standby_keeper, sweep_leases
+from masking.admin.sessions import get_session, open_session
+from masking.core.leases import new_lease_id
+from masking.core.models import Lease, Lifecycle, NumberRecord, NumberStatus, iso
+from masking.core.settings import ScheduleSettings
 from tests.support import BASE, OLIVIA, PETE, PROVIDER, Admin, seed
 
 SETTINGS = ScheduleSettings()

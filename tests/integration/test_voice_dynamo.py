@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 
 from local.backends import EmbeddedAws
-from masking.calls import get_voice_settings
-from masking.outbox import MirrorRecord
-from masking.store.calls import CallStore, DynamoCallStore
-from masking.voice import get_voice_services
+from masking.core.ports import CallStore
+from masking.core.settings import get_voice_settings
+from masking.mirror.outbox import MirrorRecord
+from masking.store.calls import DynamoCallStore
+from masking.wiring import get_voice_services
 from tests.support import ACCOUNT_SID, API_HOST, BASE, OLIVIA, POOL, PROVIDER, FakeLambdaContext, load_handler, signed_event
 from tests.unit.test_voice import *  # noqa: F403 - the same tests, another store
-from tests.unit.test_voice import dialed, twiml_of, verbs
+from tests.voice_support import dialed, twiml_of, verbs
 
 
 @pytest.fixture
@@ -73,7 +74,7 @@ def test_handler_bridges_an_inbound_call_and_records_the_dial_outcome(deployed: 
 
 
 def test_handler_serves_the_bridge_and_the_status_callbacks(deployed: EmbeddedAws) -> None:
-    from masking.store.calls import CallSession
+    from masking.core.models import CallSession
 
     store = DynamoCallStore(deployed.env["TABLE_NAME"])
     session = CallSession(

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from masking.admin_api import UnreadableRequest, canonical_fields, normalize_event, snake_case
+from masking.handlers.admin_input import UnreadableRequest, canonical_fields, normalize_event, snake_case
 
 
 @pytest.mark.parametrize("key", ["Sitter ID", "sitterId", "sitter_id", "SitterId", "SitterID", "sitter-id", " Sitter  Id "])

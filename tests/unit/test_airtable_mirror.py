@@ -17,10 +17,10 @@ from functions.airtable_sync.airtable_mirror.handler import handle_sqs_batch
 from functions.airtable_sync.airtable_mirror.limiter import RateLimiter
 from functions.airtable_sync.airtable_mirror.writer import AirtableMirror
 from local.airtable_standin import DEFAULT_URL, AirtableStandin, VirtualClock, apply_mirror_schema
-from masking.admin_context import client_fields, number_fields, provider_fields
-from masking.inbound import handle_sms_webhook
-from masking.models import Client, Lifecycle, NumberRecord, NumberStatus, Provider
-from masking.outbox import MirrorRecord
+from masking.core.models import Client, Lifecycle, NumberRecord, NumberStatus, Provider
+from masking.handlers.sms import handle_sms_webhook
+from masking.mirror import rows
+from masking.mirror.outbox import MirrorRecord
 from tests.support import OLIVIA, PROVIDER
 
 BASE = "appUNITTEST000000"
@@ -145,10 +145,10 @@ def test_providers_numbers_and_clients_from_the_admin_flows(airtable):
     pool = NumberRecord("+17205550100", Lifecycle.POOL, NumberStatus.READY, purpose="Pool Expansion")
     client = Client("CL1", "Pete Parent", "+13035550202", external_id="ttp-9", email="pete@example.com", created_at=STAMP)
     records = [
-        MirrorRecord("number", number.number, number_fields(number), STAMP),
-        MirrorRecord("number", pool.number, number_fields(pool), STAMP),
-        MirrorRecord("client", client.client_id, client_fields(client, "PR1"), STAMP),
-        MirrorRecord("provider", provider.provider_id, provider_fields(provider), STAMP),
+        rows.number_row(number, STAMP),
+        rows.number_row(pool, STAMP),
+        rows.client_profile(client, "PR1", STAMP),
+        rows.provider_row(provider, STAMP),
     ]
 
     assert airtable.write(records).failures == {}
@@ -327,7 +327,7 @@ def test_a_link_to_a_provider_airtable_does_not_have_yet_creates_a_stub_the_prov
     assert stub["fields"]["Full Name"] == "prov-new"
 
     provider = Provider("prov-new", "Nia New", "+13035550109")
-    airtable.write([MirrorRecord("provider", "prov-new", provider_fields(provider), STAMP)])
+    airtable.write([rows.provider_row(provider, STAMP)])
 
     sitters = airtable.standin.rows("Sitters", BASE)
     assert len(sitters) == 1

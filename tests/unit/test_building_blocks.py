@@ -7,11 +7,18 @@ import logging
 import pytest
 
 from local.apigw import api_gateway_event
-from masking.observability import PhoneMaskingFilter, mask_phone
-from masking.phones import InvalidPhoneNumber, is_e164, normalize_e164
-from masking.settings import RoutingSettings, SettingsError, TwilioSettings, clear_settings_cache, get_aws_settings, get_routing_settings
-from masking.sms import classify_keyword, split_body, utf16_units
-from masking.webhooks import BadRequest, form_params, public_base, public_url
+from masking.core.observability import PhoneMaskingFilter, mask_phone
+from masking.core.phones import InvalidPhoneNumber, is_e164, normalize_e164
+from masking.core.settings import (
+    RoutingSettings,
+    SettingsError,
+    TwilioSettings,
+    clear_settings_cache,
+    get_aws_settings,
+    get_routing_settings,
+)
+from masking.handlers.twilio_request import BadRequest, form_params, public_base, public_url
+from masking.messaging.text import classify_keyword, split_body, utf16_units
 
 
 @pytest.mark.parametrize(

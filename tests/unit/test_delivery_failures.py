@@ -5,8 +5,7 @@ tests/integration/test_delivery_failures_dynamo.py runs these on DynamoDB (moto)
 
 from __future__ import annotations
 
-from masking.delivery import handle_status_webhook
-from masking.inbound import handle_sms_webhook
+from masking.handlers.sms import handle_sms_webhook, handle_status_webhook
 from tests.support import API_HOST, OLIVIA, PROVIDER, World, signed_event
 
 RESERVED = PROVIDER.reserved_number or ""

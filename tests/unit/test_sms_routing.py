@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
-from masking.inbound import handle_sms_webhook
+from masking.handlers.sms import handle_sms_webhook
 from masking.store.memory import MemoryRoutingStore
 from tests.support import OLIVIA, OTHER_PROVIDER, PETE, POOL, PROVIDER, World, signed_event
 
@@ -142,7 +142,7 @@ def test_expired_pool_number_goes_to_another_client_when_the_pool_is_full(world:
 
 
 def make_small_pool(world: World, size: int) -> list[str]:
-    from masking.models import Lifecycle, NumberRecord, NumberStatus
+    from masking.core.models import Lifecycle, NumberRecord, NumberStatus
 
     for number in POOL[size:]:
         world.store.put_number(NumberRecord(number=number, lifecycle=Lifecycle.POOL, status=NumberStatus.FAILED))

@@ -6,8 +6,10 @@ import threading
 
 import pytest
 
-from masking.models import OutboundSms
-from masking.twilio_gateway import SandboxHttpClient, SandboxSms, SendError, TwilioError, TwilioGateway
+from masking.adapters.twilio_gateway import TwilioGateway
+from masking.adapters.twilio_sandbox import SandboxHttpClient, SandboxSms
+from masking.core.models import OutboundSms
+from masking.core.ports import SendError, TwilioError
 
 ACCOUNT_SID = "AC" + "0" * 32
 SERVICE_SID = "MG" + "1" * 32

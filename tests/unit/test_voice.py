@@ -11,49 +11,39 @@ from __future__ import annotations
 import json
 import threading
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
-from masking.admin_context import AdminContext
-from masking.calls import (
-    CALL_SESSION_TTL,
+from masking.adapters.twilio_gateway import TwilioGateway
+from masking.adapters.twilio_sandbox import SandboxHttpClient
+from masking.core.errors import Conflict, NotFound, UpstreamError
+from masking.core.models import NEW_CLIENT_NAME, InboundSms, Lifecycle, NumberRecord, NumberStatus
+from masking.core.models import NEW_CLIENT_NAME as SMS_NEW_CLIENT_NAME
+from masking.core.ports import CallStore
+from masking.core.settings import (
     RECORDING_MODE,
-    RateLimited,
+    RoutingSettings,
+    SettingsError,
     VoiceSettings,
     get_voice_settings,
-    session_view,
-    start_call,
 )
-from masking.errors import Conflict, NotFound, UpstreamError
-from masking.models import InboundSms, Lifecycle, NumberRecord, NumberStatus
-from masking.outbox import MemoryOutbox, MirrorRecord
-from masking.phones import is_e164
-from masking.secrets import TwilioCredentials
-from masking.settings import InventorySettings, RoutingSettings, SettingsError, TwilioSettings
-from masking.sms import NEW_CLIENT_NAME as SMS_NEW_CLIENT_NAME
-from masking.sms import SmsRouter
-from masking.store.calls import CallSession, CallStore, MemoryCallStore
-from masking.twilio_gateway import SandboxHttpClient, TwilioGateway
-from masking.voice import (
+from masking.handlers.voice import handle_voice_webhook
+from masking.messaging.routing import SmsRouter
+from masking.store.memory import MemoryCallStore
+from masking.voice.click_to_call import CALL_SESSION_TTL, RateLimited, session_view, start_call
+from masking.voice.twiml import (
     CALL_REQUEST_EXPIRED,
     CLIENT_NOT_ANSWERED,
-    EXPIRED_TO_PROVIDER,
-    NEW_CLIENT_NAME,
     NOT_AVAILABLE,
     OWN_NUMBER,
     POOL_EXHAUSTED,
     UNKNOWN_CALLER,
     UNKNOWN_NUMBER,
-    VoiceRouter,
-    VoiceServices,
     dial_twiml,
-    handle_bridge_webhook,
-    handle_call_status_webhook,
-    handle_voice_webhook,
 )
+from masking.voice.twiml import EXPIRED_CALL_TO_PROVIDER as EXPIRED_TO_PROVIDER
 from tests.support import (
     ACCOUNT_SID,
     API_HOST,
@@ -65,156 +55,13 @@ from tests.support import (
     POOL,
     PROVIDER,
     STAGE,
-    Clock,
-    seed,
     signed_event,
 )
+from tests.voice_support import VOICE_URL, VoiceWorld, dialed, make_voice_world, said, twiml_of, verbs
 
 RESERVED = PROVIDER.reserved_number
 assert RESERVED
-VOICE_URL = f"https://{API_HOST}/twilio/voice"
 STRANGER = "+13035550999"
-
-
-# ---------------------------------------------------------------- the one TwiML check
-
-
-def twiml_of(response: dict[str, Any]) -> ET.Element:
-    """The answer is 200 text/xml, parses as XML, and every <Dial> has a masked callerId."""
-    assert response["statusCode"] == 200, response
-    assert response["headers"]["Content-Type"] == "text/xml"
-    root = ET.fromstring(response["body"])
-    assert root.tag == "Response"
-    for dial in root.iter("Dial"):
-        caller_id = dial.get("callerId")
-        assert caller_id, f"<Dial> without callerId: {response['body']}"
-        assert is_e164(caller_id)
-    return root
-
-
-def verbs(root: ET.Element) -> list[str]:
-    return [child.tag for child in root]
-
-
-def said(root: ET.Element) -> str:
-    return " ".join(say.text or "" for say in root.iter("Say"))
-
-
-def dialed(root: ET.Element) -> tuple[str, str]:
-    """(callerId, number dialed) of the one <Dial>."""
-    [dial] = root.iter("Dial")
-    [number] = dial.iter("Number")
-    return str(dial.get("callerId")), str(number.text)
-
-
-def event_url(public: str) -> str:
-    """A URL we gave Twilio (with the stage) -> the URL the test event is built for."""
-    return public.replace(f"https://{API_HOST}/{STAGE}/", f"https://{API_HOST}/", 1)
-
-
-# ---------------------------------------------------------------- the world
-
-
-@dataclass
-class VoiceWorld:
-    store: CallStore
-    sandbox: SandboxHttpClient
-    outbox: MemoryOutbox
-    clock: Clock
-    services: VoiceServices
-    admin: AdminContext
-    settings: VoiceSettings
-    sids: list[int] = field(default_factory=lambda: [0])
-
-    def next_sid(self) -> str:
-        self.sids[0] += 1
-        return f"CA{self.sids[0]:032x}"
-
-    # ---- inbound calls
-    def call(self, from_phone: str, to_number: str, sid: str | None = None, signature: str | None = None) -> dict[str, Any]:
-        params = {
-            "CallSid": sid or self.next_sid(),
-            "AccountSid": ACCOUNT_SID,
-            "From": from_phone,
-            "To": to_number,
-            "CallStatus": "ringing",
-            "Direction": "inbound",
-            "ApiVersion": "2010-04-01",
-        }
-        return handle_voice_webhook(signed_event(VOICE_URL, params, signature), self.services)
-
-    def post(self, public: str, params: dict[str, str], signature: str | None = None) -> dict[str, Any]:
-        """POSTs to a URL we gave Twilio (a Dial action, a bridge URL, a status callback)."""
-        url = event_url(public)
-        event = signed_event(url, {"AccountSid": ACCOUNT_SID, **params}, signature)
-        path = urlsplit(url).path
-        if path.endswith("/bridge"):
-            return handle_bridge_webhook(event, self.services)
-        return handle_call_status_webhook(event, self.services)
-
-    def dial_action(self, root: ET.Element, status: str, duration: int | None = None, call_sid: str = "") -> dict[str, Any]:
-        [dial] = root.iter("Dial")
-        params = {"CallSid": call_sid or self.next_sid(), "DialCallStatus": status, "DialCallSid": self.next_sid()}
-        if duration is not None:
-            params["DialCallDuration"] = str(duration)
-        return self.post(str(dial.get("action")), params)
-
-    # ---- click-to-call
-    def start(
-        self, client_ref: str = OLIVIA.client_id, reference: str | None = "booking-42", provider_id: str = PROVIDER.provider_id
-    ) -> CallSession:
-        try:
-            return start_call(self.admin, provider_id, client_ref, reference, BASE, settings=self.settings)
-        finally:
-            self.admin.flush()
-
-    def status(self, session: CallSession, call_status: str, duration: int | None = None) -> dict[str, Any]:
-        [placed] = [c for c in self.sandbox.calls if c.sid == session.call_sid]
-        assert placed.status_callback
-        params = {"CallSid": placed.sid, "CallStatus": call_status}
-        if duration is not None:
-            params["CallDuration"] = str(duration)
-        response = self.post(placed.status_callback, params)
-        twiml_of(response)
-        return response
-
-    def bridge(self, session: CallSession) -> ET.Element:
-        [placed] = [c for c in self.sandbox.calls if c.sid == session.call_sid]
-        return twiml_of(self.post(placed.url, {"CallSid": placed.sid, "CallStatus": "in-progress"}))
-
-    def session(self, call_id: str) -> CallSession:
-        found = self.store.get_call_session(call_id)
-        assert found is not None
-        return found
-
-    # ---- the outbox
-    def calls_mirrored(self) -> list[MirrorRecord]:
-        return [r for r in self.outbox.records if r.kind == "call"]
-
-    def events(self) -> list[str]:
-        return [str(r.fields["Event"]) for r in self.outbox.records if r.kind == "audit"]
-
-
-def make_voice_world(store: CallStore, settings: VoiceSettings | None = None, pool: list[str] | None = None) -> VoiceWorld:
-    seed(store, pool)
-    sandbox = SandboxHttpClient()
-    gateway = TwilioGateway.create(ACCOUNT_SID, AUTH_TOKEN, http_client=sandbox)
-    clock = Clock()
-    outbox = MemoryOutbox()
-    settings = settings or VoiceSettings()
-    credentials = TwilioCredentials(ACCOUNT_SID, AUTH_TOKEN)
-    router = VoiceRouter(store, RoutingSettings(), settings, clock=clock)
-    services = VoiceServices(router=router, outbox=outbox, twilio=TwilioSettings(transport="sandbox"), credentials=lambda: credentials)
-    admin = AdminContext(
-        store=store,  # type: ignore[arg-type]
-        gateway=gateway,
-        outbox=outbox,
-        routing=RoutingSettings(),
-        inventory=InventorySettings(),
-        twilio=TwilioSettings(transport="sandbox"),
-        clock=clock,
-    )
-    return VoiceWorld(store=store, sandbox=sandbox, outbox=outbox, clock=clock, services=services, admin=admin, settings=settings)
 
 
 @pytest.fixture
@@ -748,7 +595,7 @@ def test_click_to_call_finds_the_client_by_external_id_or_phone(voice: VoiceWorl
 
 
 def test_gateway_create_call_through_the_sandbox() -> None:
-    from masking.twilio_gateway import SendError
+    from masking.core.ports import SendError
 
     sandbox = SandboxHttpClient()
     gateway = TwilioGateway.create(ACCOUNT_SID, AUTH_TOKEN, http_client=sandbox)

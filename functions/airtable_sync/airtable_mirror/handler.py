@@ -31,7 +31,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from masking.observability import count, logger
+from masking.core.observability import count, logger
 
 from .client import build_api
 from .limiter import AIRTABLE_REQUESTS_PER_SECOND, RateLimiter

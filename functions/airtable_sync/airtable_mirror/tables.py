@@ -1,6 +1,6 @@
 """The operator's Airtable base as the mirror sees it: one table per record kind.
 
-DESIGN.md §5 gives the tables and their fields. The mirror adds a few (``extra=True``):
+docs/architecture.md ("The operator's Airtable base") gives the tables and their fields. The mirror adds a few (``extra=True``):
 
 =================  ======================  =================================================
 table              upsert key              extra fields
@@ -70,7 +70,7 @@ class FieldSpec:
     inverse_of: str | None = None  # kind whose link to this table Airtable mirrors here
     formula: str | None = None  # computed: cannot be created through the API
     accepts: tuple[str, ...] = ()  # extra types --check accepts
-    extra: bool = False  # not in DESIGN.md §5
+    extra: bool = False  # not in the documented base (docs/architecture.md)
 
     @property
     def computed(self) -> bool:

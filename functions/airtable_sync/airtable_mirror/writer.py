@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 
-from masking.observability import count, logger, mask_phone
-from masking.outbox import MirrorRecord
+from masking.core.observability import count, logger, mask_phone
+from masking.mirror.outbox import MirrorRecord
 
 from .limiter import RATE_LIMIT_WAIT_SECONDS, SYSTEM_CLOCK, Backoff, Clock, OutOfTime, RateLimiter
 from .links import LinkCache, link_ids

@@ -1,14 +1,29 @@
-"""Shared package of the masking service: domain, adapters and wiring.
+"""Shared package of the masking service (the Lambda layer). Read it by capability:
 
-Layout:
-- ``settings``: one pydantic model per concern, read from the environment once.
-- ``observability``: Powertools logger and metrics, phone masking for logs.
-- ``phones``: E.164 checks and normalization.
-- ``models``: the domain records (provider, client, number, lease, messages).
-- ``sms``: SMS routing (where an inbound SMS goes and what is sent).
-- ``store``: the routing state (DynamoDB, and an in-memory twin for unit tests).
-- ``twilio_gateway``: sending SMS through Twilio (or a sandbox that records).
-- ``outbox``: mirror records for Airtable, published to SQS.
-- ``webhooks``: API Gateway <-> Twilio webhook plumbing (signature, form body, TwiML).
-- ``wiring``: builds the services above from settings, once per container.
+- ``core``: the domain's own words. ``models`` (records), ``errors``, ``phones``,
+  ``settings`` (frozen dataclasses per concern), ``observability`` (logger, metrics, phone
+  masking), ``ports`` (the store, Twilio and queue interfaces; no AWS, no twilio import)
+  and ``leases`` (pool-number allocation).
+- ``messaging``: SMS. ``routing`` (``SmsRouter``: where an inbound SMS goes; start here),
+  ``text`` (keywords, replies, long bodies), ``delivery`` (status callbacks),
+  ``failures`` (the one timed resend, provider and owner alerts).
+- ``voice``: calls, shaped like SMS. ``routing`` (``VoiceRouter``), ``twiml``,
+  ``click_to_call`` (ring the provider, then bridge to the client).
+- ``admin``: what the operator, Zapier and the schedules run. ``context``,
+  ``provisioning`` (Paths A, B, C, rotation), ``numbers`` (buy, attach), ``sessions``,
+  ``clients``, ``pool`` (stats), ``schedules`` (pool monitor, standby keeper, sweeper).
+- ``mirror``: the Airtable mirror's side of the layer. ``outbox`` (records and the outbox
+  port), ``rows`` (the only module that knows Airtable field names).
+- ``store``: the system of record. ``dynamo``, ``admin``, ``calls`` on DynamoDB (``items``
+  builds every key; the table layout is in the package docstring) and ``memory`` twins.
+- ``adapters``: the outside world behind the ports. ``twilio_gateway``,
+  ``twilio_sandbox`` (records instead of sending), ``aws_queues`` (SQS, SNS), ``secrets``.
+- ``handlers``: API Gateway and EventBridge events in, answers out. ``twilio_request``
+  (the one signature check every Twilio route makes), ``sms``, ``voice``, ``admin_api``
+  and ``admin_input``, ``schedules``.
+- ``wiring``: builds the adapters once per container.
+
+Dependencies point down this list's reverse: handlers -> domain (messaging, voice, admin)
+-> mirror, core; adapters and store implement core.ports. The design notes are in
+docs/architecture.md.
 """

@@ -1,41 +1,46 @@
 """Builds the adapters from settings, once per Lambda container.
 
-Handlers call ``get_sms_services()``; tests build ``SmsServices`` from fakes instead.
-With ``TWILIO_TRANSPORT=sandbox`` every Twilio request goes to ``sandbox_http_client()``,
-which records it (the local runner shows what it recorded).
+Handlers call ``get_sms_services()``, ``get_voice_services()`` or ``get_admin_context()``;
+tests build the same objects from in-memory fakes instead. With ``TWILIO_TRANSPORT=sandbox``
+every Twilio request goes to ``sandbox_http_client()``, which records it (the local runner
+shows what it recorded). Adapters are imported where they are built, so the voice webhook
+never imports the twilio REST client and no webhook imports pydantic.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from masking.failures import FailureHandler, SnsOwnerAlerts, SqsRetryQueue
-from masking.models import OutboundSms, SentSms
-from masking.outbox import Outbox, SqsOutbox
-from masking.secrets import TwilioCredentials, load_twilio_credentials
-from masking.settings import (
+from masking.adapters.secrets import TwilioCredentials, load_twilio_credentials
+from masking.core.ports import CallStore, RoutingStore, SmsGateway
+from masking.core.settings import (
     TwilioSettings,
     get_aws_settings,
     get_delivery_settings,
     get_inventory_settings,
     get_routing_settings,
     get_twilio_settings,
+    get_voice_settings,
 )
-from masking.sms import SmsRouter
-from masking.store.base import RoutingStore
-from masking.store.dynamo import DynamoRoutingStore
-from masking.twilio_gateway import SandboxHttpClient, SmsGateway, TwilioGateway
+from masking.mirror.outbox import Outbox
 
 if TYPE_CHECKING:
-    from masking.admin_context import AdminContext
-    from masking.store.admin import DynamoAdminStore
+    from masking.adapters.twilio_sandbox import SandboxHttpClient
+    from masking.admin.context import AdminContext
+    from masking.messaging.failures import FailureHandler
+    from masking.messaging.routing import SmsRouter
+    from masking.store.calls import DynamoCallStore
+    from masking.voice.routing import VoiceRouter
 
 
 @dataclass
 class SmsServices:
+    """What ``intercept`` and ``resend`` need: the SMS router and its adapters."""
+
     router: SmsRouter
     outbox: Outbox
     twilio: TwilioSettings
@@ -47,73 +52,85 @@ class SmsServices:
         return self.router.store
 
 
+@dataclass
+class VoiceServices:
+    """What ``call_connect`` needs: the voice router and its adapters."""
+
+    router: VoiceRouter
+    outbox: Outbox
+    twilio: TwilioSettings
+    credentials: Callable[[], TwilioCredentials]
+
+    @property
+    def store(self) -> CallStore:
+        return self.router.store
+
+    def now(self) -> datetime:
+        return self.router.clock()
+
+
 @lru_cache(maxsize=1)
 def sandbox_http_client() -> SandboxHttpClient:
+    from masking.adapters.twilio_sandbox import SandboxHttpClient
+
     return SandboxHttpClient()
 
 
-class LazyTwilioGateway:
-    """Creates the Twilio client on first send, and again when the credentials rotate."""
+def _credentials() -> TwilioCredentials:
+    return load_twilio_credentials(get_aws_settings().secrets_path)
 
-    def __init__(self, credentials: Callable[[], TwilioCredentials], settings: TwilioSettings) -> None:
-        self._credentials = credentials
-        self._settings = settings
-        self._gateway: TwilioGateway | None = None
-        self._built_for: TwilioCredentials | None = None
 
-    def gateway(self) -> TwilioGateway:
-        credentials = self._credentials()
-        if self._gateway is None or credentials != self._built_for:
-            http_client = sandbox_http_client() if self._settings.transport == "sandbox" else None
-            self._gateway = TwilioGateway.create(
-                credentials.account_sid, credentials.auth_token, self._settings.messaging_service_sid, http_client
-            )
-            self._built_for = credentials
-        return self._gateway
+@lru_cache(maxsize=1)
+def get_outbox() -> Outbox:
+    from masking.adapters.aws_queues import SqsOutbox
 
-    def send_sms(self, message: OutboundSms, status_callback: str | None = None) -> SentSms:
-        return self.gateway().send_sms(message, status_callback)
+    return SqsOutbox(get_aws_settings().outbox_queue_url)
 
-    def __getattr__(self, name: str) -> Any:
-        """The number operations (search, buy, configure...) of the current gateway."""
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(self.gateway(), name)
+
+@lru_cache(maxsize=1)
+def _gateway() -> SmsGateway:
+    from masking.adapters.twilio_gateway import LazyTwilioGateway
+
+    return LazyTwilioGateway(_credentials, get_twilio_settings(), sandbox_http_client)
 
 
 @lru_cache(maxsize=1)
 def get_sms_services() -> SmsServices:
-    aws = get_aws_settings()
-    twilio = get_twilio_settings()
+    from masking.adapters.aws_queues import SnsOwnerAlerts, SqsRetryQueue
+    from masking.messaging.failures import FailureHandler
+    from masking.messaging.routing import SmsRouter
+    from masking.store.dynamo import DynamoRoutingStore
 
-    def credentials() -> TwilioCredentials:
-        return load_twilio_credentials(aws.secrets_path)
-
-    gateway: SmsGateway = LazyTwilioGateway(credentials, twilio)
-    store = DynamoRoutingStore(aws.table_name)
-    router = SmsRouter(store, gateway, get_routing_settings())
+    store = DynamoRoutingStore(get_aws_settings().table_name)
+    router = SmsRouter(store, _gateway(), get_routing_settings())
     delivery = get_delivery_settings()
     failures = FailureHandler(
         store,
-        gateway,
+        _gateway(),
         SqsRetryQueue(delivery.retry_queue_url, int(delivery.retry_delay_seconds)),
         SnsOwnerAlerts(delivery.owner_alert_topic_arn),
         delivery,
     )
-    return SmsServices(router=router, outbox=SqsOutbox(aws.outbox_queue_url), twilio=twilio, credentials=credentials, failures=failures)
+    return SmsServices(router=router, outbox=get_outbox(), twilio=get_twilio_settings(), credentials=_credentials, failures=failures)
+
+
+@lru_cache(maxsize=1)
+def get_voice_services() -> VoiceServices:
+    from masking.store.calls import DynamoCallStore
+    from masking.voice.routing import VoiceRouter
+
+    router = VoiceRouter(DynamoCallStore(get_aws_settings().table_name), get_routing_settings(), get_voice_settings())
+    return VoiceServices(router=router, outbox=get_outbox(), twilio=get_twilio_settings(), credentials=_credentials)
 
 
 def get_admin_context() -> AdminContext:
-    """A fresh context per admin request (its mirror records are per request); the
-    adapters under it are built once per container."""
-    from masking.admin_context import AdminContext
+    """A fresh context per admin request or schedule run (its mirror records are that
+    request's); the adapters under it are built once per container."""
+    from masking.admin.context import AdminContext
 
-    sms = get_sms_services()
-    aws = get_aws_settings()
     return AdminContext(
-        store=_admin_store(aws.table_name),
-        gateway=sms.router.gateway,  # type: ignore[arg-type]
-        outbox=sms.outbox,
+        store=_admin_store(get_aws_settings().table_name),
+        gateway=_gateway(),  # type: ignore[arg-type]  # LazyTwilioGateway forwards the number operations
         routing=get_routing_settings(),
         inventory=get_inventory_settings(),
         twilio=get_twilio_settings(),
@@ -121,7 +138,14 @@ def get_admin_context() -> AdminContext:
 
 
 @lru_cache(maxsize=1)
-def _admin_store(table_name: str) -> DynamoAdminStore:
-    from masking.store.admin import DynamoAdminStore
+def _admin_store(table_name: str) -> DynamoCallStore:
+    """The admin flows' store; a call store too, for click-to-call (``POST /calls``)."""
+    from masking.store.calls import DynamoCallStore
 
-    return DynamoAdminStore(table_name)
+    return DynamoCallStore(table_name)
+
+
+def clear_wiring_cache() -> None:
+    """Forgets every adapter built so far (tests, and the local runner between setups)."""
+    for cached in (sandbox_http_client, get_outbox, _gateway, get_sms_services, get_voice_services, _admin_store):
+        cached.cache_clear()

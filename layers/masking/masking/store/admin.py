@@ -1,16 +1,8 @@
-"""DynamoDB access for the admin API and the schedules: providers, clients, numbers, leases.
-
-Adds to the routing store's key layout (see ``store/dynamo.py``):
-
-=========================  ====================  =====================================
-PROVIDERS                  <provider id>         index of providers (for pool stats)
-INVENTORY                  <e164>                copy of every number (for listings)
-CLIENTEXT#<external id>    CLIENTEXT             client id by external id (Time To Pet)
-LEASE#<lease id>           LEASE                 (provider, client) of a lease id
-=========================  ====================  =====================================
+"""DynamoDB access for the admin flows and the schedules: providers, clients, numbers,
+leases, purchase guards (``masking.core.ports.AdminStore``).
 
 Every access is still a GetItem, Query or conditional write on keys; listings read one
-index partition.
+index partition (``PROVIDERS``, ``INVENTORY``).
 """
 
 from __future__ import annotations
@@ -20,20 +12,20 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from masking.models import Client, Lease, Lifecycle, NumberRecord, NumberStatus, Provider
-from masking.store.dynamo import (
-    DynamoRoutingStore,
-    _build,
-    _from_item,
-    _key,
-    _number_from,
-    _to_item,
+from masking.core.models import Client, Lease, Lifecycle, NumberRecord, NumberStatus, Provider
+from masking.store.dynamo import DynamoRoutingStore
+from masking.store.items import (
+    build_record,
     client_key,
     client_phone_key,
+    from_item,
+    item_key,
+    number_from,
     pair_key,
     provider_key,
     provider_phone_key,
     slot_key,
+    to_item,
 )
 
 
@@ -41,11 +33,11 @@ class DynamoAdminStore(DynamoRoutingStore):
     # ---- providers
     def get_provider(self, provider_id: str) -> Provider | None:
         item = self.client.get_item(TableName=self.table_name, Key=provider_key(provider_id), ConsistentRead=True).get("Item")
-        return _build(Provider, _from_item(item)) if item else None
+        return build_record(Provider, from_item(item)) if item else None
 
     def find_provider_id_by_phone(self, phone: str) -> str | None:
         item = self.client.get_item(TableName=self.table_name, Key=provider_phone_key(phone), ConsistentRead=True).get("Item")
-        return str(_from_item(item)["provider_id"]) if item else None
+        return str(from_item(item)["provider_id"]) if item else None
 
     def create_provider(self, provider: Provider) -> bool:
         """Creates a provider unless one has this phone; False when the phone is taken."""
@@ -56,12 +48,12 @@ class DynamoAdminStore(DynamoRoutingStore):
                 {
                     "Put": {
                         "TableName": self.table_name,
-                        "Item": _to_item(f"PROVIDERPHONE#{provider.phone}", "PROVIDERPHONE", {"provider_id": provider.provider_id}),
+                        "Item": to_item(f"PROVIDERPHONE#{provider.phone}", "PROVIDERPHONE", {"provider_id": provider.provider_id}),
                         "ConditionExpression": "attribute_not_exists(pk)",
                     }
                 },
-                {"Put": {"TableName": self.table_name, "Item": _to_item(f"PROVIDER#{provider.provider_id}", "PROFILE", data)}},
-                {"Put": {"TableName": self.table_name, "Item": _to_item("PROVIDERS", provider.provider_id, {"entity": "provider_index"})}},
+                {"Put": {"TableName": self.table_name, "Item": to_item(f"PROVIDER#{provider.provider_id}", "PROFILE", data)}},
+                {"Put": {"TableName": self.table_name, "Item": to_item("PROVIDERS", provider.provider_id, {"entity": "provider_index"})}},
             ]
         )
         return codes is None
@@ -69,7 +61,7 @@ class DynamoAdminStore(DynamoRoutingStore):
     def save_provider(self, provider: Provider) -> None:
         data = asdict(provider)
         data["entity"] = "provider"
-        self.client.put_item(TableName=self.table_name, Item=_to_item(f"PROVIDER#{provider.provider_id}", "PROFILE", data))
+        self.client.put_item(TableName=self.table_name, Item=to_item(f"PROVIDER#{provider.provider_id}", "PROFILE", data))
 
     def deactivate_provider(self, provider: Provider) -> None:
         """Saves the provider (Inactive) and forgets its phone, so its texts route as anyone's."""
@@ -77,7 +69,7 @@ class DynamoAdminStore(DynamoRoutingStore):
         data["entity"] = "provider"
         self.client.transact_write_items(
             TransactItems=[
-                {"Put": {"TableName": self.table_name, "Item": _to_item(f"PROVIDER#{provider.provider_id}", "PROFILE", data)}},
+                {"Put": {"TableName": self.table_name, "Item": to_item(f"PROVIDER#{provider.provider_id}", "PROFILE", data)}},
                 {
                     "Delete": {
                         "TableName": self.table_name,
@@ -97,12 +89,12 @@ class DynamoAdminStore(DynamoRoutingStore):
 
     # ---- numbers
     def get_number(self, number: str) -> NumberRecord | None:
-        item = self.client.get_item(TableName=self.table_name, Key=_key(f"NUMBER#{number}", "NUMBER"), ConsistentRead=True).get("Item")
-        return _number_from(_from_item(item)) if item else None
+        item = self.client.get_item(TableName=self.table_name, Key=item_key(f"NUMBER#{number}", "NUMBER"), ConsistentRead=True).get("Item")
+        return number_from(from_item(item)) if item else None
 
     def list_numbers(self, lifecycle: Lifecycle | None = None, status: NumberStatus | None = None) -> list[NumberRecord]:
         items = self._query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": "INVENTORY"}})
-        numbers = [_number_from(_from_item(item)) for item in items]
+        numbers = [number_from(from_item(item)) for item in items]
         return [n for n in numbers if (lifecycle is None or n.lifecycle == lifecycle) and (status is None or n.status == status)]
 
     def create_number(self, number: NumberRecord) -> bool:
@@ -110,9 +102,9 @@ class DynamoAdminStore(DynamoRoutingStore):
         codes = self._transact(self._number_items(number, {"ConditionExpression": "attribute_not_exists(pk)"}))
         return codes is None
 
-    def replace_number(self, expected: NumberRecord, new: NumberRecord, extra: list[dict[str, Any]] | None = None) -> bool:
+    def assign_number(self, expected: NumberRecord, new: NumberRecord, provider: Provider | None = None) -> bool:
         """Writes ``new`` if the stored number still has ``expected``'s lifecycle, status and
-        provider (optimistic), together with ``extra`` transaction items. False if it moved."""
+        provider (optimistic), and ``provider`` in the same transaction. False if it moved."""
         names = {"#lifecycle": "lifecycle", "#status": "status"}
         values: dict[str, Any] = {":lifecycle": {"S": str(expected.lifecycle)}, ":status": {"S": str(expected.status)}}
         condition = "#lifecycle = :lifecycle AND #status = :status"
@@ -122,29 +114,32 @@ class DynamoAdminStore(DynamoRoutingStore):
         else:
             condition += " AND attribute_not_exists(provider_id)"
         guard = {"ConditionExpression": condition, "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
-        return self._transact([*self._number_items(new, guard), *(extra or [])]) is None
+        items = self._number_items(new, guard)
+        if provider is not None:
+            items.append({"Put": {"TableName": self.table_name, "Item": self._provider_item(provider)}})
+        return self._transact(items) is None
 
-    def provider_put_item(self, provider: Provider) -> dict[str, Any]:
+    def _provider_item(self, provider: Provider) -> dict[str, Any]:
         data = asdict(provider)
         data["entity"] = "provider"
-        return {"Put": {"TableName": self.table_name, "Item": _to_item(f"PROVIDER#{provider.provider_id}", "PROFILE", data)}}
+        return to_item(f"PROVIDER#{provider.provider_id}", "PROFILE", data)
 
     # ---- clients
     def get_client(self, client_id: str) -> Client | None:
         item = self.client.get_item(TableName=self.table_name, Key=client_key(client_id), ConsistentRead=True).get("Item")
-        return _build(Client, _from_item(item)) if item else None
+        return build_record(Client, from_item(item)) if item else None
 
     def find_client(self, *, phone: str | None = None, external_id: str | None = None) -> Client | None:
         if external_id:
             item = self.client.get_item(
-                TableName=self.table_name, Key=_key(f"CLIENTEXT#{external_id}", "CLIENTEXT"), ConsistentRead=True
+                TableName=self.table_name, Key=item_key(f"CLIENTEXT#{external_id}", "CLIENTEXT"), ConsistentRead=True
             ).get("Item")
             if item:
-                return self.get_client(str(_from_item(item)["client_id"]))
+                return self.get_client(str(from_item(item)["client_id"]))
         if phone:
             item = self.client.get_item(TableName=self.table_name, Key=client_phone_key(phone), ConsistentRead=True).get("Item")
             if item:
-                return _build(Client, _from_item(item))
+                return build_record(Client, from_item(item))
         return None
 
     def save_client(self, client: Client, previous: Client | None) -> bool:
@@ -159,30 +154,30 @@ class DynamoAdminStore(DynamoRoutingStore):
             "ExpressionAttributeValues": {":id": {"S": client.client_id}},
         }
         items: list[dict[str, Any]] = [
-            {"Put": {"TableName": self.table_name, "Item": _to_item(f"CLIENT#{client.client_id}", "PROFILE", data)}},
-            {"Put": {"TableName": self.table_name, "Item": _to_item(f"CLIENTPHONE#{client.phone}", "CLIENTPHONE", data), **owner}},
+            {"Put": {"TableName": self.table_name, "Item": to_item(f"CLIENT#{client.client_id}", "PROFILE", data)}},
+            {"Put": {"TableName": self.table_name, "Item": to_item(f"CLIENTPHONE#{client.phone}", "CLIENTPHONE", data), **owner}},
         ]
         if client.external_id:
             ext = {"client_id": client.client_id, "entity": "client_external_id"}
             items.append(
-                {"Put": {"TableName": self.table_name, "Item": _to_item(f"CLIENTEXT#{client.external_id}", "CLIENTEXT", ext), **owner}}
+                {"Put": {"TableName": self.table_name, "Item": to_item(f"CLIENTEXT#{client.external_id}", "CLIENTEXT", ext), **owner}}
             )
         if previous is not None and previous.phone != client.phone:
             items.append({"Delete": {"TableName": self.table_name, "Key": client_phone_key(previous.phone)}})
         if previous is not None and previous.external_id and previous.external_id != client.external_id:
-            items.append({"Delete": {"TableName": self.table_name, "Key": _key(f"CLIENTEXT#{previous.external_id}", "CLIENTEXT")}})
+            items.append({"Delete": {"TableName": self.table_name, "Key": item_key(f"CLIENTEXT#{previous.external_id}", "CLIENTEXT")}})
         return self._transact(items) is None
 
     # ---- leases
     def find_lease(self, lease_id: str) -> Lease | None:
-        item = self.client.get_item(TableName=self.table_name, Key=_key(f"LEASE#{lease_id}", "LEASE"), ConsistentRead=True).get("Item")
+        item = self.client.get_item(TableName=self.table_name, Key=item_key(f"LEASE#{lease_id}", "LEASE"), ConsistentRead=True).get("Item")
         if not item:
             return None
-        pointer = _from_item(item)
+        pointer = from_item(item)
         lease = self.client.get_item(
             TableName=self.table_name, Key=pair_key(str(pointer["provider_id"]), str(pointer["client_id"])), ConsistentRead=True
         ).get("Item")
-        found = _build(Lease, _from_item(lease)) if lease else None
+        found = build_record(Lease, from_item(lease)) if lease else None
         return found if found is not None and found.lease_id == lease_id else None
 
     def provider_leases(self, provider_id: str) -> list[Lease]:
@@ -191,7 +186,7 @@ class DynamoAdminStore(DynamoRoutingStore):
             KeyConditionExpression="pk = :pk AND begins_with(sk, :pair)",
             ExpressionAttributeValues={":pk": {"S": f"PROVIDER#{provider_id}"}, ":pair": {"S": "PAIR#"}},
         )
-        return [_build(Lease, _from_item(item)) for item in items]
+        return [build_record(Lease, from_item(item)) for item in items]
 
     def refresh_client_on_leases(self, client: Client) -> int:
         """Copies a client's current phone and name onto every lease of theirs; returns how many."""
@@ -201,14 +196,14 @@ class DynamoAdminStore(DynamoRoutingStore):
         )
         refreshed = 0
         for item in pointers:
-            pointer = _from_item(item)
+            pointer = from_item(item)
             provider_id = str(pointer["provider_id"])
             pair = self.client.get_item(TableName=self.table_name, Key=pair_key(provider_id, client.client_id), ConsistentRead=True).get(
                 "Item"
             )
             if not pair:
                 continue
-            lease = _build(Lease, _from_item(pair))
+            lease = build_record(Lease, from_item(pair))
             update = {
                 "UpdateExpression": "SET client_phone = :phone, client_name = :name",
                 "ConditionExpression": "lease_id = :lid",
@@ -229,7 +224,7 @@ class DynamoAdminStore(DynamoRoutingStore):
             KeyConditionExpression="pk = :pk AND begins_with(sk, :slot)",
             ExpressionAttributeValues={":pk": {"S": f"PROVIDER#{provider_id}"}, ":slot": {"S": "SLOT#"}},
         )
-        return [_build(Lease, _from_item(item)) for item in items]
+        return [build_record(Lease, from_item(item)) for item in items]
 
     # ---- schedules
     def claim_guard(self, name: str, decision_id: str, at_epoch: int, window_seconds: int) -> bool:
@@ -238,7 +233,7 @@ class DynamoAdminStore(DynamoRoutingStore):
         try:
             self.client.put_item(
                 TableName=self.table_name,
-                Item=_to_item("GUARD", name, {"decision_id": decision_id, "decided_at": at_epoch}),
+                Item=to_item("GUARD", name, {"decision_id": decision_id, "decided_at": at_epoch}),
                 ConditionExpression="attribute_not_exists(pk) OR decided_at <= :start OR decision_id = :id",
                 ExpressionAttributeValues={":start": {"N": str(at_epoch - window_seconds)}, ":id": {"S": decision_id}},
             )
@@ -253,7 +248,7 @@ class DynamoAdminStore(DynamoRoutingStore):
         try:
             self.client.delete_item(
                 TableName=self.table_name,
-                Key=_key("GUARD", name),
+                Key=item_key("GUARD", name),
                 ConditionExpression="decision_id = :id",
                 ExpressionAttributeValues={":id": {"S": decision_id}},
             )

@@ -1,175 +1,57 @@
-"""DynamoDB routing store: one table, keys below, only key-addressed access.
+"""DynamoDB routing store: the SMS hot path and delivery failures, on the one table.
 
-=========================  ====================  =====================================
-pk                         sk                    what
-=========================  ====================  =====================================
-NUMBER#<e164>              NUMBER                a number we own (lifecycle, status)
-POOL                       <e164>                index of Ready pool numbers
-PROVIDER#<id>              PROFILE               a provider
-PROVIDER#<id>              PAIR#<client id>      the pair's lease (sticky pool number)
-PROVIDER#<id>              SLOT#<pool e164>      who holds this pool number for the provider
-PROVIDERPHONE#<e164>       PROVIDERPHONE         provider id by real phone
-CLIENT#<id>                PROFILE               a client
-CLIENTPHONE#<e164>         CLIENTPHONE           the client, by real phone
-MSG#<MessageSid>           MSG                   idempotency + what was forwarded (TTL)
-=========================  ====================  =====================================
-
-The SLOT item is what makes a pool number unique per provider: it is only written
-under the condition that it is free, expired, or already this client's.
+Every access is one GetItem, BatchGetItem, Query or conditional write / transaction on
+keys (the layout is in ``masking.store``). The SLOT item is what makes a pool number unique
+per provider: it is only written under the condition that it is free, expired, or already
+this client's.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from masking.models import Client, Lease, Lifecycle, NumberRecord, NumberStatus, Provider
-from masking.store.base import (
+from masking.core.errors import DuplicateMessage, LeaseConflict
+from masking.core.models import (
     ClaimOutcome,
+    Client,
     DeliveryUpdate,
-    DuplicateMessage,
     ForwardedPart,
     InboundLookup,
-    LeaseConflict,
+    Lease,
+    Lifecycle,
     MessageRecord,
+    NumberRecord,
+    NumberStatus,
     Party,
     PoolView,
+    Provider,
+)
+from masking.store.items import (
+    MESSAGE_RETENTION_SECONDS,
+    DynamoTable,
+    build_record,
+    client_key,
+    client_phone_key,
+    from_item,
+    item_key,
+    message_key,
+    number_from,
+    number_key,
+    pair_key,
+    provider_key,
+    provider_phone_key,
+    serializer,
+    slot_key,
+    to_item,
 )
 
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
-else:
-    DynamoDBClient = Any
 
-MESSAGE_RETENTION_SECONDS = 30 * 86400
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-
-def _key(pk: str, sk: str) -> dict[str, Any]:
-    return {"pk": {"S": pk}, "sk": {"S": sk}}
-
-
-def _to_item(pk: str, sk: str, data: dict[str, Any]) -> dict[str, Any]:
-    item = _key(pk, sk)
-    for name, value in data.items():
-        if value is None:
-            continue
-        item[name] = _serializer.serialize(value)
-    return item
-
-
-def _from_item(item: dict[str, Any]) -> dict[str, Any]:
-    data = {k: _deserializer.deserialize(v) for k, v in item.items() if k not in ("pk", "sk", "ttl", "entity")}
-    return {k: (int(v) if isinstance(v, Decimal) else v) for k, v in data.items()}
-
-
-def _build[T](cls: type[T], data: dict[str, Any]) -> T:
-    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-    return cls(**{k: v for k, v in data.items() if k in names})
-
-
-def number_key(number: str) -> dict[str, Any]:
-    return _key(f"NUMBER#{number}", "NUMBER")
-
-
-def provider_key(provider_id: str) -> dict[str, Any]:
-    return _key(f"PROVIDER#{provider_id}", "PROFILE")
-
-
-def provider_phone_key(phone: str) -> dict[str, Any]:
-    return _key(f"PROVIDERPHONE#{phone}", "PROVIDERPHONE")
-
-
-def client_key(client_id: str) -> dict[str, Any]:
-    return _key(f"CLIENT#{client_id}", "PROFILE")
-
-
-def client_phone_key(phone: str) -> dict[str, Any]:
-    return _key(f"CLIENTPHONE#{phone}", "CLIENTPHONE")
-
-
-def pair_key(provider_id: str, client_id: str) -> dict[str, Any]:
-    return _key(f"PROVIDER#{provider_id}", f"PAIR#{client_id}")
-
-
-def slot_key(provider_id: str, pool_number: str) -> dict[str, Any]:
-    return _key(f"PROVIDER#{provider_id}", f"SLOT#{pool_number}")
-
-
-def message_key(message_sid: str) -> dict[str, Any]:
-    return _key(f"MSG#{message_sid}", "MSG")
-
-
-def _number_from(data: dict[str, Any]) -> NumberRecord:
-    record = _build(NumberRecord, data)
-    record.lifecycle = Lifecycle(record.lifecycle)
-    record.status = NumberStatus(record.status)
-    return record
-
-
-def _cancellation_codes(error: ClientError) -> list[str]:
-    reasons = error.response.get("CancellationReasons") or []
-    if reasons:
-        return [str(reason.get("Code") or "None") for reason in reasons]
-    # moto and some SDK paths only put the reasons in the message: "[None, ConditionalCheckFailed]"
-    message = error.response.get("Error", {}).get("Message", "")
-    inside = message[message.find("[") + 1 : message.rfind("]")] if "[" in message else ""
-    return [part.strip() for part in inside.split(",")] if inside else []
-
-
-class DynamoRoutingStore:
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
-        self.table_name = table_name
-        self._client = client
-
-    @property
-    def client(self) -> DynamoDBClient:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("dynamodb")
-        return self._client
-
-    # ---- helpers
-    def _batch_get(self, keys: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
-        found: dict[tuple[str, str], dict[str, Any]] = {}
-        request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
-        for attempt in range(5):
-            response = self.client.batch_get_item(RequestItems=request)
-            for item in response.get("Responses", {}).get(self.table_name, []):
-                found[(item["pk"]["S"], item["sk"]["S"])] = item
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                return found
-            time.sleep(0.02 * (2**attempt))
-        raise RuntimeError("DynamoDB left keys unprocessed after 5 attempts")
-
-    def _transact(self, items: list[dict[str, Any]]) -> list[str] | None:
-        """Runs a transaction; returns None on success, else the per-item cancellation codes."""
-        try:
-            self.client.transact_write_items(TransactItems=items)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                raise
-            return _cancellation_codes(error)
-        return None
-
-    def _query(self, **kwargs: Any) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        while True:
-            response = self.client.query(TableName=self.table_name, ConsistentRead=True, **kwargs)
-            items.extend(response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return items
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
+class DynamoRoutingStore(DynamoTable):
     def _message_put(self, record: MessageRecord) -> dict[str, Any]:
         data = asdict(record)
         data["ttl"] = int(time.time()) + MESSAGE_RETENTION_SECONDS
@@ -177,7 +59,7 @@ class DynamoRoutingStore:
         return {
             "Put": {
                 "TableName": self.table_name,
-                "Item": _to_item(f"MSG#{record.message_sid}", "MSG", data),
+                "Item": to_item(f"MSG#{record.message_sid}", "MSG", data),
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }
@@ -190,9 +72,9 @@ class DynamoRoutingStore:
         client = found.get((f"CLIENTPHONE#{from_phone}", "CLIENTPHONE"))
         provider = found.get((f"PROVIDERPHONE#{from_phone}", "PROVIDERPHONE"))
         return InboundLookup(
-            number=_number_from(_from_item(number)) if number else None,
-            client=_build(Client, _from_item(client)) if client else None,
-            provider_id=_from_item(provider)["provider_id"] if provider else None,
+            number=number_from(from_item(number)) if number else None,
+            client=build_record(Client, from_item(client)) if client else None,
+            provider_id=from_item(provider)["provider_id"] if provider else None,
         )
 
     def _provider_and_lease(self, provider_id: str, lease_key: dict[str, Any]) -> tuple[Provider | None, Lease | None]:
@@ -200,8 +82,8 @@ class DynamoRoutingStore:
         provider = found.get((f"PROVIDER#{provider_id}", "PROFILE"))
         lease = found.get((lease_key["pk"]["S"], lease_key["sk"]["S"]))
         return (
-            _build(Provider, _from_item(provider)) if provider else None,
-            _build(Lease, _from_item(lease)) if lease else None,
+            build_record(Provider, from_item(provider)) if provider else None,
+            build_record(Lease, from_item(lease)) if lease else None,
         )
 
     def get_provider_and_pair(self, provider_id: str, client_id: str) -> tuple[Provider | None, Lease | None]:
@@ -271,7 +153,7 @@ class DynamoRoutingStore:
             {
                 "Put": {
                     "TableName": self.table_name,
-                    "Item": _to_item(f"PROVIDER#{lease.provider_id}", f"PAIR#{lease.client_id}", data),
+                    "Item": to_item(f"PROVIDER#{lease.provider_id}", f"PAIR#{lease.client_id}", data),
                     **pair_condition,
                 }
             }
@@ -280,17 +162,17 @@ class DynamoRoutingStore:
             {
                 "Put": {
                     "TableName": self.table_name,
-                    "Item": _to_item(f"PROVIDER#{lease.provider_id}", f"SLOT#{lease.pool_number}", data),
+                    "Item": to_item(f"PROVIDER#{lease.provider_id}", f"SLOT#{lease.pool_number}", data),
                     "ConditionExpression": "attribute_not_exists(pk) OR client_id = :cid OR expires_at <= :now",
                     "ExpressionAttributeValues": {":cid": {"S": lease.client_id}, ":now": {"N": str(now_epoch)}},
                 }
             }
         )
         pointer = {"provider_id": lease.provider_id, "client_id": lease.client_id, "lease_id": lease.lease_id, "entity": "lease_pointer"}
-        items.append({"Put": {"TableName": self.table_name, "Item": _to_item(f"LEASE#{lease.lease_id}", "LEASE", pointer)}})
+        items.append({"Put": {"TableName": self.table_name, "Item": to_item(f"LEASE#{lease.lease_id}", "LEASE", pointer)}})
         # the client's providers, so a client's new phone or name reaches its leases
         items.append(
-            {"Put": {"TableName": self.table_name, "Item": _to_item(f"CLIENT#{lease.client_id}", f"LEASEOF#{lease.provider_id}", pointer)}}
+            {"Put": {"TableName": self.table_name, "Item": to_item(f"CLIENT#{lease.client_id}", f"LEASEOF#{lease.provider_id}", pointer)}}
         )
         codes = self._transact(items)
         if codes is None:
@@ -324,7 +206,7 @@ class DynamoRoutingStore:
             Key=message_key(message_sid),
             UpdateExpression="SET outcome = :o, forwarded = :f",
             ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":o": {"S": outcome}, ":f": _serializer.serialize(forwarded)},
+            ExpressionAttributeValues={":o": {"S": outcome}, ":f": serializer.serialize(forwarded)},
         )
 
     def create_client(self, client: Client) -> Client:
@@ -335,17 +217,17 @@ class DynamoRoutingStore:
                 {
                     "Put": {
                         "TableName": self.table_name,
-                        "Item": _to_item(f"CLIENTPHONE#{client.phone}", "CLIENTPHONE", data),
+                        "Item": to_item(f"CLIENTPHONE#{client.phone}", "CLIENTPHONE", data),
                         "ConditionExpression": "attribute_not_exists(pk)",
                     }
                 },
-                {"Put": {"TableName": self.table_name, "Item": _to_item(f"CLIENT#{client.client_id}", "PROFILE", data)}},
+                {"Put": {"TableName": self.table_name, "Item": to_item(f"CLIENT#{client.client_id}", "PROFILE", data)}},
             ]
         )
         if codes is None:
             return client
         found = self._batch_get([client_phone_key(client.phone)])
-        return _build(Client, _from_item(found[(f"CLIENTPHONE#{client.phone}", "CLIENTPHONE")]))
+        return build_record(Client, from_item(found[(f"CLIENTPHONE#{client.phone}", "CLIENTPHONE")]))
 
     def set_opt_out(self, lease: Lease, party: Party, opted_out: bool) -> None:
         attribute = "client_opted_out" if party == "client" else "provider_opted_out"
@@ -386,7 +268,7 @@ class DynamoRoutingStore:
             KeyConditionExpression="pk = :pk AND begins_with(sk, :slot)",
             ExpressionAttributeValues={":pk": {"S": f"PROVIDER#{provider_id}"}, ":slot": {"S": "SLOT#"}},
         )
-        leases = [_build(Lease, _from_item(item)) for item in slots]
+        leases = [build_record(Lease, from_item(item)) for item in slots]
         return PoolView(ready_numbers=sorted(item["sk"]["S"] for item in ready), slots={lease.pool_number: lease for lease in leases})
 
     # ---- inventory and people
@@ -400,13 +282,13 @@ class DynamoRoutingStore:
         data["entity"] = "number"
         put: dict[str, Any] = {
             "TableName": self.table_name,
-            "Item": _to_item(f"NUMBER#{number.number}", "NUMBER", data),
+            "Item": to_item(f"NUMBER#{number.number}", "NUMBER", data),
             **(condition or {}),
         }
-        pool_index = _key("POOL", number.number)
+        pool_index = item_key("POOL", number.number)
         items: list[dict[str, Any]] = [
             {"Put": put},
-            {"Put": {"TableName": self.table_name, "Item": _to_item("INVENTORY", number.number, data)}},
+            {"Put": {"TableName": self.table_name, "Item": to_item("INVENTORY", number.number, data)}},
         ]
         if number.lifecycle == Lifecycle.POOL and number.status == NumberStatus.READY:
             items.append({"Put": {"TableName": self.table_name, "Item": pool_index}})
@@ -419,14 +301,14 @@ class DynamoRoutingStore:
         data["entity"] = "provider"
         self.client.transact_write_items(
             TransactItems=[
-                {"Put": {"TableName": self.table_name, "Item": _to_item(f"PROVIDER#{provider.provider_id}", "PROFILE", data)}},
+                {"Put": {"TableName": self.table_name, "Item": to_item(f"PROVIDER#{provider.provider_id}", "PROFILE", data)}},
                 {
                     "Put": {
                         "TableName": self.table_name,
-                        "Item": _to_item(f"PROVIDERPHONE#{provider.phone}", "PROVIDERPHONE", {"provider_id": provider.provider_id}),
+                        "Item": to_item(f"PROVIDERPHONE#{provider.phone}", "PROVIDERPHONE", {"provider_id": provider.provider_id}),
                     }
                 },
-                {"Put": {"TableName": self.table_name, "Item": _to_item("PROVIDERS", provider.provider_id, {"entity": "provider_index"})}},
+                {"Put": {"TableName": self.table_name, "Item": to_item("PROVIDERS", provider.provider_id, {"entity": "provider_index"})}},
             ]
         )
 
@@ -435,8 +317,8 @@ class DynamoRoutingStore:
         data["entity"] = "client"
         self.client.transact_write_items(
             TransactItems=[
-                {"Put": {"TableName": self.table_name, "Item": _to_item(f"CLIENT#{client.client_id}", "PROFILE", data)}},
-                {"Put": {"TableName": self.table_name, "Item": _to_item(f"CLIENTPHONE#{client.phone}", "CLIENTPHONE", data)}},
+                {"Put": {"TableName": self.table_name, "Item": to_item(f"CLIENT#{client.client_id}", "PROFILE", data)}},
+                {"Put": {"TableName": self.table_name, "Item": to_item(f"CLIENTPHONE#{client.phone}", "CLIENTPHONE", data)}},
             ]
         )
 
@@ -445,7 +327,7 @@ class DynamoRoutingStore:
         item = response.get("Item")
         if not item:
             return None
-        record = _build(MessageRecord, _from_item(item))
+        record = build_record(MessageRecord, from_item(item))
         record.delivery = {
             sid: {k: int(v) if isinstance(v, Decimal) else v for k, v in entry.items()} for sid, entry in record.delivery.items()
         }
@@ -460,7 +342,7 @@ class DynamoRoutingStore:
                 UpdateExpression="SET delivery.#sid = :entry",
                 ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(delivery.#sid) OR delivery.#sid.#rank < :rank)",
                 ExpressionAttributeNames={"#sid": update.outbound_sid, "#rank": "rank"},
-                ExpressionAttributeValues={":entry": _serializer.serialize(entry), ":rank": {"N": str(update.rank)}},
+                ExpressionAttributeValues={":entry": serializer.serialize(entry), ":rank": {"N": str(update.rank)}},
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
@@ -492,14 +374,14 @@ class DynamoRoutingStore:
             Key=message_key(message_sid),
             UpdateExpression="SET forwarded.#new = :part, resends.#orig = :new",
             ExpressionAttributeNames={"#new": part.sid, "#orig": original_sid},
-            ExpressionAttributeValues={":part": _serializer.serialize(part.as_map()), ":new": {"S": part.sid}},
+            ExpressionAttributeValues={":part": serializer.serialize(part.as_map()), ":new": {"S": part.sid}},
         )
 
     def record_permanent_failure(self, outbound_sid: str, at_epoch: int, window_seconds: int) -> int:
         """Records one permanent failure (once per SID); returns how many the window holds."""
         self.client.put_item(
             TableName=self.table_name,
-            Item=_to_item("FAILURES", outbound_sid, {"at": at_epoch, "ttl": at_epoch + 2 * window_seconds}),
+            Item=to_item("FAILURES", outbound_sid, {"at": at_epoch, "ttl": at_epoch + 2 * window_seconds}),
         )
         total = 0
         kwargs: dict[str, Any] = {
@@ -523,7 +405,7 @@ class DynamoRoutingStore:
         try:
             self.client.put_item(
                 TableName=self.table_name,
-                Item=_to_item("OWNERALERT", "OWNERALERT", {"alerted_at": at_epoch}),
+                Item=to_item("OWNERALERT", "OWNERALERT", {"alerted_at": at_epoch}),
                 ConditionExpression="attribute_not_exists(pk) OR alerted_at <= :start",
                 ExpressionAttributeValues={":start": {"N": str(at_epoch - window_seconds)}},
             )

@@ -1,6 +1,7 @@
-"""In-memory routing store for unit tests and benchmarks.
+"""In-memory stores for unit tests and benchmarks: ``MemoryRoutingStore`` (the SMS hot
+path and delivery failures) and ``MemoryCallStore`` (plus the voice items).
 
-It keeps the same atomicity as the DynamoDB store (one lock per call, the same
+They keep the same atomicity as the DynamoDB stores (one lock per call, the same
 conditions), so the domain tests exercise the real race outcomes.
 """
 
@@ -9,17 +10,25 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
-from masking.models import Client, Lease, Lifecycle, NumberRecord, NumberStatus, Provider
-from masking.store.base import (
+from masking.core.errors import DuplicateCall, DuplicateMessage, LeaseConflict
+from masking.core.models import (
+    CallRecord,
+    CallSession,
     ClaimOutcome,
+    Client,
     DeliveryUpdate,
-    DuplicateMessage,
+    DialOutcome,
     ForwardedPart,
     InboundLookup,
-    LeaseConflict,
+    Lease,
+    Lifecycle,
     MessageRecord,
+    NumberRecord,
+    NumberStatus,
     Party,
     PoolView,
+    Provider,
+    StatusChange,
 )
 
 
@@ -235,3 +244,126 @@ class MemoryRoutingStore:
                 return 0
             self.client_errors[client_id] = self.client_errors.get(client_id, 0) + 1
             return self.client_errors[client_id]
+
+
+class MemoryCallStore(MemoryRoutingStore):
+    """The in-memory twin: the routing store plus the voice items, same conditions."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answered_calls: dict[str, CallRecord] = {}
+        self.call_sessions: dict[str, CallSession] = {}
+        self.call_rates: dict[tuple[str, str], int] = {}
+
+    # ---- people
+    def get_provider(self, provider_id: str) -> Provider | None:
+        with self._lock:
+            provider = self.providers.get(provider_id)
+            return replace(provider) if provider else None
+
+    def get_client(self, client_id: str) -> Client | None:
+        with self._lock:
+            client = self.clients.get(client_id)
+            return replace(client) if client else None
+
+    def find_client(self, *, phone: str | None = None, external_id: str | None = None) -> Client | None:
+        with self._lock:
+            if external_id:
+                for client in self.clients.values():
+                    if client.external_id == external_id:
+                        return replace(client)
+            client_id = self.client_by_phone.get(phone) if phone else None
+            return replace(self.clients[client_id]) if client_id else None
+
+    # ---- inbound calls
+    def lookup_call(self, to_number: str, from_phone: str, call_sid: str) -> tuple[InboundLookup, CallRecord | None]:
+        lookup = self.lookup_inbound(to_number, from_phone)
+        with self._lock:
+            answered = self.answered_calls.get(call_sid)
+            return lookup, (replace(answered) if answered else None)
+
+    def touch_lease_for_call(self, lease: Lease, last_activity_at: str, expires_at: int, record: CallRecord) -> Lease:
+        with self._lock:
+            self._count("touch_lease_for_call")
+            if record.call_sid in self.answered_calls:
+                raise DuplicateCall(record.call_sid)
+            touched = self._touch_unlocked(lease, last_activity_at, expires_at)
+            self.answered_calls[record.call_sid] = replace(record)
+            return touched
+
+    def claim_call(self, record: CallRecord) -> None:
+        with self._lock:
+            self._count("claim_call")
+            if record.call_sid in self.answered_calls:
+                raise DuplicateCall(record.call_sid)
+            self.answered_calls[record.call_sid] = replace(record)
+
+    def get_call(self, call_sid: str) -> CallRecord | None:
+        with self._lock:
+            record = self.answered_calls.get(call_sid)
+            return replace(record) if record else None
+
+    def record_call_dial(self, call_sid: str, outcome: DialOutcome) -> CallRecord | None:
+        with self._lock:
+            record = self.answered_calls.get(call_sid)
+            if record is None or record.dial_status is not None:
+                return None
+            record.dial_status, record.updated_at = outcome.status, outcome.at
+            if outcome.duration is not None:
+                record.dial_duration = outcome.duration
+            return replace(record)
+
+    # ---- click-to-call sessions
+    def take_call_slot(self, provider_id: str, hour: str, limit: int, expires_at: int) -> int | None:
+        with self._lock:
+            current = self.call_rates.get((provider_id, hour), 0)
+            if current >= limit:
+                return None
+            self.call_rates[(provider_id, hour)] = current + 1
+            return current + 1
+
+    def give_back_call_slot(self, provider_id: str, hour: str) -> None:
+        with self._lock:
+            if self.call_rates.get((provider_id, hour), 0) > 0:
+                self.call_rates[(provider_id, hour)] -= 1
+
+    def create_call_session(self, session: CallSession) -> None:
+        with self._lock:
+            if session.call_id in self.call_sessions:
+                raise ValueError(f"call session {session.call_id} exists")
+            self.call_sessions[session.call_id] = replace(session)
+
+    def get_call_session(self, call_id: str) -> CallSession | None:
+        with self._lock:
+            session = self.call_sessions.get(call_id)
+            return replace(session) if session else None
+
+    def set_call_session_sid(self, call_id: str, call_sid: str) -> None:
+        with self._lock:
+            session = self.call_sessions.get(call_id)
+            if session is not None and session.call_sid is None:
+                session.call_sid = call_sid
+
+    def update_call_status(self, change: StatusChange) -> CallSession | None:
+        with self._lock:
+            session = self.call_sessions.get(change.call_id)
+            if session is None or session.status_rank >= change.rank:
+                return None
+            session.status, session.status_rank, session.updated_at = change.status, change.rank, change.at
+            if change.call_sid and session.call_sid is None:
+                session.call_sid = change.call_sid
+            if change.duration is not None:
+                session.duration = change.duration
+            return replace(session)
+
+    def record_session_dial(self, call_id: str, outcome: DialOutcome) -> CallSession | None:
+        with self._lock:
+            session = self.call_sessions.get(call_id)
+            if session is None or session.dial_status is not None:
+                return None
+            session.dial_status, session.updated_at = outcome.status, outcome.at
+            if outcome.duration is not None:
+                session.dial_duration = outcome.duration
+            if outcome.dial_call_sid:
+                session.dial_call_sid = outcome.dial_call_sid
+            return replace(session)

@@ -1,0 +1,207 @@
+"""Twilio behind the ports of ``masking.core.ports``: sending SMS, numbers, calls.
+
+``TwilioGateway`` uses the twilio library's REST client; what carries its HTTP requests is
+pluggable: the library's own client in AWS, ``SandboxHttpClient``
+(``masking.adapters.twilio_sandbox``) locally and in tests. ``LazyTwilioGateway`` builds
+the client on first use and again when the credentials in SSM rotate. Every twilio
+library error becomes a ``SendError``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http import HttpClient
+from twilio.http.response import Response
+from twilio.rest import Client as TwilioRestClient
+
+from masking.adapters.secrets import TwilioCredentials
+from masking.core.models import OutboundSms, SentSms
+from masking.core.ports import ALREADY_IN_MESSAGING_SERVICE, PurchasedNumber, SendError
+from masking.core.settings import TwilioSettings
+
+
+def _twilio_error(exc: TwilioException) -> SendError:
+    """Wraps any twilio library error (REST error, or a failed page fetch) into ``SendError``."""
+    if isinstance(exc, TwilioRestException):
+        return SendError(str(exc.msg), code=exc.code, status=exc.status)
+    # Page.process_response raises a bare TwilioException(message, response) on non-200.
+    response = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], Response) else None
+    if response is None:
+        raw_code = getattr(exc, "code", None)  # e.g. TwilioServiceException (RFC 9457 errors)
+        raw_status = getattr(exc, "status", None)
+        return SendError(
+            str(exc), code=raw_code if isinstance(raw_code, int) else None, status=raw_status if isinstance(raw_status, int) else None
+        )
+    code: int | None = response.status_code
+    message = str(exc.args[0])
+    try:
+        body = json.loads(response.text)
+        code = int(body.get("code", response.status_code))
+        message = f"{message}: {body.get('message', '')}"
+    except (ValueError, TypeError, AttributeError):
+        pass
+    return SendError(message, code=code, status=response.status_code)
+
+
+class TwilioGateway:
+    def __init__(self, client: TwilioRestClient, messaging_service_sid: str = "") -> None:
+        self._client = client
+        self._messaging_service_sid = messaging_service_sid
+
+    @classmethod
+    def create(
+        cls,
+        account_sid: str,
+        auth_token: str,
+        messaging_service_sid: str = "",
+        http_client: HttpClient | None = None,
+    ) -> TwilioGateway:
+        return cls(TwilioRestClient(account_sid, auth_token, http_client=http_client), messaging_service_sid)
+
+    def send_sms(self, message: OutboundSms, status_callback: str | None = None) -> SentSms:
+        options: dict[str, Any] = {"to": message.to_phone, "from_": message.from_number}
+        if message.body:
+            options["body"] = message.body
+        if message.media_urls:
+            options["media_url"] = list(message.media_urls)
+        if status_callback:
+            options["status_callback"] = status_callback
+        if self._messaging_service_sid:
+            options["messaging_service_sid"] = self._messaging_service_sid
+        try:
+            created = self._client.messages.create(**options)
+        except TwilioRestException as exc:
+            raise SendError(str(exc.msg), code=exc.code, status=exc.status) from exc
+        return SentSms(sid=str(created.sid), status=str(created.status))
+
+    # --- phone numbers -------------------------------------------------------------------
+
+    def search_local_numbers(self, area_code: str, limit: int = 5, country: str = "US") -> list[str]:
+        """E.164 numbers Twilio offers in ``area_code`` that can do SMS and voice (at most ``limit``)."""
+        try:
+            found = self._client.available_phone_numbers(country).local.list(
+                area_code=int(area_code), sms_enabled=True, voice_enabled=True, limit=limit
+            )
+        except TwilioException as exc:
+            raise _twilio_error(exc) from exc
+        return [str(item.phone_number) for item in found if item.phone_number]
+
+    def buy_number(
+        self,
+        number: str,
+        sms_url: str,
+        voice_url: str,
+        status_callback: str | None = None,
+        friendly_name: str | None = None,
+    ) -> PurchasedNumber:
+        """Buys ``number`` with its SMS and voice webhooks already pointing at us."""
+        options: dict[str, Any] = {
+            "phone_number": number,
+            "sms_url": sms_url,
+            "sms_method": "POST",
+            "voice_url": voice_url,
+            "voice_method": "POST",
+        }
+        if friendly_name:
+            options["friendly_name"] = friendly_name
+        if status_callback:
+            options["status_callback"] = status_callback
+            options["status_callback_method"] = "POST"
+        try:
+            created = self._client.incoming_phone_numbers.create(**options)
+        except TwilioException as exc:
+            raise _twilio_error(exc) from exc
+        return PurchasedNumber(number=str(created.phone_number), sid=str(created.sid))
+
+    def configure_number(self, number_sid: str, sms_url: str, voice_url: str) -> None:
+        """Points an owned number's SMS and voice webhooks at the given URLs."""
+        try:
+            self._client.incoming_phone_numbers(number_sid).update(
+                sms_url=sms_url, sms_method="POST", voice_url=voice_url, voice_method="POST"
+            )
+        except TwilioException as exc:
+            raise _twilio_error(exc) from exc
+
+    def add_to_messaging_service(self, service_sid: str, number_sid: str) -> None:
+        """Adds a number to a Messaging Service (A2P 10DLC); already being a member is success."""
+        try:
+            self._client.messaging.v1.services(service_sid).phone_numbers.create(phone_number_sid=number_sid)
+        except TwilioException as exc:
+            error = _twilio_error(exc)
+            if error.code == ALREADY_IN_MESSAGING_SERVICE:
+                return
+            raise error from exc
+
+    def release_number(self, number_sid: str) -> None:
+        """Releases an owned number back to Twilio (undoes a purchase)."""
+        try:
+            self._client.incoming_phone_numbers(number_sid).delete()
+        except TwilioException as exc:
+            raise _twilio_error(exc) from exc
+
+    # --- calls ------------------------------------------------------------------------------
+
+    def create_call(
+        self,
+        to: str,
+        from_: str,
+        url: str,
+        status_callback: str,
+        status_callback_events: list[str] | tuple[str, ...] = ("initiated", "ringing", "answered", "completed"),
+        record: bool = False,
+    ) -> str:
+        """Starts an outbound call (click-to-call rings the provider); returns its CallSid.
+
+        Twilio fetches TwiML from ``url`` (POST) when the call is answered and posts the
+        ``status_callback_events`` to ``status_callback``.
+        """
+        options: dict[str, Any] = {
+            "to": to,
+            "from_": from_,
+            "url": url,
+            "method": "POST",
+            "status_callback": status_callback,
+            "status_callback_method": "POST",
+            "status_callback_event": list(status_callback_events),
+        }
+        if record:
+            options["record"] = True
+        try:
+            created = self._client.calls.create(**options)
+        except TwilioException as exc:
+            raise _twilio_error(exc) from exc
+        return str(created.sid)
+
+
+class LazyTwilioGateway:
+    """Creates the Twilio client on first send, and again when the credentials rotate."""
+
+    def __init__(self, credentials: Callable[[], TwilioCredentials], settings: TwilioSettings, sandbox: Callable[[], HttpClient]) -> None:
+        self._credentials = credentials
+        self._settings = settings
+        self._sandbox = sandbox
+        self._gateway: TwilioGateway | None = None
+        self._built_for: TwilioCredentials | None = None
+
+    def gateway(self) -> TwilioGateway:
+        credentials = self._credentials()
+        if self._gateway is None or credentials != self._built_for:
+            http_client = self._sandbox() if self._settings.transport == "sandbox" else None
+            self._gateway = TwilioGateway.create(
+                credentials.account_sid, credentials.auth_token, self._settings.messaging_service_sid, http_client
+            )
+            self._built_for = credentials
+        return self._gateway
+
+    def send_sms(self, message: OutboundSms, status_callback: str | None = None) -> SentSms:
+        return self.gateway().send_sms(message, status_callback)
+
+    def __getattr__(self, name: str) -> Any:
+        """The number operations (search, buy, configure...) of the current gateway."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.gateway(), name)

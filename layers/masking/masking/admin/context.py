@@ -1,0 +1,76 @@
+"""What the admin flows share: store, Twilio, settings, clock, and the mirror records one
+request produces. The edge that ran the flow (``handlers.admin_api``, a schedule handler)
+publishes ``take_records()`` when the request ends, as the webhooks publish a route's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from masking.core.models import Client, NumberRecord, Provider, iso, utcnow
+from masking.core.ports import AdminStore, NumberGateway
+from masking.core.settings import InventorySettings, RoutingSettings, TwilioSettings
+from masking.mirror import rows
+from masking.mirror.outbox import Category, MirrorRecord, Severity
+from masking.mirror.rows import audit_record
+
+SMS_WEBHOOK_PATH = "/twilio/sms"
+VOICE_WEBHOOK_PATH = "/twilio/voice"
+
+
+@dataclass
+class AdminContext:
+    store: AdminStore
+    gateway: NumberGateway
+    routing: RoutingSettings
+    inventory: InventorySettings
+    twilio: TwilioSettings
+    clock: Callable[[], datetime] = utcnow
+    records: list[MirrorRecord] = field(default_factory=list)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def stamp(self) -> str:
+        return iso(self.clock())
+
+    def audit(
+        self,
+        event: str,
+        description: str,
+        category: Category,
+        severity: Severity,
+        key: str,
+        provider_id: str | None = None,
+        client_id: str | None = None,
+        **details: object,
+    ) -> None:
+        stamp = self.stamp()
+        self.records.append(
+            audit_record(
+                event,
+                description,
+                category=category,
+                severity=severity,
+                at=stamp,
+                key=f"{key}:{event}:{stamp}",
+                provider_id=provider_id,
+                client_id=client_id,
+                details=details,
+            )
+        )
+
+    def mirror_number(self, number: NumberRecord) -> None:
+        self.records.append(rows.number_row(number, self.stamp()))
+
+    def mirror_provider(self, provider: Provider) -> None:
+        self.records.append(rows.provider_row(provider, self.stamp()))
+
+    def mirror_client(self, client: Client, provider_id: str | None = None) -> None:
+        self.records.append(rows.client_profile(client, provider_id, self.stamp()))
+
+    def take_records(self) -> list[MirrorRecord]:
+        """This request's mirror records, handed over once (the context keeps none)."""
+        records, self.records = self.records, []
+        return records

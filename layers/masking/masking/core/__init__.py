@@ -1,0 +1,1 @@
+"""The domain's own words: records, errors, phones, settings, observability, ports, leases."""

@@ -1,0 +1,107 @@
+"""Pool-number allocation: which pool number a (provider, client) pair talks through.
+
+Rules (docs/architecture.md, "Domain words"): a pool number is unique per provider, not globally; a pair keeps
+its pool number when it talks again (sticky) if that number is free; a lease expires
+after ``ttl`` idle and its number becomes free for that provider. Races are settled by
+the store's conditional writes: two messages can both *choose* a number, only one
+*claims* it, and the other moves on to the next candidate.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from masking.core.errors import LeaseConflict
+from masking.core.models import NEW_CLIENT_NAME, ClaimOutcome, Client, Lease, MessageRecord, PoolView, iso
+from masking.core.ports import RoutingStore
+
+MAX_ATTEMPTS = 8
+
+
+def create_client_from_phone(store: RoutingStore, phone: str, stamp: str) -> Client:
+    """The client a phone belongs to, created (named "New client") when it is new to us.
+    Two first messages at once create one client: the store keeps the first."""
+    return store.create_client(Client(client_id=f"CL{uuid.uuid4().hex}", name=NEW_CLIENT_NAME, phone=phone, created_at=stamp))
+
+
+def new_lease_id() -> str:
+    return f"LS{uuid.uuid4().hex}"
+
+
+def candidate_numbers(view: PoolView, client_id: str, pair: Lease | None, now_epoch: int) -> list[str]:
+    """Ready pool numbers this client may take, best first.
+
+    Sticky number first, then numbers this provider has never used, then numbers whose
+    lease expired, the longest idle first (so a recently expired pair can still get its
+    number back).
+    """
+    sticky: list[str] = []
+    unused: list[str] = []
+    expired: list[tuple[int, str]] = []
+    for number in view.ready_numbers:
+        slot = view.slots.get(number)
+        if slot is not None and slot.client_id != client_id and slot.expires_at > now_epoch:
+            continue  # held by another active client of this provider
+        if pair is not None and number == pair.pool_number:
+            sticky.append(number)
+        elif slot is None:
+            unused.append(number)
+        else:
+            expired.append((slot.expires_at, number))
+    return sticky + unused + [number for _, number in sorted(expired)]
+
+
+def acquire_lease(
+    store: RoutingStore,
+    provider_id: str,
+    client: Client,
+    pair: Lease | None,
+    now: datetime,
+    ttl: timedelta,
+    record: MessageRecord | None,
+) -> tuple[Lease | None, bool]:
+    """Extends the pair's active lease or allocates a new one, recording ``record``.
+
+    Returns ``(lease, created)``; ``(None, False)`` when every Ready pool number is held
+    by another active client of this provider (pool exhausted). Raises DuplicateMessage
+    when the MessageSid was processed already.
+    """
+    now_epoch = int(now.timestamp())
+    expires_at = int((now + ttl).timestamp())
+    stamp = iso(now)
+    for _ in range(MAX_ATTEMPTS):
+        if pair is not None and pair.is_active(now):
+            try:
+                return store.touch_lease(pair, stamp, expires_at, record), False
+            except LeaseConflict:
+                pair = store.get_provider_and_pair(provider_id, client.client_id)[1]
+                continue
+        view = store.pool_view(provider_id)
+        candidates = candidate_numbers(view, client.client_id, pair, now_epoch)
+        if not candidates:
+            return None, False
+        for number in candidates:
+            lease = Lease(
+                provider_id=provider_id,
+                client_id=client.client_id,
+                pool_number=number,
+                client_phone=client.phone,
+                client_name=client.name,
+                lease_id=new_lease_id(),
+                started_at=stamp,
+                last_activity_at=stamp,
+                expires_at=expires_at,
+                version=(pair.version + 1) if pair is not None else 1,
+                # a client's STOP is about the reserved number: it outlives the lease;
+                # a provider's STOP is about one pool number.
+                client_opted_out=pair.client_opted_out if pair is not None else False,
+                provider_opted_out=bool(pair and pair.pool_number == number and pair.provider_opted_out),
+            )
+            outcome = store.claim_slot(lease, pair.version if pair is not None else None, now_epoch, record)
+            if outcome is ClaimOutcome.CLAIMED:
+                return lease, True
+            if outcome is ClaimOutcome.PAIR_CHANGED:
+                break
+        pair = store.get_provider_and_pair(provider_id, client.client_id)[1]
+    raise RuntimeError(f"could not settle a lease for provider {provider_id} after {MAX_ATTEMPTS} attempts")

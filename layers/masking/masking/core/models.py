@@ -1,0 +1,294 @@
+"""Domain records. Plain dataclasses: no AWS, no HTTP, no Twilio in here.
+
+People and numbers (``Provider``, ``Client``, ``NumberRecord``), the lease, the SMS that
+come in and go out, and what the stores keep per inbound message (``MessageRecord``) and per
+call (``CallRecord``, ``CallSession``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import Enum, StrEnum
+from typing import Any, Literal
+
+NEW_CLIENT_NAME = "New client"  # the name of a client the service creates from an unknown phone
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class Lifecycle(StrEnum):
+    """The Airtable "Lifecycle" select."""
+
+    RESERVED = "Reserved"
+    POOL = "Pool"
+    STANDBY = "Standby"
+
+
+class NumberStatus(StrEnum):
+    PENDING = "Pending"
+    READY = "Ready"
+    FAILED = "Failed"
+
+
+@dataclass(slots=True)
+class NumberRecord:
+    """A Twilio number we own."""
+
+    number: str
+    lifecycle: Lifecycle
+    status: NumberStatus = NumberStatus.READY
+    provider_id: str | None = None
+    twilio_sid: str | None = None
+    purpose: str | None = None  # Sitter Assignment, Pool Expansion, Standby Replenishment
+    purchased_at: str | None = None
+    attach_status: str | None = None  # Pending, Ready, Failed
+    verification_status: str | None = None  # Not Sent, Sent, Verified, Failed
+    updated_at: str | None = None
+
+
+@dataclass(slots=True)
+class Provider:
+    """The party with a reserved number (a pet sitter, a retailer...)."""
+
+    provider_id: str
+    name: str
+    phone: str
+    reserved_number: str | None = None
+    email: str | None = None
+    status: str = "Active"  # Active, Inactive
+    provisioning_status: str = "Active"  # Pending, Active, Inactive, Error
+    created_at: str | None = None
+
+
+@dataclass(slots=True)
+class Client:
+    """The other party (a pet owner, a customer)."""
+
+    client_id: str
+    name: str
+    phone: str
+    external_id: str | None = None
+    email: str | None = None
+    created_at: str | None = None
+
+
+@dataclass(slots=True)
+class Lease:
+    """The active pairing (provider, client, pool number); expires after idle days.
+
+    Stored twice: once under the pair (provider, client) so a client's messages find it,
+    once under the slot (provider, pool number) so a provider's replies find it. The slot
+    item is what makes a pool number unique per provider.
+    """
+
+    provider_id: str
+    client_id: str
+    pool_number: str
+    client_phone: str
+    client_name: str
+    lease_id: str
+    started_at: str
+    last_activity_at: str
+    expires_at: int  # epoch seconds
+    version: int = 1
+    client_opted_out: bool = False
+    provider_opted_out: bool = False
+
+    def is_active(self, now: datetime) -> bool:
+        return self.expires_at > int(now.timestamp())
+
+
+@dataclass(slots=True)
+class InboundSms:
+    """What Twilio posted to the SMS webhook, validated."""
+
+    message_sid: str
+    from_phone: str
+    to_number: str
+    body: str
+    media_urls: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class OutboundSms:
+    from_number: str
+    to_phone: str
+    body: str
+    media_urls: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class SentSms:
+    sid: str
+    status: str
+
+
+# ---------------------------------------------------------------- messages (store records)
+
+Party = Literal["client", "provider"]
+
+
+class ClaimOutcome(Enum):
+    CLAIMED = "claimed"
+    SLOT_TAKEN = "slot_taken"  # the pool number is held by another client of the provider
+    PAIR_CHANGED = "pair_changed"  # another message renewed or created the pair's lease
+
+
+@dataclass(slots=True)
+class MessageRecord:
+    """The idempotency record of one inbound MessageSid, kept 30 days.
+
+    It keeps what was forwarded so a delivery-status callback can find the pair and a
+    resend can repeat the message.
+    """
+
+    message_sid: str
+    received_at: str
+    provider_id: str | None = None
+    client_id: str | None = None
+    direction: str = ""  # client_to_provider, provider_to_client, system
+    outcome: str = "received"
+    body: str = ""
+    media_urls: list[str] = field(default_factory=list)
+    # outbound MessageSid -> what was sent under it ({"from", "to", "body", "media_urls", "attempt"})
+    forwarded: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # outbound MessageSid -> {"status", "rank", "error_code", "at"} from status callbacks
+    delivery: dict[str, dict[str, object]] = field(default_factory=dict)
+    # outbound MessageSid -> the MessageSid of its one resend
+    resends: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ForwardedPart:
+    """One SMS we sent for an inbound message (a long body is sent in parts)."""
+
+    sid: str
+    from_number: str
+    to_phone: str
+    body: str
+    media_urls: list[str] = field(default_factory=list)
+    attempt: int = 1  # 2 for the one timed resend
+
+    def as_map(self) -> dict[str, Any]:
+        return {
+            "from": self.from_number,
+            "to": self.to_phone,
+            "body": self.body,
+            "media_urls": list(self.media_urls),
+            "attempt": self.attempt,
+        }
+
+    @classmethod
+    def from_map(cls, sid: str, data: dict[str, Any]) -> ForwardedPart:
+        return cls(
+            sid,
+            str(data["from"]),
+            str(data["to"]),
+            str(data.get("body", "")),
+            list(data.get("media_urls") or []),
+            int(data.get("attempt", 1)),
+        )
+
+
+@dataclass(slots=True)
+class DeliveryUpdate:
+    """One status callback for a message we sent on behalf of ``message_sid``."""
+
+    message_sid: str
+    outbound_sid: str
+    status: str
+    rank: int
+    error_code: str
+    at: str
+
+
+@dataclass(slots=True)
+class InboundLookup:
+    """Everything one BatchGet tells about an inbound (to, from) pair."""
+
+    number: NumberRecord | None
+    client: Client | None
+    provider_id: str | None
+
+
+@dataclass(slots=True)
+class PoolView:
+    """The provider's view of the pool: Ready pool numbers and the provider's slots."""
+
+    ready_numbers: list[str]
+    slots: dict[str, Lease]
+
+
+# ---------------------------------------------------------------- calls (store records)
+
+
+@dataclass(slots=True)
+class CallRecord:
+    """What we answered to one inbound call (``POST /twilio/voice``), by CallSid."""
+
+    call_sid: str
+    received_at: str
+    direction: str  # client_to_provider, provider_to_client, unrouted
+    outcome: str  # bridged, unknown_caller, unknown_number, expired, pool_exhausted, own_number...
+    twiml: str
+    provider_id: str | None = None
+    client_id: str | None = None
+    lease_id: str | None = None
+    caller_id: str | None = None  # the number the dialed party sees
+    dial_status: str | None = None  # from the <Dial> action: completed, busy, no-answer, failed, canceled
+    dial_duration: int | None = None
+    updated_at: str | None = None
+
+
+@dataclass(slots=True)
+class CallSession:
+    """A click-to-call request: ring the provider, then bridge to the client."""
+
+    call_id: str  # CS + 32 hex
+    provider_id: str
+    client_id: str
+    client_name: str
+    client_phone: str
+    provider_phone: str
+    reserved_number: str
+    created_at: str
+    expires_at: int  # epoch seconds: the bridge refuses the session after this
+    status: str = "initiated"
+    status_rank: int = 1
+    reference: str | None = None
+    call_sid: str | None = None  # the provider leg (what create_call returned)
+    duration: int | None = None  # the provider leg, seconds
+    dial_status: str | None = None  # the client leg (the <Dial> action)
+    dial_duration: int | None = None
+    dial_call_sid: str | None = None
+    record: bool = False
+    updated_at: str | None = None
+
+
+@dataclass(slots=True)
+class StatusChange:
+    """One status update for a call session."""
+
+    call_id: str
+    status: str
+    rank: int
+    at: str
+    call_sid: str | None = None
+    duration: int | None = None
+
+
+@dataclass(slots=True)
+class DialOutcome:
+    """How the <Dial> of a call ended (its action request)."""
+
+    status: str
+    at: str
+    duration: int | None = None
+    dial_call_sid: str | None = None

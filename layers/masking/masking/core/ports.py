@@ -1,0 +1,329 @@
+"""Ports: the small interfaces the domain talks to. No AWS, no twilio import in here.
+
+- Stores: ``RoutingStore`` (SMS hot path), ``DeliveryStore`` (status callbacks and the
+  timed resend), ``CallStore`` (voice), ``AdminStore`` (admin flows and schedules).
+  ``masking.store`` implements them on DynamoDB and in memory.
+- Twilio: ``SmsGateway``, ``NumberGateway``, ``CallGateway``, and ``SendError`` for any
+  refused or failed Twilio request. ``masking.adapters.twilio_gateway`` implements them.
+- Queues: ``RetryQueue`` (the one timed resend) and ``OwnerAlerts`` (SNS).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from masking.core.models import (
+    CallRecord,
+    CallSession,
+    ClaimOutcome,
+    Client,
+    DeliveryUpdate,
+    DialOutcome,
+    ForwardedPart,
+    InboundLookup,
+    Lease,
+    Lifecycle,
+    MessageRecord,
+    NumberRecord,
+    NumberStatus,
+    OutboundSms,
+    Party,
+    PoolView,
+    Provider,
+    SentSms,
+    StatusChange,
+)
+
+if TYPE_CHECKING:
+    from masking.messaging.failures import Resend
+
+CALL_STATUS_EVENTS = ("initiated", "ringing", "answered", "completed")
+
+# ---------------------------------------------------------------- Twilio
+
+# Twilio error codes the service acts on (https://www.twilio.com/docs/api/errors/<code>).
+NUMBER_NOT_AVAILABLE = 21422  # buying a number Twilio no longer offers
+
+ALREADY_IN_MESSAGING_SERVICE = 21710  # adding a number to the Messaging Service it already belongs to
+
+IN_OTHER_MESSAGING_SERVICE = 21712
+
+INVALID_PHONE_NUMBER = 21421
+
+NOT_FOUND = 20404
+
+
+# Errors Twilio returns for a request that will never succeed as sent (bad number,
+# opted-out recipient, unreachable...). Anything else is worth a retry later.
+PERMANENT_SEND_ERRORS = frozenset({21211, 21408, 21610, 21612, 21614, 21617, 21606, 21660})
+
+
+class SendError(Exception):
+    def __init__(self, message: str, code: int | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+    @property
+    def permanent(self) -> bool:
+        return self.code in PERMANENT_SEND_ERRORS
+
+
+# A Twilio API call failed; the same class serves SMS sending and number management.
+TwilioError = SendError
+
+
+@dataclass(frozen=True, slots=True)
+class PurchasedNumber:
+    number: str  # E.164
+    sid: str  # PN...
+
+
+class SmsGateway(Protocol):
+    def send_sms(self, message: OutboundSms, status_callback: str | None = None) -> SentSms: ...
+
+
+class NumberGateway(Protocol):
+    """The Twilio operations the admin flows use (masking.adapters.twilio_gateway.TwilioGateway)."""
+
+    def send_sms(self, message: OutboundSms, status_callback: str | None = None) -> SentSms: ...
+
+    def search_local_numbers(self, area_code: str, limit: int = 5, country: str = "US") -> list[str]: ...
+
+    def buy_number(
+        self, number: str, sms_url: str, voice_url: str, status_callback: str | None = None, friendly_name: str | None = None
+    ) -> Any: ...
+
+    def configure_number(self, number_sid: str, sms_url: str, voice_url: str) -> None: ...
+
+    def add_to_messaging_service(self, service_sid: str, number_sid: str) -> None: ...
+
+    def release_number(self, number_sid: str) -> None: ...
+
+
+class CallGateway(Protocol):
+    """The Twilio operation click-to-call needs (masking.adapters.twilio_gateway.TwilioGateway)."""
+
+    def create_call(
+        self,
+        to: str,
+        from_: str,
+        url: str,
+        status_callback: str,
+        status_callback_events: list[str] | tuple[str, ...] = CALL_STATUS_EVENTS,
+        record: bool = False,
+    ) -> str: ...
+
+
+# ---------------------------------------------------------------- queues
+
+
+class RetryQueue(Protocol):
+    def schedule(self, resend: Resend) -> None: ...
+
+
+class OwnerAlerts(Protocol):
+    def publish(self, subject: str, message: str) -> None: ...
+
+
+# ---------------------------------------------------------------- stores
+
+
+class RoutingStore(Protocol):
+    # ---- hot path reads
+    def lookup_inbound(self, to_number: str, from_phone: str) -> InboundLookup: ...
+
+    def get_provider_and_pair(self, provider_id: str, client_id: str) -> tuple[Provider | None, Lease | None]: ...
+
+    def get_provider_and_slot(self, provider_id: str, pool_number: str) -> tuple[Provider | None, Lease | None]: ...
+
+    # ---- hot path writes
+    def touch_lease(self, lease: Lease, last_activity_at: str, expires_at: int, record: MessageRecord | None) -> Lease:
+        """Extends an active lease and records the message (if any), atomically.
+
+        Raises DuplicateMessage when the MessageSid is known, LeaseConflict when the slot
+        is no longer this client's.
+        """
+        ...
+
+    def claim_slot(self, lease: Lease, expected_pair_version: int | None, now_epoch: int, record: MessageRecord | None) -> ClaimOutcome:
+        """Writes a new lease (pair + slot) if the slot is free, expired or already this
+        client's, and the pair is still at ``expected_pair_version`` (None: no pair yet).
+
+        Raises DuplicateMessage when ``record`` is given and its MessageSid is known.
+        """
+        ...
+
+    def claim_message(self, record: MessageRecord) -> None:
+        """Records a MessageSid that touches no lease. Raises DuplicateMessage."""
+        ...
+
+    def release_message(self, message_sid: str) -> None:
+        """Forgets a MessageSid whose forwarding failed, so Twilio's retry is processed."""
+        ...
+
+    def set_message_outcome(self, message_sid: str, outcome: str, parts: list[ForwardedPart]) -> None: ...
+
+    def create_client(self, client: Client) -> Client:
+        """Creates a client unless one has this phone already; returns the stored one."""
+        ...
+
+    def set_opt_out(self, lease: Lease, party: Party, opted_out: bool) -> None: ...
+
+    def expire_lease(self, lease: Lease, at_epoch: int) -> bool:
+        """Ends a lease now (pair and slot), if it is still this lease. The pair keeps
+        its pool number so the pair gets it back when it talks again and it is free."""
+        ...
+
+    # ---- allocation reads (Query on keys, only when a lease is created)
+    def pool_view(self, provider_id: str) -> PoolView: ...
+
+    # ---- inventory and people (admin, seeding)
+    def put_number(self, number: NumberRecord) -> None: ...
+
+    def put_provider(self, provider: Provider) -> None: ...
+
+    def put_client(self, client: Client) -> None: ...
+
+    def get_message(self, message_sid: str) -> MessageRecord | None: ...
+
+    def record_delivery(self, update: DeliveryUpdate) -> bool:
+        """Stores a status unless the message already has this or a later one.
+
+        Returns False (nothing changed) for repeated or out-of-order callbacks, and for
+        a ``message_sid`` we do not know.
+        """
+        ...
+
+
+class DeliveryStore(Protocol):
+    """What delivery-failure handling needs on top of the routing store."""
+
+    def get_message(self, message_sid: str) -> MessageRecord | None: ...
+
+    def get_provider_and_pair(self, provider_id: str, client_id: str) -> tuple[Provider | None, Lease | None]: ...
+
+    def claim_resend(self, message_sid: str, outbound_sid: str) -> bool: ...
+
+    def add_resent_part(self, message_sid: str, original_sid: str, part: ForwardedPart) -> None: ...
+
+    def record_permanent_failure(self, outbound_sid: str, at_epoch: int, window_seconds: int) -> int: ...
+
+    def claim_owner_alert(self, at_epoch: int, window_seconds: int) -> bool: ...
+
+    def increment_client_errors(self, client_id: str) -> int: ...
+
+
+class CallStore(RoutingStore, Protocol):
+    """What the voice flows need: the routing store (lease allocation) plus the items above."""
+
+    # ---- people (admin reads)
+    def get_provider(self, provider_id: str) -> Provider | None: ...
+
+    def get_client(self, client_id: str) -> Client | None: ...
+
+    def find_client(self, *, phone: str | None = None, external_id: str | None = None) -> Client | None: ...
+
+    # ---- inbound calls
+    def lookup_call(self, to_number: str, from_phone: str, call_sid: str) -> tuple[InboundLookup, CallRecord | None]:
+        """One read: the number called, the caller as client and as provider, and our
+        earlier answer to this CallSid if any."""
+        ...
+
+    def touch_lease_for_call(self, lease: Lease, last_activity_at: str, expires_at: int, record: CallRecord) -> Lease:
+        """Extends an active lease and stores the call's answer, atomically.
+
+        Raises DuplicateCall when the CallSid was answered, LeaseConflict when the lease moved.
+        """
+        ...
+
+    def claim_call(self, record: CallRecord) -> None:
+        """Stores the answer of a call that touches no lease. Raises DuplicateCall."""
+        ...
+
+    def get_call(self, call_sid: str) -> CallRecord | None: ...
+
+    def record_call_dial(self, call_sid: str, outcome: DialOutcome) -> CallRecord | None:
+        """Stores the dial outcome once; None when it was stored already or the call is unknown."""
+        ...
+
+    # ---- click-to-call sessions
+    def take_call_slot(self, provider_id: str, hour: str, limit: int, expires_at: int) -> int | None:
+        """Counts one call for the provider in ``hour``; the new count, or None at the limit."""
+        ...
+
+    def give_back_call_slot(self, provider_id: str, hour: str) -> None: ...
+
+    def create_call_session(self, session: CallSession) -> None: ...
+
+    def get_call_session(self, call_id: str) -> CallSession | None: ...
+
+    def set_call_session_sid(self, call_id: str, call_sid: str) -> None: ...
+
+    def update_call_status(self, change: StatusChange) -> CallSession | None:
+        """Moves the session's status forward; None (nothing changed) for a status that
+        is not later than the stored one, or an unknown session."""
+        ...
+
+    def record_session_dial(self, call_id: str, outcome: DialOutcome) -> CallSession | None:
+        """Stores the client leg's outcome once; None when it was stored already."""
+        ...
+
+
+class AdminStore(RoutingStore, Protocol):
+    """What the admin flows and the schedules need: people, numbers, leases, guards.
+
+    Numbers change under a condition (``assign_number``): the stored number must still have
+    the lifecycle, status and provider the flow read, so two flows never hand out one number.
+    """
+
+    # ---- providers
+    def get_provider(self, provider_id: str) -> Provider | None: ...
+
+    def find_provider_id_by_phone(self, phone: str) -> str | None: ...
+
+    def create_provider(self, provider: Provider) -> bool:
+        """Creates a provider unless one has this phone; False when the phone is taken."""
+        ...
+
+    def save_provider(self, provider: Provider) -> None: ...
+
+    def deactivate_provider(self, provider: Provider) -> None: ...
+
+    def list_provider_ids(self) -> list[str]: ...
+
+    # ---- numbers
+    def get_number(self, number: str) -> NumberRecord | None: ...
+
+    def list_numbers(self, lifecycle: Lifecycle | None = None, status: NumberStatus | None = None) -> list[NumberRecord]: ...
+
+    def create_number(self, number: NumberRecord) -> bool: ...
+
+    def assign_number(self, expected: NumberRecord, new: NumberRecord, provider: Provider | None = None) -> bool:
+        """Writes ``new`` (and ``provider``, atomically) if the stored number still matches
+        ``expected``'s lifecycle, status and provider. False if it moved meanwhile."""
+        ...
+
+    # ---- clients
+    def get_client(self, client_id: str) -> Client | None: ...
+
+    def find_client(self, *, phone: str | None = None, external_id: str | None = None) -> Client | None: ...
+
+    def save_client(self, client: Client, previous: Client | None) -> bool: ...
+
+    # ---- leases
+    def find_lease(self, lease_id: str) -> Lease | None: ...
+
+    def provider_leases(self, provider_id: str) -> list[Lease]: ...
+
+    def refresh_client_on_leases(self, client: Client) -> int: ...
+
+    def provider_slots(self, provider_id: str) -> list[Lease]: ...
+
+    def delete_expired_slot(self, slot: Lease, now_epoch: int) -> bool: ...
+
+    # ---- schedules
+    def claim_guard(self, name: str, decision_id: str, at_epoch: int, window_seconds: int) -> bool: ...
+
+    def release_guard(self, name: str, decision_id: str) -> None: ...

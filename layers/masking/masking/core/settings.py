@@ -1,0 +1,273 @@
+"""Settings read from the environment, validated once and cached.
+
+One frozen dataclass per concern; ``clear_settings_cache()`` resets them in tests. A
+bad value raises ``SettingsError`` naming the variable, on the first invocation.
+
+Why not pydantic here: these models are loaded by every webhook function, and pydantic
+costs ~45 ms of cold import on its own (bench/cold_import.py), more than the 25 % the
+hot path may add to boto3 + twilio. Pydantic validates request bodies where a request
+has one (the admin API), not three environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from typing import Any, Literal, get_args
+
+PrefixPolicy = Literal["first", "always", "never"]
+Transport = Literal["twilio", "sandbox"]
+
+
+class SettingsError(ValueError):
+    """A setting is missing or out of range; the message names the variable."""
+
+
+def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingSettings:
+    """How SMS are routed: lease lifetime and the client-name prefix policy."""
+
+    lease_ttl_days: float = 14
+    prefix_policy: PrefixPolicy = "first"
+    # Twilio's hard limit for one message body, in UTF-16 code units.
+    max_body_length: int = 1600
+
+    def __post_init__(self) -> None:
+        if not 0 < float(self.lease_ttl_days) <= 365:
+            raise SettingsError(f"LEASE_TTL_DAYS must be more than 0 and at most 365, not {self.lease_ttl_days!r}")
+        _one_of("PREFIX_POLICY", self.prefix_policy, get_args(PrefixPolicy))
+        if not 10 <= self.max_body_length <= 1600:
+            raise SettingsError("max_body_length must be from 10 to 1600")
+
+
+@dataclass(frozen=True, slots=True)
+class AwsSettings:
+    """Where the routing state, the outbox and the secrets live."""
+
+    table_name: str
+    outbox_queue_url: str
+    secrets_path: str = "/masking/dev"
+
+    def __post_init__(self) -> None:
+        if len(self.table_name) < 3:
+            raise SettingsError("TABLE_NAME is missing")
+        if not self.outbox_queue_url:
+            raise SettingsError("OUTBOX_QUEUE_URL is missing")
+        if not re.fullmatch(r"/[A-Za-z0-9_./-]+", self.secrets_path):
+            raise SettingsError(f"SECRETS_PATH must be an SSM path like /masking/dev, not {self.secrets_path!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class TwilioSettings:
+    """How to reach Twilio, and which public URL Twilio calls us on."""
+
+    transport: Transport = "twilio"
+    public_base_url: str = ""
+    messaging_service_sid: str = ""
+    status_callback_path: str = "/twilio/sms/status"
+
+    def __post_init__(self) -> None:
+        _one_of("TWILIO_TRANSPORT", self.transport, get_args(Transport))
+        base = self.public_base_url.strip().rstrip("/")
+        if base and not base.startswith(("https://", "http://")):
+            raise SettingsError("PUBLIC_BASE_URL must start with https:// (or http:// locally)")
+        object.__setattr__(self, "public_base_url", base)
+
+
+@dataclass(frozen=True, slots=True)
+class InventorySettings:
+    """Buying and attaching numbers."""
+
+    preferred_area_codes: tuple[str, ...] = ("303", "720")
+    verification_phone: str = ""  # where the verification SMS of a new number goes
+
+    def __post_init__(self) -> None:
+        codes = self.preferred_area_codes
+        if isinstance(codes, str):
+            codes = tuple(code.strip() for code in codes.split(",") if code.strip())
+            object.__setattr__(self, "preferred_area_codes", codes)
+        if not codes or not all(re.fullmatch(r"[2-9]\d\d", code) for code in codes):
+            raise SettingsError(f"PREFERRED_AREA_CODES must be comma-separated 3-digit area codes, not {self.preferred_area_codes!r}")
+        if self.verification_phone and not re.fullmatch(r"\+[1-9]\d{6,14}", self.verification_phone):
+            raise SettingsError("VERIFICATION_PHONE must be an E.164 number like +13035550100")
+
+
+# Twilio error codes worth one more try after 10 minutes: queue overflow, unreachable
+# handset, unknown error, missing segment, carrier congestion, A2P rate limits. Every
+# other code (30005 unknown handset, 30006 landline, 30007 filtered...) is permanent.
+DEFAULT_TEMPORARY_ERROR_CODES = ("30001", "30003", "30008", "30009", "30017", "30022")
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySettings:
+    """Delivery failures: which errors get the one timed resend, and when the owner hears."""
+
+    temporary_error_codes: tuple[str, ...] = DEFAULT_TEMPORARY_ERROR_CODES
+    retry_queue_url: str = ""
+    retry_delay_seconds: float = 600
+    owner_alert_topic_arn: str = ""
+    owner_alert_threshold: float = 5  # alert when more than this many fail in the window
+    owner_alert_window_hours: float = 24
+
+    def __post_init__(self) -> None:
+        codes = self.temporary_error_codes
+        if isinstance(codes, str):
+            codes = tuple(code.strip() for code in codes.split(",") if code.strip())
+            object.__setattr__(self, "temporary_error_codes", codes)
+        if not all(code.isdigit() for code in codes):
+            raise SettingsError(f"TEMPORARY_ERROR_CODES must be comma-separated Twilio error codes, not {self.temporary_error_codes!r}")
+        if not 0 <= float(self.retry_delay_seconds) <= 900:
+            raise SettingsError("RETRY_DELAY_SECONDS must be from 0 to 900 (the SQS maximum)")
+        if float(self.owner_alert_threshold) < 0 or float(self.owner_alert_window_hours) <= 0:
+            raise SettingsError("OWNER_ALERT_THRESHOLD must be >= 0 and OWNER_ALERT_WINDOW_HOURS > 0")
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSettings:
+    """The pool monitor and standby keeper (EventBridge schedules)."""
+
+    utilization_threshold: float = 0.87
+    purchase_cooldown_hours: float = 72
+    webhook_base_url: str = ""  # the API's public base URL, for numbers bought by a schedule
+
+    def __post_init__(self) -> None:
+        if not 0 < float(self.utilization_threshold) <= 1:
+            raise SettingsError("POOL_UTILIZATION_THRESHOLD must be more than 0 and at most 1")
+        if float(self.purchase_cooldown_hours) < 0:
+            raise SettingsError("POOL_PURCHASE_COOLDOWN_HOURS must be >= 0")
+        base = self.webhook_base_url.strip().rstrip("/")
+        if base and not base.startswith(("https://", "http://")):
+            raise SettingsError("WEBHOOK_BASE_URL must start with https://")
+        object.__setattr__(self, "webhook_base_url", base)
+
+
+RECORDING_MODE = "record-from-answer-dual"  # both legs, from when the client answers, one channel each
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceSettings:
+    """Calls: click-to-call rate limit and recording (off by default)."""
+
+    calls_per_provider_per_hour: int = 10
+    record_calls: bool = False
+
+    def __post_init__(self) -> None:
+        raw_limit: Any = self.calls_per_provider_per_hour
+        try:
+            limit = int(str(raw_limit).strip())
+        except ValueError:
+            raise SettingsError(f"CALLS_PER_PROVIDER_PER_HOUR must be a whole number, not {raw_limit!r}") from None
+        if not 1 <= limit <= 10_000:
+            raise SettingsError(f"CALLS_PER_PROVIDER_PER_HOUR must be from 1 to 10000, not {limit}")
+        object.__setattr__(self, "calls_per_provider_per_hour", limit)
+        raw_record: Any = self.record_calls
+        if isinstance(raw_record, str):
+            word = raw_record.strip().lower()
+            if word not in ("true", "false", "1", "0", "yes", "no"):
+                raise SettingsError(f"RECORD_CALLS must be true or false, not {raw_record!r}")
+            object.__setattr__(self, "record_calls", word in ("true", "1", "yes"))
+
+    @property
+    def dial_record(self) -> str | None:
+        """The ``record`` attribute of a bridging ``<Dial>``."""
+        return RECORDING_MODE if self.record_calls else None
+
+
+def _from_env[T](cls: type[T], names: dict[str, str]) -> T:
+    """Builds ``cls`` from the environment variables in ``names`` (field -> variable)."""
+    types = {f.name: f.type for f in fields(cls)}  # type: ignore[arg-type]
+    values: dict[str, Any] = {}
+    for field_name, variable in names.items():
+        raw = os.environ.get(variable, "")
+        if raw == "":
+            continue
+        if types[field_name] in ("float", float):
+            try:
+                values[field_name] = float(raw)
+            except ValueError:
+                raise SettingsError(f"{variable} must be a number, not {raw!r}") from None
+        else:
+            values[field_name] = raw
+    try:
+        return cls(**values)
+    except TypeError as exc:  # a required variable is missing
+        raise SettingsError(f"missing setting: {', '.join(names.values())} ({exc})") from None
+
+
+@lru_cache(maxsize=1)
+def get_routing_settings() -> RoutingSettings:
+    return _from_env(RoutingSettings, {"lease_ttl_days": "LEASE_TTL_DAYS", "prefix_policy": "PREFIX_POLICY"})
+
+
+@lru_cache(maxsize=1)
+def get_aws_settings() -> AwsSettings:
+    return _from_env(AwsSettings, {"table_name": "TABLE_NAME", "outbox_queue_url": "OUTBOX_QUEUE_URL", "secrets_path": "SECRETS_PATH"})
+
+
+@lru_cache(maxsize=1)
+def get_twilio_settings() -> TwilioSettings:
+    return _from_env(
+        TwilioSettings,
+        {"transport": "TWILIO_TRANSPORT", "public_base_url": "PUBLIC_BASE_URL", "messaging_service_sid": "MESSAGING_SERVICE_SID"},
+    )
+
+
+@lru_cache(maxsize=1)
+def get_inventory_settings() -> InventorySettings:
+    return _from_env(InventorySettings, {"preferred_area_codes": "PREFERRED_AREA_CODES", "verification_phone": "VERIFICATION_PHONE"})
+
+
+@lru_cache(maxsize=1)
+def get_delivery_settings() -> DeliverySettings:
+    return _from_env(
+        DeliverySettings,
+        {
+            "temporary_error_codes": "TEMPORARY_ERROR_CODES",
+            "retry_queue_url": "RETRY_QUEUE_URL",
+            "retry_delay_seconds": "RETRY_DELAY_SECONDS",
+            "owner_alert_topic_arn": "OWNER_ALERT_TOPIC_ARN",
+            "owner_alert_threshold": "OWNER_ALERT_THRESHOLD",
+            "owner_alert_window_hours": "OWNER_ALERT_WINDOW_HOURS",
+        },
+    )
+
+
+@lru_cache(maxsize=1)
+def get_schedule_settings() -> ScheduleSettings:
+    settings = _from_env(
+        ScheduleSettings,
+        {
+            "utilization_threshold": "POOL_UTILIZATION_THRESHOLD",
+            "purchase_cooldown_hours": "POOL_PURCHASE_COOLDOWN_HOURS",
+            "webhook_base_url": "WEBHOOK_BASE_URL",
+        },
+    )
+    if not settings.webhook_base_url:  # a custom domain serves the webhooks too
+        settings = ScheduleSettings(settings.utilization_threshold, settings.purchase_cooldown_hours, get_twilio_settings().public_base_url)
+    return settings
+
+
+@lru_cache(maxsize=1)
+def get_voice_settings() -> VoiceSettings:
+    return _from_env(VoiceSettings, {"calls_per_provider_per_hour": "CALLS_PER_PROVIDER_PER_HOUR", "record_calls": "RECORD_CALLS"})
+
+
+def clear_settings_cache() -> None:
+    getters = (
+        get_routing_settings,
+        get_aws_settings,
+        get_twilio_settings,
+        get_inventory_settings,
+        get_delivery_settings,
+        get_schedule_settings,
+        get_voice_settings,
+    )
+    for getter in getters:
+        getter.cache_clear()

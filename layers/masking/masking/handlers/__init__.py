@@ -1,0 +1,1 @@
+"""Events in, answers out: Twilio webhooks, the admin API, the schedules."""

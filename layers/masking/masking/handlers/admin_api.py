@@ -1,0 +1,436 @@
+"""The admin API for Zapier and operators: sessions, providers, clients, numbers, calls,
+pool stats. (The function is named ``create_session`` after the product's design card.)
+
+``handle_admin_request`` is the whole HTTP layer, in this order:
+
+1. ``x-api-key`` is checked against the Secrets Manager secret named by
+   ``ADMIN_API_KEY_SECRET`` (missing or wrong: 403, nothing else runs);
+2. ``handlers.admin_input.normalize_event`` turns Zapier-style input into one JSON body;
+3. the Powertools resolver validates it against the request models
+   (``handlers.admin_input``) and calls one domain function (``masking.admin``,
+   ``masking.voice.click_to_call``); the request's mirror records are published when it ends.
+
+Every answer is JSON: ``{"success": true, ...}``, or ``{"success": false, "error": ...,
+"details": ...}`` with the status of the domain error (``masking.core.errors``), 422 for
+invalid input (details name each field), 500 for anything unexpected (logged).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+from dataclasses import asdict
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+from urllib.parse import unquote
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import APIKey
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field
+
+from masking.admin.clients import resolve_client, upsert_client
+from masking.admin.context import AdminContext
+from masking.admin.numbers import attach_number, purchase_number
+from masking.admin.pool import PoolStats, pool_stats
+from masking.admin.provisioning import create_provider, get_provider, remove_provider, rotate_number
+from masking.admin.sessions import close_session, get_session, list_sessions, open_session
+from masking.core.errors import AdminError, Unprocessable
+from masking.core.models import Client, Lifecycle, NumberRecord, NumberStatus, Provider
+from masking.core.observability import logger
+from masking.core.phones import InvalidPhoneNumber, normalize_e164
+from masking.handlers.admin_input import (
+    ID_PATTERN,
+    JSON,
+    CallRequest,
+    ClientRequest,
+    ProviderRequest,
+    PurchaseRequest,
+    SessionRequest,
+    UnreadableRequest,
+    normalize_event,
+)
+from masking.handlers.twilio_request import header, json_response, public_base, public_url
+from masking.mirror.outbox import publish_records
+from masking.voice.click_to_call import session_view, start_call
+from masking.wiring import get_admin_context, get_outbox
+
+API_TITLE = "Masking admin API"
+API_VERSION = "1.0.0"
+API_KEY_HEADER = "x-api-key"
+API_KEY_MAX_AGE_SECONDS = 300
+FORBIDDEN = "missing or invalid API key"
+
+# ---------------------------------------------------------------- input normalization
+
+
+# ---------------------------------------------------------------- request models
+
+
+# ---------------------------------------------------------------- answers (documentation)
+
+
+class ErrorAnswer(BaseModel):
+    success: Literal[False]
+    error: str
+    details: Any = None
+
+
+class SessionOut(BaseModel):
+    id: str
+    provider_id: str
+    client_id: str
+    client_name: str
+    pool_number: str
+    started_at: str
+    last_activity_at: str
+    expires_at: str
+    active: bool
+    created: bool
+    notified: bool | None
+
+
+class SessionAnswer(BaseModel):
+    success: Literal[True]
+    session: SessionOut
+
+
+class SessionListAnswer(BaseModel):
+    success: Literal[True]
+    sessions: list[SessionOut]
+
+
+class ProviderAnswer(BaseModel):
+    success: Literal[True]
+    provider: Provider
+    created: bool | None = None
+    path: Literal["A", "B", "existing"] | None = Field(
+        default=None, description="A: a Ready standby number was assigned; B: one was bought; existing: the phone had a provider"
+    )
+
+
+class ClientAnswer(BaseModel):
+    success: Literal[True]
+    client: Client
+    created: bool
+
+
+class NumberAnswer(BaseModel):
+    success: Literal[True]
+    number: NumberRecord
+
+
+class NumberListAnswer(BaseModel):
+    success: Literal[True]
+    numbers: list[NumberRecord]
+
+
+class PoolAnswer(BaseModel):
+    success: Literal[True]
+    pool: PoolStats
+
+
+class CallOut(BaseModel):
+    id: str
+    provider_id: str
+    client_id: str
+    client_name: str
+    caller_id: str | None
+    reference: str | None
+    status: str
+    call_sid: str | None
+    duration: int | None
+    client_leg_status: str | None
+    client_leg_duration: int | None
+    record: bool
+    created_at: str
+    expires_at: str
+
+
+class CallAnswer(BaseModel):
+    success: Literal[True]
+    call: CallOut
+
+
+ERROR_DESCRIPTIONS = {
+    400: "The body is neither a JSON object nor a form",
+    403: "Missing or invalid API key",
+    404: "Not found",
+    409: "Conflicts with what exists (no number to buy, pool exhausted, inactive provider...)",
+    422: "Invalid input; details name each field",
+    429: "Too many click-to-call requests for this provider this hour",
+    502: "Twilio refused or failed",
+}
+
+
+def doc(operation_id: str, summary: str, status: int, description: str, answer: type[BaseModel], *errors: int) -> dict[str, Any]:
+    """OpenAPI metadata of a route: its success answer and the error answers it can give."""
+    responses: dict[int, OpenAPIResponse] = {status: {"description": description, "content": {JSON: {"model": answer}}}}
+    for code in sorted({403, 422, *errors}):
+        responses[code] = {"description": ERROR_DESCRIPTIONS[code], "content": {JSON: {"model": ErrorAnswer}}}
+    return {"operation_id": operation_id, "summary": summary, "responses": responses}
+
+
+# ---------------------------------------------------------------- routes
+
+app = APIGatewayRestResolver(enable_validation=True)
+ID_PATH = Path(pattern=ID_PATTERN, max_length=128)
+
+
+def admin() -> AdminContext:
+    """The request's context (set by ``handle_admin_request``)."""
+    return app.context["admin"]  # type: ignore[no-any-return]
+
+
+def webhook_base() -> str:
+    """The API's public base URL (scheme, host, stage): where bought numbers point."""
+    event = app.current_event.raw_event
+    url = public_url(event, admin().twilio.public_base_url).split("?", 1)[0]
+    # unquoted: API Gateway may give "%2B" in one of the two and "+" in the other
+    return public_base(unquote(url), unquote(event.get("path") or ""))
+
+
+def answer(status: int = 200, **payload: Any) -> Response[dict[str, Any]]:
+    return Response(status_code=status, content_type=JSON, body={"success": True, **payload})
+
+
+def failure(status: int, message: str, details: Any = None) -> Response[dict[str, Any]]:
+    return Response(status_code=status, content_type=JSON, body={"success": False, "error": message, "details": details})
+
+
+@app.post(
+    "/sessions",
+    **doc("openSession", "Open a session", 201, "Opened (200: the pair's session was already active)", SessionAnswer, 400, 404, 409, 502),
+)
+def post_session(request: SessionRequest) -> Response[dict[str, Any]]:
+    """Opens a session (lease) for a provider and a client, or returns the pair's active one."""
+    if not request.client and not request.client_phone:
+        raise Unprocessable("client or client_phone is required", [{"field": "client", "problem": "client or client_phone is required"}])
+    ctx = admin()
+    provider = get_provider(ctx, request.provider)
+    client = resolve_client(ctx, request.client or "", request.client_phone)
+    view = open_session(ctx, provider, client, request.ttl_days, request.notify)
+    return answer(201 if view.created else 200, session=view.as_dict())
+
+
+@app.get("/sessions/<session_id>", **doc("getSession", "Read a session", 200, "The session", SessionAnswer, 404))
+def get_session_route(session_id: Annotated[str, ID_PATH]) -> Response[dict[str, Any]]:
+    return answer(session=get_session(admin(), session_id).as_dict())
+
+
+@app.get("/sessions", **doc("listSessions", "List a provider's sessions", 200, "The provider's sessions", SessionListAnswer, 404))
+def list_sessions_route(
+    provider: Annotated[str, Query(pattern=ID_PATTERN, max_length=128)], include_expired: Annotated[bool, Query()] = False
+) -> Response[dict[str, Any]]:
+    ctx = admin()
+    get_provider(ctx, provider)
+    return answer(sessions=[view.as_dict() for view in list_sessions(ctx, provider, include_expired)])
+
+
+@app.delete(
+    "/sessions/<session_id>", **doc("closeSession", "Close a session", 200, "Closed (closing twice is fine)", SessionAnswer, 400, 404)
+)
+def delete_session(session_id: Annotated[str, ID_PATH]) -> Response[dict[str, Any]]:
+    return answer(session=close_session(admin(), session_id).as_dict())
+
+
+@app.post(
+    "/providers",
+    **doc("createProvider", "Create a provider", 201, "Created (200: the phone already had one)", ProviderAnswer, 400, 409, 502),
+)
+def post_provider(request: ProviderRequest) -> Response[dict[str, Any]]:
+    """Creates a provider with a reserved number: a Ready standby one (path A) or a bought one (B)."""
+    provisioned = create_provider(admin(), request.name, request.phone, request.email, webhook_base())
+    created = provisioned.created
+    return answer(201 if created else 200, provider=asdict(provisioned.provider), created=created, path=provisioned.path)
+
+
+@app.get("/providers/<provider_id>", **doc("getProvider", "Read a provider", 200, "The provider", ProviderAnswer, 404))
+def get_provider_route(provider_id: Annotated[str, ID_PATH]) -> Response[dict[str, Any]]:
+    return answer(provider=asdict(get_provider(admin(), provider_id)))
+
+
+@app.delete(
+    "/providers/<provider_id>",
+    **doc("removeProvider", "Remove a provider", 200, "Removed: sessions closed, number to standby", ProviderAnswer, 400, 404),
+)
+def delete_provider(provider_id: Annotated[str, ID_PATH]) -> Response[dict[str, Any]]:
+    return answer(provider=asdict(remove_provider(admin(), provider_id)))
+
+
+@app.post(
+    "/providers/<provider_id>/rotate-number",
+    **doc("rotateNumber", "Give a provider a new reserved number", 200, "Rotated; old one is standby", ProviderAnswer, 400, 404, 409, 502),
+)
+def post_rotate_number(provider_id: Annotated[str, ID_PATH]) -> Response[dict[str, Any]]:
+    return answer(provider=asdict(rotate_number(admin(), provider_id, webhook_base())))
+
+
+@app.put("/clients", **doc("upsertClient", "Create or update a client", 201, "Created (200: updated)", ClientAnswer, 400, 404, 409))
+def put_client(request: ClientRequest) -> Response[dict[str, Any]]:
+    """Upserts a client by external id, else by phone."""
+    ctx = admin()
+    if request.provider:
+        get_provider(ctx, request.provider)
+    client, created = upsert_client(ctx, request.phone, request.name, request.external_id, request.email, request.provider)
+    return answer(201 if created else 200, client=asdict(client), created=created)
+
+
+@app.post(
+    "/numbers/purchase",
+    **doc("purchaseNumber", "Buy a number", 201, "Bought: Pending, or Ready / Failed if attached", NumberAnswer, 400, 409, 502),
+)
+def post_purchase(request: PurchaseRequest) -> Response[dict[str, Any]]:
+    ctx = admin()
+    number = purchase_number(ctx, Lifecycle(request.lifecycle), webhook_base(), request.area_code)
+    if request.attach:
+        number = attach_number(ctx, number.number, webhook_base())
+    return answer(201, number=asdict(number))
+
+
+@app.post(
+    "/numbers/<number>/attach", **doc("attachNumber", "Attach and verify a number", 200, "Attached: Ready", NumberAnswer, 400, 404, 502)
+)
+def post_attach(number: Annotated[str, Path(max_length=40, description="E.164; URL-encode the + as %2B")]) -> Response[dict[str, Any]]:
+    """Points the number's webhooks at this API and sends the verification SMS."""
+    e164 = _path_number(number)
+    attached = attach_number(admin(), e164, webhook_base())
+    if attached.status != NumberStatus.READY:
+        return failure(502, "the number could not be attached; it is marked Failed", {"number": asdict(attached)})
+    return answer(number=asdict(attached))
+
+
+def _path_number(raw: str) -> str:
+    try:
+        return normalize_e164(unquote(raw))
+    except InvalidPhoneNumber as exc:
+        raise Unprocessable("invalid request", [{"field": "number", "problem": exc.reason}]) from None
+
+
+@app.get("/numbers", **doc("listNumbers", "List the numbers we own", 200, "Numbers, by number", NumberListAnswer))
+def list_numbers(
+    lifecycle: Annotated[Literal["Reserved", "Pool", "Standby"] | None, Query()] = None,
+    status: Annotated[Literal["Pending", "Ready", "Failed"] | None, Query()] = None,
+) -> Response[dict[str, Any]]:
+    numbers = admin().store.list_numbers(Lifecycle(lifecycle) if lifecycle else None, NumberStatus(status) if status else None)
+    return answer(numbers=[asdict(n) for n in sorted(numbers, key=lambda n: n.number)])
+
+
+@app.get("/pool/stats", **doc("poolStats", "Pool utilization", 200, "Pool figures", PoolAnswer))
+def get_pool_stats() -> Response[dict[str, Any]]:
+    return answer(pool=pool_stats(admin()).as_dict())
+
+
+@app.post("/calls", **doc("startCall", "Start a click-to-call", 201, "Ringing the provider", CallAnswer, 404, 409, 429, 502))
+def post_call(request: CallRequest) -> Response[dict[str, Any]]:
+    """Rings the provider from their reserved number; when they answer, the client is dialed
+    with the reserved number as caller ID. The session expires 30 minutes after creation."""
+    session = start_call(admin(), request.provider, request.client, request.reference, webhook_base())
+    return answer(201, call=session_view(session))
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def get_openapi() -> Response[str]:
+    return Response(status_code=200, content_type=JSON, body=openapi_json())
+
+
+@lru_cache(maxsize=1)
+def openapi_json() -> str:
+    """The OpenAPI document of the admin API (docs/openapi.json is a copy)."""
+    document = json.loads(
+        app.get_openapi_json_schema(
+            title=API_TITLE,
+            version=API_VERSION,
+            description="Sessions, providers, clients, numbers and pool stats, for Zapier and operators. "
+            "Every route needs the x-api-key header. JSON, form-encoded and query-string input are accepted; "
+            'Zapier-style names ("Sitter ID", "sitterId", "phone_number"...) are mapped to the fields below.',
+            security_schemes={"apiKey": APIKey.model_validate({"type": "apiKey", "in": "header", "name": API_KEY_HEADER})},
+            security=[{"apiKey": []}],
+        )
+    )
+    for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):  # our 422 is ErrorAnswer
+        document["components"]["schemas"].pop(unused, None)
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+# ---------------------------------------------------------------- errors
+
+
+@app.exception_handler(AdminError)
+def on_admin_error(error: AdminError) -> Response[dict[str, Any]]:
+    return failure(error.status, error.message, error.details)
+
+
+@app.exception_handler(RequestValidationError)
+def on_invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
+    return failure(422, "invalid request", [_problem(item) for item in error.errors()])
+
+
+def _problem(item: dict[str, Any]) -> dict[str, str]:
+    location = [str(part) for part in item.get("loc", ())]
+    field = ".".join(location[1:]) or (location[0] if location else "body")
+    message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
+    return {"field": field, "problem": message}
+
+
+@app.exception_handler(Exception)
+def on_unexpected(error: Exception) -> Response[dict[str, Any]]:
+    logger.exception("admin request failed", extra={"error_type": type(error).__name__})
+    return failure(500, "internal error", None)
+
+
+@app.not_found
+def on_no_route(error: Exception) -> Response[dict[str, Any]]:
+    return failure(404, "no such route", {"method": app.current_event.http_method, "path": app.current_event.path})
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def _error(status: int, message: str, details: Any = None) -> dict[str, Any]:
+    return json_response(status, {"success": False, "error": message, "details": details})
+
+
+def expected_api_key() -> str:
+    from aws_lambda_powertools.utilities import parameters
+
+    value = parameters.get_secret(os.environ["ADMIN_API_KEY_SECRET"], max_age=API_KEY_MAX_AGE_SECONDS)
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def has_valid_api_key(event: dict[str, Any]) -> bool:
+    provided = header(event, API_KEY_HEADER) or ""
+    expected = expected_api_key()
+    return bool(provided and expected) and hmac.compare_digest(provided.encode(), expected.encode())
+
+
+def handle_admin_request(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """API key, then input normalization, then the route; mirror records published at the end."""
+    try:
+        allowed = has_valid_api_key(event)
+    except Exception:
+        logger.exception("the admin API key could not be read")
+        return _error(500, "internal error")
+    if not allowed:
+        return _error(403, FORBIDDEN)
+    try:
+        normalized = normalize_event(event)
+    except UnreadableRequest as exc:
+        return _error(400, str(exc))
+    try:
+        ctx = get_admin_context()
+    except Exception:
+        logger.exception("the admin context could not be built")
+        return _error(500, "internal error")
+    app.append_context(admin=ctx)
+    try:
+        return app.resolve(normalized, context)
+    finally:
+        publish_records(get_outbox(), ctx.take_records())
+
+
+__all__ = ["app", "handle_admin_request", "openapi_json"]

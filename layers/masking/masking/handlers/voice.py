@@ -1,0 +1,147 @@
+"""The voice webhooks of ``call_connect``: API Gateway event -> domain -> TwiML.
+
+- ``handle_voice_webhook`` (POST /twilio/voice, *A call comes in*): routing in
+  ``masking.voice.routing``;
+- ``handle_bridge_webhook`` (POST /twilio/voice/bridge?call=<id>): the provider answered a
+  click-to-call; ``masking.voice.click_to_call`` says whom to dial;
+- ``handle_call_status_webhook`` (POST /twilio/voice/status?call=<id>[&leg=dial]): call
+  status callbacks and ``<Dial>`` actions.
+
+Every route is signature-checked like the SMS ones (``handlers.twilio_request``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from masking.core.models import DialOutcome, iso
+from masking.core.observability import count, logger
+from masking.core.phones import is_e164
+from masking.core.settings import RECORDING_MODE
+from masking.handlers.twilio_request import BadRequest, FormParams, TwilioRequest, public_base, twiml_response, verify_twilio_request
+from masking.mirror.outbox import publish_records
+from masking.mirror.rows import audit_record
+from masking.voice.click_to_call import DIAL_STATUSES, NOT_CONNECTED, answer_bridge, record_call_status, record_dial_outcome
+from masking.voice.routing import InboundCall, record_inbound_dial
+from masking.voice.twiml import (
+    BRIDGE_PATH,
+    CALL_REQUEST_EXPIRED,
+    CANNOT_CONNECT,
+    CLIENT_NOT_ANSWERED,
+    NOT_AVAILABLE,
+    VOICE_PATH,
+    dial_action_url,
+    dial_twiml,
+    hang_up,
+    say_and_hang_up,
+)
+
+if TYPE_CHECKING:
+    from masking.wiring import VoiceServices
+
+
+def parse_inbound_call(params: FormParams) -> InboundCall:
+    sid = params.first("CallSid")
+    if not sid or not sid.startswith("CA") or len(sid) > 64:
+        raise BadRequest("CallSid is missing or not a Twilio call SID")
+    to_number = params.first("To")
+    if not is_e164(to_number):
+        raise BadRequest("To is not an E.164 phone number")
+    return InboundCall(call_sid=sid, from_phone=params.first("From").strip(), to_number=to_number)
+
+
+def _verified(event: dict[str, Any], services: VoiceServices) -> TwilioRequest | dict[str, Any]:
+    return verify_twilio_request(event, services.twilio.public_base_url, lambda: services.credentials().auth_token, "voice webhook")
+
+
+def _seconds(raw: str) -> int | None:
+    return int(raw) if raw.strip().isdigit() else None
+
+
+def handle_voice_webhook(event: dict[str, Any], services: VoiceServices) -> dict[str, Any]:
+    """POST /twilio/voice: Twilio's "A call comes in"."""
+    request = _verified(event, services)
+    if not isinstance(request, TwilioRequest):
+        return request
+    url, params = request.url, request.params
+    try:
+        call = parse_inbound_call(params)
+    except BadRequest as exc:
+        count("MalformedWebhooks")
+        logger.warning("malformed voice webhook, nothing dialed", extra={"reason": str(exc)})
+        stamp = iso(services.now())
+        audit = audit_record(
+            "Malformed webhook",
+            f"Signed voice webhook not routable: {exc}",
+            category="Error",
+            severity="Warning",
+            at=stamp,
+            key=f"malformed:{params.first('CallSid') or 'unknown'}",
+        )
+        publish_records(services.outbox, [audit])
+        return twiml_response(say_and_hang_up(CANNOT_CONNECT))
+    logger.set_correlation_id(call.call_sid)
+    result = services.router.route(call, public_base(url, VOICE_PATH))
+    publish_records(services.outbox, result.records)
+    return twiml_response(result.twiml)
+
+
+def handle_bridge_webhook(event: dict[str, Any], services: VoiceServices) -> dict[str, Any]:
+    """POST /twilio/voice/bridge?call=<id>: the provider answered a click-to-call."""
+    request = _verified(event, services)
+    if not isinstance(request, TwilioRequest):
+        return request
+    url, params = request.url, request.params
+    call_id, call_sid = request.query("call"), params.first("CallSid")
+    if call_sid:
+        logger.set_correlation_id(call_sid)
+    result = answer_bridge(services.store, call_id, call_sid, services.now())
+    publish_records(services.outbox, result.records)
+    session = result.session
+    if session is None:
+        logger.info("bridge refused", extra={"reason": result.reason, "call_id": call_id})
+        return twiml_response(say_and_hang_up(CALL_REQUEST_EXPIRED))
+    action = dial_action_url(public_base(url, BRIDGE_PATH), session.call_id)
+    return twiml_response(dial_twiml(session.client_phone, session.reserved_number, action, RECORDING_MODE if session.record else None))
+
+
+def handle_call_status_webhook(event: dict[str, Any], services: VoiceServices) -> dict[str, Any]:
+    """POST /twilio/voice/status?call=<id>[&leg=dial]: a call status callback, or a <Dial> action."""
+    request = _verified(event, services)
+    if not isinstance(request, TwilioRequest):
+        return request
+    params = request.params
+    call_id = request.query("call")
+    if params.first("CallSid"):
+        logger.set_correlation_id(params.first("CallSid"))
+    if request.query("leg") == "dial":
+        return _dial_action(services, call_id, params)
+    if not call_id.startswith("CS"):
+        logger.warning("call status callback for no call session", extra={"call_id": call_id})
+        return twiml_response()
+    seconds = _seconds(params.first("CallDuration"))
+    records = record_call_status(services.store, call_id, params.first("CallStatus"), params.first("CallSid"), seconds, services.now())
+    publish_records(services.outbox, records)
+    return twiml_response()
+
+
+def _dial_action(services: VoiceServices, call_id: str, params: FormParams) -> dict[str, Any]:
+    """The dialed leg ended: record it, then tell the caller if nobody answered, and hang up."""
+    status = params.first("DialCallStatus")
+    if status not in DIAL_STATUSES or not call_id:
+        logger.warning("dial action without a known DialCallStatus or call", extra={"dial_status": status})
+        return twiml_response(hang_up())
+    outcome = DialOutcome(
+        status=status,
+        at=iso(services.now()),
+        duration=_seconds(params.first("DialCallDuration")),
+        dial_call_sid=params.first("DialCallSid") or None,
+    )
+    if call_id.startswith("CS"):
+        _, records = record_dial_outcome(services.store, call_id, outcome)
+        text = CLIENT_NOT_ANSWERED
+    else:
+        records = record_inbound_dial(services.store, call_id, outcome)
+        text = NOT_AVAILABLE
+    publish_records(services.outbox, records)
+    return twiml_response(say_and_hang_up(text) if status in NOT_CONNECTED else hang_up())

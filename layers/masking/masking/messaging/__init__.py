@@ -1,0 +1,1 @@
+"""SMS: routing, keywords and long bodies, delivery status callbacks, delivery failures."""

@@ -1,0 +1,435 @@
+"""Where an inbound SMS goes. Start here to follow a message.
+
+``SmsRouter.route`` takes one inbound SMS (already signature-checked and parsed) and:
+
+1. client -> provider's reserved number: find or create the client, find or allocate the
+   pair's pool number, forward from the pool number to the provider's real phone
+   (``From <Client Name>: `` prefix per policy);
+2. provider -> pool number: find the lease, forward from the reserved number to the
+   client's real phone;
+3. no lease / unknown sender: a short system reply or nothing, always an audit record;
+4. STOP-family, START-family and HELP keywords are handled, not forwarded;
+5. idempotent on MessageSid: the claim is written atomically with the lease update,
+   before anything is sent.
+
+It returns what it did; the caller publishes ``records`` on the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from masking.core.errors import DuplicateMessage, LeaseConflict
+from masking.core.leases import acquire_lease, create_client_from_phone
+from masking.core.models import (
+    Client,
+    ForwardedPart,
+    InboundSms,
+    Lease,
+    Lifecycle,
+    MessageRecord,
+    NumberStatus,
+    OutboundSms,
+    Provider,
+    SentSms,
+    iso,
+    utcnow,
+)
+from masking.core.observability import count, logger, mask_phone
+from masking.core.ports import RoutingStore, SendError, SmsGateway
+from masking.core.settings import RoutingSettings
+from masking.messaging.text import (
+    CLIENT_OPTED_OUT_TO_PROVIDER,
+    EXPIRED_SMS_TO_PROVIDER,
+    HELP_TO_CLIENT,
+    HELP_TO_PROVIDER,
+    HELP_TO_PROVIDER_NO_LEASE,
+    OWN_NUMBER_TO_PROVIDER,
+    Keyword,
+    classify_keyword,
+    split_body,
+)
+from masking.mirror import rows
+from masking.mirror.outbox import MirrorRecord
+from masking.mirror.rows import AuditTrail
+
+
+@dataclass(slots=True)
+class RouteResult:
+    outcome: str
+    direction: str = ""
+    sent: list[SentSms] = field(default_factory=list)
+    records: list[MirrorRecord] = field(default_factory=list)
+    lease_id: str | None = None
+
+
+@dataclass(slots=True)
+class _Context:
+    """What one inbound message has learnt so far."""
+
+    sms: InboundSms
+    now: datetime
+    status_callback: str | None
+    records: list[MirrorRecord] = field(default_factory=list)
+
+    @property
+    def stamp(self) -> str:
+        return iso(self.now)
+
+    @property
+    def audit(self) -> AuditTrail:
+        return AuditTrail(self.records, "message_sid", self.sms.message_sid, self.stamp)
+
+
+class SmsRouter:
+    def __init__(
+        self,
+        store: RoutingStore,
+        gateway: SmsGateway,
+        settings: RoutingSettings,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.gateway = gateway
+        self.settings = settings
+        self.clock = clock
+
+    @property
+    def ttl(self) -> timedelta:
+        return timedelta(days=self.settings.lease_ttl_days)
+
+    def route(self, sms: InboundSms, status_callback: str | None = None) -> RouteResult:
+        ctx = _Context(sms=sms, now=self.clock(), status_callback=status_callback)
+        try:
+            result = self._route(ctx)
+        except DuplicateMessage:
+            count("DuplicateMessages")
+            logger.info("duplicate MessageSid, nothing forwarded", extra={"message_sid": sms.message_sid})
+            return RouteResult(outcome="duplicate")
+        result.records = ctx.records + result.records
+        logger.info(
+            "sms routed",
+            extra={"outcome": result.outcome, "direction": result.direction, "lease_id": result.lease_id, "parts_sent": len(result.sent)},
+        )
+        return result
+
+    # ---- dispatch
+    def _route(self, ctx: _Context) -> RouteResult:
+        sms = ctx.sms
+        lookup = self.store.lookup_inbound(sms.to_number, sms.from_phone)
+        number = lookup.number
+        if number is None or number.status != NumberStatus.READY:
+            return self._unrouted(ctx, "Message to unknown number", "the number texted is not a Ready number of ours")
+        if number.lifecycle == Lifecycle.RESERVED and number.provider_id:
+            if lookup.provider_id == number.provider_id:
+                return self._provider_texts_own_number(ctx, number.provider_id)
+            return self._from_client(ctx, number.provider_id, lookup.client)
+        if number.lifecycle == Lifecycle.POOL and lookup.provider_id:
+            return self._from_provider(ctx, lookup.provider_id)
+        return self._unrouted(ctx, "Message from unknown sender", f"no lease matches this sender on a {number.lifecycle} number")
+
+    def _unrouted(self, ctx: _Context, event: str, description: str) -> RouteResult:
+        self.store.claim_message(self._record(ctx, direction="unrouted", outcome="unrouted"))
+        ctx.audit(event, description, "Messaging", "Warning", number=mask_phone(ctx.sms.to_number))
+        count("MessagesUnrouted")
+        return RouteResult(outcome="unrouted")
+
+    # ---- flow 1: client -> reserved number
+    def _from_client(self, ctx: _Context, provider_id: str, client: Client | None) -> RouteResult:
+        sms = ctx.sms
+        if client is None:
+            client = create_client_from_phone(self.store, sms.from_phone, ctx.stamp)
+            ctx.records.append(rows.new_client(client, provider_id, ctx.stamp))
+            ctx.audit("Client created", "A new number texted a provider", "Client Sync", "Info", provider_id, client.client_id)
+        provider, pair = self.store.get_provider_and_pair(provider_id, client.client_id)
+        if provider is None:
+            return self._unrouted(ctx, "Reserved number without provider", "the number's provider does not exist")
+        keyword = classify_keyword(sms.body, opted_out=bool(pair and pair.client_opted_out)) if not sms.media_urls else None
+        if keyword is not None:
+            return self._client_keyword(ctx, keyword, provider, client, pair)
+
+        record = self._record(ctx, "client_to_provider", provider.provider_id, client.client_id)
+        lease, created = acquire_lease(self.store, provider.provider_id, client, pair, ctx.now, self.ttl, record)
+        if lease is None:
+            return self._pool_exhausted(ctx, provider, client)
+        if lease.provider_opted_out:
+            self._finish(sms.message_sid, "blocked", [])
+            ctx.audit(
+                "Provider opted out",
+                "Not forwarded: the provider opted out of this pool number",
+                "Messaging",
+                "Error",
+                provider.provider_id,
+                client.client_id,
+            )
+            return RouteResult(outcome="blocked", direction="client_to_provider", lease_id=lease.lease_id)
+        if created:
+            ctx.audit(
+                "Lease opened",
+                "A pool number was assigned to the pair",
+                "Pool",
+                "Info",
+                provider.provider_id,
+                client.client_id,
+                pool_number=mask_phone(lease.pool_number),
+                lease_id=lease.lease_id,
+            )
+        prefix = self._prefix(client.name, created)
+        outbound = OutboundSms(from_number=lease.pool_number, to_phone=provider.phone, body=prefix + sms.body, media_urls=sms.media_urls)
+        result = self._forward(ctx, outbound, "client_to_provider", provider, client, lease)
+        if created and not result.sent and result.outcome == "send_failed":
+            # nothing reached the provider: end the new lease so Twilio's retry opens it
+            # again (same pool number) and the provider still gets the name prefix
+            self.store.expire_lease(lease, int(ctx.now.timestamp()))
+        return result
+
+    def _prefix(self, client_name: str, new_lease: bool) -> str:
+        policy = self.settings.prefix_policy
+        if policy == "always" or (policy == "first" and new_lease):
+            return f"From {client_name}: "
+        return ""
+
+    def _client_keyword(self, ctx: _Context, keyword: Keyword, provider: Provider, client: Client, pair: Lease | None) -> RouteResult:
+        self.store.claim_message(
+            self._record(ctx, "client_to_provider", provider.provider_id, client.client_id, outcome=f"keyword_{keyword}")
+        )
+        if keyword == "help":
+            self._send_system(ctx, provider.reserved_number, client.phone, HELP_TO_CLIENT.format(provider=provider.name))
+            ctx.audit("Help requested", "A client asked for HELP", "Messaging", "Info", provider.provider_id, client.client_id)
+            return RouteResult(outcome="help", direction="client_to_provider")
+        opted_out = keyword == "stop"
+        if pair is not None:
+            self.store.set_opt_out(pair, "client", opted_out)
+        event = "Client opted out" if opted_out else "Client opted in"
+        ctx.audit(
+            event,
+            f"{sms_keyword(ctx)} from the client; not forwarded",
+            "Messaging",
+            "Warning" if opted_out else "Info",
+            provider.provider_id,
+            client.client_id,
+        )
+        return RouteResult(outcome="opted_out" if opted_out else "opted_in", direction="client_to_provider")
+
+    def _pool_exhausted(self, ctx: _Context, provider: Provider, client: Client) -> RouteResult:
+        """No pool number free for this provider: deliver anyway from the reserved number."""
+        sms = ctx.sms
+        self.store.claim_message(self._record(ctx, "client_to_provider", provider.provider_id, client.client_id, outcome="pool_exhausted"))
+        count("PoolExhausted")
+        ctx.audit(
+            "Pool exhausted",
+            "No pool number free for this provider; delivered from the reserved number",
+            "Pool",
+            "Critical",
+            provider.provider_id,
+            client.client_id,
+        )
+        if not provider.reserved_number:
+            return RouteResult(outcome="pool_exhausted_undeliverable", direction="client_to_provider")
+        outbound = OutboundSms(
+            from_number=provider.reserved_number, to_phone=provider.phone, body=f"From {client.name}: {sms.body}", media_urls=sms.media_urls
+        )
+        result = self._forward(ctx, outbound, "client_to_provider", provider, client, None)
+        if result.outcome == "forwarded":
+            result.outcome = "forwarded_pool_exhausted"
+        return result
+
+    # ---- flow 2: provider -> pool number
+    def _from_provider(self, ctx: _Context, provider_id: str) -> RouteResult:
+        sms = ctx.sms
+        provider, slot = self.store.get_provider_and_slot(provider_id, sms.to_number)
+        if provider is None:
+            return self._unrouted(ctx, "Provider phone without provider", "the phone's provider does not exist")
+        active = slot is not None and slot.is_active(ctx.now)
+        keyword = classify_keyword(sms.body, opted_out=bool(slot and slot.provider_opted_out)) if not sms.media_urls else None
+        if keyword is not None:
+            return self._provider_keyword(ctx, keyword, provider, slot if active else None)
+        if slot is None or not active:
+            return self._expired(ctx, provider, slot)
+        if slot.client_opted_out:
+            self.store.claim_message(self._record(ctx, "provider_to_client", provider.provider_id, slot.client_id, outcome="blocked"))
+            self._send_system(ctx, sms.to_number, provider.phone, CLIENT_OPTED_OUT_TO_PROVIDER.format(client=slot.client_name))
+            ctx.audit(
+                "Client opted out", "Not forwarded: the client has opted out", "Messaging", "Warning", provider.provider_id, slot.client_id
+            )
+            return RouteResult(outcome="blocked", direction="provider_to_client", lease_id=slot.lease_id)
+        record = self._record(ctx, "provider_to_client", provider.provider_id, slot.client_id)
+        try:
+            lease = self.store.touch_lease(slot, ctx.stamp, int((ctx.now + self.ttl).timestamp()), record)
+        except LeaseConflict:
+            return self._expired(ctx, provider, slot)
+        if not provider.reserved_number:
+            self._finish(sms.message_sid, "undeliverable", [])
+            ctx.audit(
+                "Provider without reserved number",
+                "Cannot forward: the provider has no reserved number",
+                "Messaging",
+                "Error",
+                provider.provider_id,
+                slot.client_id,
+            )
+            return RouteResult(outcome="undeliverable", direction="provider_to_client")
+        client = Client(client_id=lease.client_id, name=lease.client_name, phone=lease.client_phone)
+        outbound = OutboundSms(from_number=provider.reserved_number, to_phone=lease.client_phone, body=sms.body, media_urls=sms.media_urls)
+        return self._forward(ctx, outbound, "provider_to_client", provider, client, lease)
+
+    def _provider_keyword(self, ctx: _Context, keyword: Keyword, provider: Provider, slot: Lease | None) -> RouteResult:
+        client_id = slot.client_id if slot else None
+        self.store.claim_message(self._record(ctx, "provider_to_client", provider.provider_id, client_id, outcome=f"keyword_{keyword}"))
+        if keyword == "help":
+            text = HELP_TO_PROVIDER.format(client=slot.client_name) if slot else HELP_TO_PROVIDER_NO_LEASE
+            self._send_system(ctx, ctx.sms.to_number, provider.phone, text)
+            ctx.audit("Help requested", "A provider asked for HELP", "Messaging", "Info", provider.provider_id, client_id)
+            return RouteResult(outcome="help", direction="provider_to_client")
+        opted_out = keyword == "stop"
+        if slot is not None:
+            self.store.set_opt_out(slot, "provider", opted_out)
+        event = "Provider opted out" if opted_out else "Provider opted in"
+        ctx.audit(
+            event,
+            f"{sms_keyword(ctx)} from the provider on a pool number; not forwarded",
+            "Messaging",
+            "Warning" if opted_out else "Info",
+            provider.provider_id,
+            client_id,
+        )
+        return RouteResult(outcome="opted_out" if opted_out else "opted_in", direction="provider_to_client")
+
+    def _expired(self, ctx: _Context, provider: Provider, slot: Lease | None) -> RouteResult:
+        self.store.claim_message(
+            self._record(ctx, "provider_to_client", provider.provider_id, slot.client_id if slot else None, outcome="expired")
+        )
+        self._send_system(ctx, ctx.sms.to_number, provider.phone, EXPIRED_SMS_TO_PROVIDER)
+        ctx.audit(
+            "Expired lease",
+            "A provider texted a pool number with no active lease; told it expired",
+            "Messaging",
+            "Warning",
+            provider.provider_id,
+            slot.client_id if slot else None,
+            pool_number=mask_phone(ctx.sms.to_number),
+        )
+        count("MessagesToExpiredLease")
+        return RouteResult(outcome="expired", direction="provider_to_client")
+
+    def _provider_texts_own_number(self, ctx: _Context, provider_id: str) -> RouteResult:
+        self.store.claim_message(self._record(ctx, "provider_to_client", provider_id, None, outcome="own_number"))
+        self._send_system(ctx, ctx.sms.to_number, ctx.sms.from_phone, OWN_NUMBER_TO_PROVIDER)
+        ctx.audit(
+            "Provider texted own number", "Nothing forwarded; the provider was told how to reply", "Messaging", "Warning", provider_id
+        )
+        return RouteResult(outcome="own_number", direction="provider_to_client")
+
+    # ---- sending
+    def _forward(
+        self, ctx: _Context, outbound: OutboundSms, direction: str, provider: Provider, client: Client, lease: Lease | None
+    ) -> RouteResult:
+        sms = ctx.sms
+        if not outbound.body.strip() and not outbound.media_urls:
+            self._finish(sms.message_sid, "empty", [])
+            ctx.audit(
+                "Empty message", "Nothing to forward: no body and no media", "Messaging", "Warning", provider.provider_id, client.client_id
+            )
+            return RouteResult(outcome="empty", direction=direction)
+        parts = split_body(outbound.body, self.settings.max_body_length)
+        sent: list[SentSms] = []
+        forwarded: list[ForwardedPart] = []
+        try:
+            for index, part in enumerate(parts):
+                media = outbound.media_urls if index == 0 else []
+                piece = OutboundSms(from_number=outbound.from_number, to_phone=outbound.to_phone, body=part, media_urls=media)
+                sent.append(self.gateway.send_sms(piece, ctx.status_callback))
+                forwarded.append(ForwardedPart(sent[-1].sid, piece.from_number, piece.to_phone, piece.body, list(media)))
+        except SendError as error:
+            return self._send_failed(ctx, error, forwarded, direction, provider, client)
+        count("MessagesForwarded")
+        if len(parts) > 1:
+            count("MessagesSplit")
+        self._finish(sms.message_sid, "forwarded", forwarded)
+        records = self._message_records(ctx, outbound, direction, provider, client, lease, sent)
+        return RouteResult(outcome="forwarded", direction=direction, sent=sent, records=records, lease_id=lease.lease_id if lease else None)
+
+    def _send_failed(
+        self, ctx: _Context, error: SendError, sent: list[ForwardedPart], direction: str, provider: Provider, client: Client
+    ) -> RouteResult:
+        count("ForwardFailed")
+        if not sent:
+            # nothing went out: forget the MessageSid so Twilio's retry is processed
+            self.store.release_message(ctx.sms.message_sid)
+        else:
+            self._finish(ctx.sms.message_sid, "partially_forwarded", sent)
+        logger.error("forwarding failed", extra={"twilio_code": error.code, "parts_sent": len(sent)})
+        ctx.audit(
+            "Forwarding failed",
+            f"Twilio refused the message: {error}",
+            "Error",
+            "Error",
+            provider.provider_id,
+            client.client_id,
+            twilio_error_code=error.code,
+            parts_sent=len(sent),
+        )
+        return RouteResult(outcome="send_failed", direction=direction, sent=[SentSms(p.sid, "queued") for p in sent])
+
+    def _send_system(self, ctx: _Context, from_number: str | None, to_phone: str, text: str) -> None:
+        """A short service reply; failures are audited, never raised."""
+        if not from_number:
+            return
+        try:
+            self.gateway.send_sms(OutboundSms(from_number=from_number, to_phone=to_phone, body=text))
+        except SendError as error:
+            ctx.audit("System reply failed", str(error), "Error", "Error", twilio_error_code=error.code)
+
+    def _finish(self, message_sid: str, outcome: str, parts: list[ForwardedPart]) -> None:
+        """Records how a claimed message ended and what was sent under which SID."""
+        self.store.set_message_outcome(message_sid, outcome, parts)
+
+    # ---- records
+    def _record(
+        self, ctx: _Context, direction: str, provider_id: str | None = None, client_id: str | None = None, outcome: str = "received"
+    ) -> MessageRecord:
+        return MessageRecord(
+            message_sid=ctx.sms.message_sid,
+            received_at=ctx.stamp,
+            provider_id=provider_id,
+            client_id=client_id,
+            direction=direction,
+            outcome=outcome,
+            body=ctx.sms.body,
+            media_urls=list(ctx.sms.media_urls),
+        )
+
+    def _message_records(
+        self,
+        ctx: _Context,
+        outbound: OutboundSms,
+        direction: str,
+        provider: Provider,
+        client: Client,
+        lease: Lease | None,
+        sent: list[SentSms],
+    ) -> list[MirrorRecord]:
+        sms = ctx.sms
+        from_client = direction == "client_to_provider"
+        lease_id = lease.lease_id if lease else None
+        message = rows.message_row(
+            sms.message_sid,
+            sms.from_phone,
+            sms.body,
+            sms.media_urls,
+            outbound,
+            proxy_number=outbound.from_number if from_client else sms.to_number,
+            sender_type="client" if from_client else "sitter",
+            provider_id=provider.provider_id,
+            client_id=client.client_id,
+            lease_id=lease_id,
+            sent=sent,
+            at=ctx.stamp,
+        )
+        return [message, rows.client_activity(client.client_id, provider.provider_id, lease_id, ctx.stamp)]
+
+
+def sms_keyword(ctx: _Context) -> str:
+    return ctx.sms.body.strip().upper()[:20]

@@ -1,0 +1,63 @@
+"""Mirror records for the operator's Airtable base, and the outbox they go on.
+
+Webhook handlers never talk to Airtable. They describe what happened as records
+(``kind`` + a stable ``key`` to upsert on + ``fields``, built by ``masking.mirror.rows``),
+and ``airtable_sync`` writes them. One forwarded message publishes all its records in one
+SendMessageBatch (``masking.adapters.aws_queues.SqsOutbox``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Protocol
+
+RecordKind = Literal["message", "client", "provider", "number", "audit", "call"]
+Severity = Literal["Info", "Warning", "Error", "Critical"]
+Category = Literal["Provisioning", "Messaging", "Error", "System", "Pool", "Standby", "Client Sync", "Delivery Error"]
+
+
+@dataclass(slots=True)
+class MirrorRecord:
+    kind: RecordKind
+    key: str  # stable upsert key: a MessageSid, a provider id, a client id, an E.164...
+    fields: dict[str, Any]
+    at: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> MirrorRecord:
+        return cls(**json.loads(text))
+
+
+class Outbox(Protocol):
+    def publish(self, records: list[MirrorRecord]) -> None: ...
+
+
+@dataclass
+class MemoryOutbox:
+    records: list[MirrorRecord] = field(default_factory=list)
+    publishes: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def publish(self, records: list[MirrorRecord]) -> None:
+        with self._lock:
+            self.publishes += 1
+            self.records.extend(records)
+
+
+def publish_records(outbox: Outbox, records: list[MirrorRecord]) -> None:
+    """Publishes a webhook's mirror records. The message or call is already handled, so
+    a failure is logged and counted, never raised: a lost mirror row must not fail it."""
+    if not records:
+        return
+    from masking.core.observability import count, logger
+
+    try:
+        outbox.publish(records)
+    except Exception:
+        count("OutboxPublishFailed")
+        logger.exception("outbox publish failed", extra={"records": len(records)})

@@ -1,0 +1,280 @@
+"""The operator's Airtable rows, built from domain records: the one module of the layer
+that knows Airtable field names.
+
+Each function returns a ``MirrorRecord`` (table kind, stable upsert key, fields) for the
+outbox; ``airtable_sync`` maps the kinds to the configured table names and writes them.
+The tables and their fields are in ``docs/architecture.md`` ("The operator's Airtable base").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from masking.core.models import CallRecord, CallSession, Client, DialOutcome, NumberRecord, OutboundSms, Provider, SentSms
+from masking.mirror.outbox import Category, MirrorRecord, Severity
+
+CLICK_TO_CALL = "click-to-call"
+
+# Twilio message status -> the Messages table's Status select
+MESSAGE_STATUS = {"delivered": "delivered", "read": "delivered", "undelivered": "undelivered", "failed": "failed", "canceled": "failed"}
+
+
+# ---------------------------------------------------------------- Audit Log
+
+
+def audit_fields(
+    event: str,
+    description: str,
+    category: Category,
+    severity: Severity,
+    at: str,
+    provider_id: str | None,
+    client_id: str | None,
+    details: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "Event": event,
+        "Description": description,
+        "Timestamp": at,
+        "Category": category,
+        "Severity": severity,
+        "Related Sitter": provider_id,
+        "Related Client": client_id,
+        "Details": details or {},
+    }
+
+
+def audit_record(
+    event: str,
+    description: str,
+    *,
+    category: Category,
+    severity: Severity,
+    at: str,
+    key: str,
+    provider_id: str | None = None,
+    client_id: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> MirrorRecord:
+    """An Audit Log row. ``key`` makes it idempotent (e.g. ``<MessageSid>:<event>``)."""
+    return MirrorRecord(
+        kind="audit",
+        key=key,
+        at=at,
+        fields=audit_fields(event, description, category, severity, at, provider_id, client_id, details),
+    )
+
+
+@dataclass(slots=True)
+class AuditTrail:
+    """Audit records about one inbound webhook (a message or a call), keyed on it so a
+    retried webhook writes the same rows. Call it like ``audit_record`` without the keys."""
+
+    records: list[MirrorRecord]
+    ref_name: str  # "message_sid", "call_sid"
+    ref: str
+    at: str
+
+    def __call__(
+        self,
+        event: str,
+        description: str,
+        category: Category,
+        severity: Severity,
+        provider_id: str | None = None,
+        client_id: str | None = None,
+        **details: object,
+    ) -> None:
+        self.records.append(
+            audit_record(
+                event,
+                description,
+                category=category,
+                severity=severity,
+                at=self.at,
+                key=f"{self.ref}:{event}",
+                provider_id=provider_id,
+                client_id=client_id,
+                details={self.ref_name: self.ref, **details},
+            )
+        )
+
+
+# ---------------------------------------------------------------- Clients
+
+
+def client_profile(client: Client, provider_id: str | None, at: str) -> MirrorRecord:
+    """The whole Clients row (created or updated through the admin API, or a new phone)."""
+    fields: dict[str, object] = {
+        "Name": client.name,
+        "Phone Number": client.phone,
+        "Client Phone (E.164)": client.phone,
+        "Email": client.email,
+        "Created At": client.created_at,
+        "External ID": client.external_id,
+    }
+    if provider_id:
+        fields["Linked Sitter"] = provider_id
+    return MirrorRecord(kind="client", key=client.client_id, at=at, fields=fields)
+
+
+def new_client(client: Client, provider_id: str, at: str) -> MirrorRecord:
+    """A client the service created from an unknown phone that texted or called a provider."""
+    fields = {
+        "Name": client.name,
+        "Client Phone (E.164)": client.phone,
+        "Phone Number": client.phone,
+        "Linked Sitter": provider_id,
+        "Created At": client.created_at,
+    }
+    return MirrorRecord(kind="client", key=client.client_id, at=at, fields=fields)
+
+
+def client_activity(client_id: str, provider_id: str, lease_id: str | None, at: str) -> MirrorRecord:
+    """A message or call of the pair: the client's Last Active, lease and sitter."""
+    return MirrorRecord(
+        kind="client", key=client_id, at=at, fields={"Last Active": at, "Session SID": lease_id or "", "Linked Sitter": provider_id}
+    )
+
+
+def client_session(client_id: str, lease_id: str, at: str) -> MirrorRecord:
+    """A lease opened (its id) or closed (``""``) outside a message."""
+    return MirrorRecord(kind="client", key=client_id, at=at, fields={"Session SID": lease_id})
+
+
+def client_error_count(client_id: str, errors: int, at: str) -> MirrorRecord:
+    return MirrorRecord(kind="client", key=client_id, at=at, fields={"Twilio Error Count": errors})
+
+
+# ---------------------------------------------------------------- Sitters and Number Inventory
+
+
+def provider_row(provider: Provider, at: str) -> MirrorRecord:
+    fields = {
+        "Full Name": provider.name,
+        "Status": provider.status,
+        "Phone Number": provider.phone,
+        "Sitter Phone (E.164)": provider.phone,
+        "Twilio Number": provider.reserved_number,
+        "Provisioning Status": provider.provisioning_status,
+        "Email": provider.email,
+        "Date Added": provider.created_at,
+        "Provider ID": provider.provider_id,
+    }
+    return MirrorRecord(kind="provider", key=provider.provider_id, at=at, fields=fields)
+
+
+def inventory_status(number: NumberRecord) -> str:
+    """The Number Inventory "Status" select for a number."""
+    if number.status != "Ready":
+        return str(number.status)
+    if number.lifecycle == "Reserved":
+        return "Reserved Active" if number.provider_id else "Ready"
+    if number.lifecycle == "Standby":
+        return "Standby Reserved"
+    return "Available"
+
+
+def number_row(number: NumberRecord, at: str) -> MirrorRecord:
+    fields = {
+        "PhoneNumber": number.number,
+        "Assigned Sitter": number.provider_id,
+        "Status": inventory_status(number),
+        "Lifecycle": str(number.lifecycle),
+        "Purchase Date": number.purchased_at,
+        "Twilio SID": number.twilio_sid,
+        "Attach Status": number.attach_status,
+        "Verification Status": number.verification_status,
+        "Purpose": number.purpose,
+    }
+    return MirrorRecord(kind="number", key=number.number, at=at, fields=fields)
+
+
+# ---------------------------------------------------------------- Messages
+
+
+def message_row(
+    inbound_sid: str,
+    from_phone: str,
+    body: str,
+    media_urls: list[str],
+    outbound: OutboundSms,
+    proxy_number: str,
+    sender_type: str,
+    provider_id: str,
+    client_id: str,
+    lease_id: str | None,
+    sent: list[SentSms],
+    at: str,
+) -> MirrorRecord:
+    """A forwarded message, keyed on the inbound MessageSid."""
+    fields = {
+        "From": from_phone,
+        "To": outbound.to_phone,
+        "Body": body,
+        "Sender Type": sender_type,
+        "Proxy Number": proxy_number,
+        "Timestamp": at,
+        "Sitter": provider_id,
+        "Client": client_id,
+        "Session SID": lease_id or "",
+        "Status": "sent",
+        "Twilio Status": sent[-1].status if sent else "",
+        "Message SID": inbound_sid,
+        "Forwarded SIDs": [s.sid for s in sent],
+        "Media URLs": list(media_urls),
+    }
+    return MirrorRecord(kind="message", key=inbound_sid, at=at, fields=fields)
+
+
+def message_status(inbound_sid: str, status: str, error_code: str, at: str) -> MirrorRecord:
+    """A delivery status callback that moved the message forward."""
+    fields: dict[str, Any] = {"Twilio Status": status, "Twilio Error Code": error_code}
+    if status in MESSAGE_STATUS:
+        fields["Status"] = MESSAGE_STATUS[status]
+    return MirrorRecord(kind="message", key=inbound_sid, at=at, fields=fields)
+
+
+# ---------------------------------------------------------------- Calls
+
+
+def inbound_call_row(record: CallRecord, recorded: bool, status: str, at: str) -> MirrorRecord:
+    """An inbound call, upserted on the CallSid. A refused call is "failed" there; why is in
+    its Audit Log row."""
+    fields = {
+        "Call SID": record.call_sid,
+        "Sitter": record.provider_id,
+        "Client": record.client_id,
+        "Direction": record.direction,
+        "Status": status,
+        "Caller ID": record.caller_id,
+        "Started": at,
+        "Recorded": recorded,
+    }
+    return MirrorRecord(kind="call", key=record.call_sid, at=at, fields=fields)
+
+
+def dial_outcome_row(call_sid: str, outcome: DialOutcome) -> MirrorRecord:
+    fields: dict[str, object] = {"Call SID": call_sid, "Status": outcome.status, "Duration": outcome.duration}
+    return MirrorRecord(kind="call", key=call_sid, at=outcome.at, fields=fields)
+
+
+def call_session_row(session: CallSession, at: str) -> MirrorRecord:
+    """A click-to-call session, upserted on the session id."""
+    fields = {
+        "Call Session ID": session.call_id,
+        "Call SID": session.call_sid,
+        "Sitter": session.provider_id,
+        "Client": session.client_id,
+        "Direction": CLICK_TO_CALL,
+        "Status": session.status,
+        "Duration": session.duration,
+        "Client Leg Status": session.dial_status,
+        "Client Leg Duration": session.dial_duration,
+        "Caller ID": session.reserved_number,
+        "Started": session.created_at,
+        "Reference": session.reference,
+        "Recorded": session.record,
+    }
+    return MirrorRecord(kind="call", key=session.call_id, at=at, fields=fields)

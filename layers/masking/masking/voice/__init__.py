@@ -1,0 +1,1 @@
+"""Calls, shaped like SMS: routing, TwiML, click-to-call."""
