@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+import masking.adapters.twilio_gateway  # noqa: F401  # the twilio REST client at init, not on the first message
 from masking.core.observability import logger, metrics
 from masking.handlers.sms import handle_sms_webhook, handle_status_webhook
 from masking.wiring import get_sms_services

@@ -3,8 +3,10 @@
 Handlers call ``get_sms_services()``, ``get_voice_services()`` or ``get_admin_context()``;
 tests build the same objects from in-memory fakes instead. With ``TWILIO_TRANSPORT=sandbox``
 every Twilio request goes to ``sandbox_http_client()``, which records it (the local runner
-shows what it recorded). Adapters are imported where they are built, so the voice webhook
-never imports the twilio REST client and no webhook imports pydantic.
+shows what it recorded). The DynamoDB and SQS adapters (boto3) are imported with this
+module, so a container pays for them at init, not on its first request; the twilio REST
+client is imported where the SMS gateway is built (the voice webhook never needs it), and
+``functions/intercept`` imports it at init itself.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from masking.adapters.aws_queues import SnsOwnerAlerts, SqsOutbox, SqsRetryQueue
 from masking.adapters.secrets import TwilioCredentials, load_twilio_credentials
 from masking.core.ports import CallStore, RoutingStore, SmsGateway
 from masking.core.settings import (
@@ -27,6 +30,8 @@ from masking.core.settings import (
     get_voice_settings,
 )
 from masking.mirror.outbox import Outbox
+from masking.store.calls import DynamoCallStore
+from masking.store.dynamo import DynamoRoutingStore
 
 if TYPE_CHECKING:
     from masking.adapters.twilio_sandbox import SandboxHttpClient
@@ -82,8 +87,6 @@ def _credentials() -> TwilioCredentials:
 
 @lru_cache(maxsize=1)
 def get_outbox() -> Outbox:
-    from masking.adapters.aws_queues import SqsOutbox
-
     return SqsOutbox(get_aws_settings().outbox_queue_url)
 
 
@@ -96,10 +99,8 @@ def _gateway() -> SmsGateway:
 
 @lru_cache(maxsize=1)
 def get_sms_services() -> SmsServices:
-    from masking.adapters.aws_queues import SnsOwnerAlerts, SqsRetryQueue
     from masking.messaging.failures import FailureHandler
     from masking.messaging.routing import SmsRouter
-    from masking.store.dynamo import DynamoRoutingStore
 
     store = DynamoRoutingStore(get_aws_settings().table_name)
     router = SmsRouter(store, _gateway(), get_routing_settings())
@@ -116,7 +117,6 @@ def get_sms_services() -> SmsServices:
 
 @lru_cache(maxsize=1)
 def get_voice_services() -> VoiceServices:
-    from masking.store.calls import DynamoCallStore
     from masking.voice.routing import VoiceRouter
 
     router = VoiceRouter(DynamoCallStore(get_aws_settings().table_name), get_routing_settings(), get_voice_settings())
@@ -140,8 +140,6 @@ def get_admin_context() -> AdminContext:
 @lru_cache(maxsize=1)
 def _admin_store(table_name: str) -> DynamoCallStore:
     """The admin flows' store; a call store too, for click-to-call (``POST /calls``)."""
-    from masking.store.calls import DynamoCallStore
-
     return DynamoCallStore(table_name)
 
 
