@@ -11,8 +11,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from masking.core.observability import logger, metrics
+from masking.handlers import snapstart
 from masking.handlers.voice import handle_bridge_webhook, handle_call_status_webhook, handle_voice_webhook
 from masking.wiring import get_voice_services
+
+snapstart.register(prime=get_voice_services)  # only where the runtime has SnapStart's hooks
 
 
 @logger.inject_lambda_context(clear_state=True)

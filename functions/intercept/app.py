@@ -8,8 +8,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import masking.adapters.twilio_gateway  # noqa: F401  # the twilio REST client at init, not on the first message
 from masking.core.observability import logger, metrics
+from masking.handlers import snapstart
 from masking.handlers.sms import handle_sms_webhook, handle_status_webhook
 from masking.wiring import get_sms_services
+
+snapstart.register(prime=get_sms_services)  # only where the runtime has SnapStart's hooks
 
 
 @logger.inject_lambda_context(clear_state=True)
