@@ -2,9 +2,17 @@
 
 Each sample is a fresh interpreter (``python -I``, cwd = the function's dir, only the
 environment the template gives the function), timing the import statement alone with
-``perf_counter`` inside the child. Handler and baseline runs are interleaved, N each,
-after one untimed run of each (so both sides use compiled bytecode). One more handler
-run with ``-X importtime`` attributes the time to top-level packages (information).
+``perf_counter`` inside the child. Handler and baseline runs are interleaved, 21 each,
+after one untimed run of each; min, median and max are printed for both sides and for the
+ratio of each interleaved pair. One more handler run with ``-X importtime`` attributes the
+time to top-level packages (information).
+
+Two trees are measured:
+- the development tree (the layer's source on ``sys.path``, the venv's packages);
+- the ``sam build`` artifacts, as Lambda runs them: ``python -I -S`` with only the
+  function's build folder and the layer's ``python/`` folder on ``sys.path`` (the baseline
+  imports boto3 and twilio from the layer too). Run ``make build`` first; the figures say
+  whether the artifacts carry compiled bytecode (``make build`` compiles it).
 """
 
 from __future__ import annotations
@@ -14,11 +22,13 @@ import os
 import statistics
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from bench import FUNCTION_DIR, LAYER_DIR, Target, percentile, print_figures
 
-RUNS = 15
+RUNS = 21
+BUILD_DIR = Path(__file__).resolve().parent.parent / ".aws-sam" / "build"
 WATCHED = ("pyairtable", "aws_xray_sdk", "boto3", "twilio", "pydantic", "aws_lambda_powertools", "moto")
 
 TEMPLATE_ENV = {
@@ -48,13 +58,20 @@ print(json.dumps({{"ms": elapsed, "modules": {{name: name in sys.modules for nam
 
 HANDLER = CHILD.format(paths=[str(FUNCTION_DIR), str(LAYER_DIR)], statement="import app", watched=WATCHED)
 BASELINE = CHILD.format(paths=[], statement="import boto3, twilio.rest", watched=WATCHED)
+BUILT_FUNCTION = BUILD_DIR / "InterceptFunction"
+BUILT_LAYER = BUILD_DIR / "SharedLayer" / "python"
+BUILT_HANDLER = CHILD.format(paths=[str(BUILT_FUNCTION), str(BUILT_LAYER)], statement="import app", watched=WATCHED)
+BUILT_BASELINE = CHILD.format(paths=[str(BUILT_LAYER)], statement="import boto3, twilio.rest", watched=WATCHED)
 
 TARGETS: dict[str, Target] = {
     "handler_import_median_ms": None,
     "handler_import_p90_ms": None,
     "boto3_twilio_import_median_ms": None,
     "boto3_twilio_import_p90_ms": None,
-    "ratio_of_medians": ("<=", 1.25),
+    "ratio_of_medians": ("<=", 1.15),
+    "pair_ratio_min": None,
+    "pair_ratio_median": ("<=", 1.15),
+    "pair_ratio_max": None,
     "pyairtable_imported": ("==", False),
     "aws_xray_sdk_imported": None,
 }
@@ -66,14 +83,14 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _run(code: str, *flags: str) -> subprocess.CompletedProcess[str]:
+def _run(code: str, *flags: str, cwd: Path = FUNCTION_DIR) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-I", *flags, "-c", code], cwd=FUNCTION_DIR, env=_child_env(), capture_output=True, text=True, check=False
+        [sys.executable, "-I", *flags, "-c", code], cwd=cwd, env=_child_env(), capture_output=True, text=True, check=False
     )
 
 
-def _sample(code: str) -> dict[str, Any]:
-    done = _run(code)
+def _sample(code: str, *flags: str, cwd: Path = FUNCTION_DIR) -> dict[str, Any]:
+    done = _run(code, *flags, cwd=cwd)
     if done.returncode != 0:
         raise RuntimeError(f"child failed ({done.returncode}):\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -95,44 +112,73 @@ def import_breakdown(code: str = HANDLER, top: int = 7) -> list[tuple[str, float
     return sorted(totals.items(), key=lambda item: -item[1])[:top]
 
 
-def main(runs: int = RUNS) -> dict[str, Any]:
-    _sample(HANDLER)  # untimed: writes the layer's bytecode cache, warms the OS cache
-    _sample(BASELINE)
+def interleaved(handler: str, baseline: str, runs: int, *flags: str, cwd: Path = FUNCTION_DIR) -> dict[str, Any]:
+    """``runs`` handler and baseline samples, alternating which goes first."""
+    _sample(handler, *flags, cwd=cwd)  # untimed: bytecode cache (where writable), OS cache
+    _sample(baseline, *flags, cwd=cwd)
     handler_ms: list[float] = []
     baseline_ms: list[float] = []
     seen = dict.fromkeys(WATCHED, False)
     module_counts: list[int] = []
     for index in range(runs):
-        order = (HANDLER, BASELINE) if index % 2 == 0 else (BASELINE, HANDLER)
+        order = (handler, baseline) if index % 2 == 0 else (baseline, handler)
         for code in order:
-            sample = _sample(code)
-            if code is HANDLER:
+            sample = _sample(code, *flags, cwd=cwd)
+            if code is handler:
                 handler_ms.append(sample["ms"])
                 module_counts.append(sample["count"])
                 for name, present in sample["modules"].items():
                     seen[name] = seen[name] or present
             else:
                 baseline_ms.append(sample["ms"])
-    handler_median = statistics.median(handler_ms)
-    baseline_median = statistics.median(baseline_ms)
-    figures: dict[str, Any] = {
-        "handler_import_median_ms": handler_median,
+    pairs = sorted(h / b for h, b in zip(handler_ms, baseline_ms, strict=True))
+    return {
+        "handler_import_median_ms": statistics.median(handler_ms),
         "handler_import_p90_ms": percentile(handler_ms, 90),
-        "boto3_twilio_import_median_ms": baseline_median,
+        "handler_import_min_max_ms": f"{min(handler_ms):.0f} / {max(handler_ms):.0f}",
+        "boto3_twilio_import_median_ms": statistics.median(baseline_ms),
         "boto3_twilio_import_p90_ms": percentile(baseline_ms, 90),
-        "ratio_of_medians": handler_median / baseline_median,
+        "boto3_twilio_import_min_max_ms": f"{min(baseline_ms):.0f} / {max(baseline_ms):.0f}",
+        "ratio_of_medians": statistics.median(handler_ms) / statistics.median(baseline_ms),
+        "pair_ratio_min": pairs[0],
+        "pair_ratio_median": statistics.median(pairs),
+        "pair_ratio_max": pairs[-1],
         "pyairtable_imported": seen["pyairtable"],
         "aws_xray_sdk_imported": seen["aws_xray_sdk"],
+        "_seen": seen,
+        "_modules": statistics.median(module_counts),
     }
-    print_figures(f"(a) cold import, {runs} fresh interpreters each, interleaved", figures, TARGETS)
-    print(
-        f"  modules loaded by the handler import: {statistics.median(module_counts):.0f}; "
-        + ", ".join(f"{name}={'yes' if present else 'no'}" for name, present in seen.items())
-    )
+
+
+def bytecode_share(folder: Path) -> float:
+    """Share of the .py files under ``folder`` that have a compiled .pyc for this Python."""
+    tag = sys.implementation.cache_tag
+    sources = [path for path in folder.rglob("*.py")]
+    compiled = sum(1 for path in sources if (path.parent / "__pycache__" / f"{path.stem}.{tag}.pyc").exists())
+    return compiled / len(sources) if sources else 0.0
+
+
+def main(runs: int = RUNS) -> dict[str, Any]:
+    figures = interleaved(HANDLER, BASELINE, runs)
+    seen, modules = figures.pop("_seen"), figures.pop("_modules")
+    print_figures(f"(a) cold import, development tree, {runs} fresh interpreters each, interleaved", figures, TARGETS)
+    print(f"  modules loaded by the handler import: {modules:.0f}; " + ", ".join(f"{n}={'yes' if p else 'no'}" for n, p in seen.items()))
     breakdown = import_breakdown()
-    print(
-        "  handler import by top-level package (-X importtime, self ms summed): " + ", ".join(f"{name} {ms:.0f}" for name, ms in breakdown)
+    print("  handler import by top-level package (-X importtime, self ms summed): " + ", ".join(f"{n} {ms:.0f}" for n, ms in breakdown))
+    if not (BUILT_FUNCTION / "app.py").exists() or not BUILT_LAYER.is_dir():
+        print("  built artifacts: not measured (run `make build` first)")
+        return figures
+    share = bytecode_share(BUILT_LAYER)
+    built = interleaved(BUILT_HANDLER, BUILT_BASELINE, runs, "-S", cwd=BUILT_FUNCTION)
+    built.pop("_seen"), built.pop("_modules")
+    built_targets = {name: target for name, target in TARGETS.items() if not name.endswith("_imported")}
+    print_figures(
+        f"(a') cold import, sam build artifacts in isolation (-I -S), {runs} each, interleaved; layer .py with .pyc: {share:.0%}",
+        {name: value for name, value in built.items() if not name.endswith("_imported")},
+        built_targets,
     )
+    figures.update({f"built_{name}": value for name, value in built.items() if not name.endswith("_imported")})
+    figures["built_layer_bytecode_share"] = share
     return figures
 
 
