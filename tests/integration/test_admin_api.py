@@ -337,8 +337,8 @@ def test_purchase_in_an_area_code_attaches_by_default(store: DynamoAdminStore) -
     status, bought = call("POST", "/numbers/purchase", "lifecycle=Pool&area_code=212", content_type="application/x-www-form-urlencoded")
 
     assert status == 201
-    assert bought["number"]["number"] == "+12125550100" and bought["number"]["status"] == "Ready"
-    assert "+12125550100" in [n.number for n in store.list_numbers(Lifecycle.POOL, NumberStatus.READY)]
+    assert bought["number"]["number"] == "+12125555000" and bought["number"]["status"] == "Ready"
+    assert "+12125555000" in [n.number for n in store.list_numbers(Lifecycle.POOL, NumberStatus.READY)]
 
 
 def test_no_number_to_buy_is_409(store: DynamoAdminStore) -> None:
