@@ -1,7 +1,9 @@
 """The local runner's demo world: two providers, two clients, a small number pool.
 
-All numbers are fictional (555-01xx). The README, the demo and the e2e tests use
-these constants, so change them here only.
+All numbers are fictional: real phones 555-01xx and 555-02xx, Twilio numbers 555-00xx
+and 555-01xx. The sandbox sells 555-5000 and up, so a bought number never equals a real
+phone here (tests/unit/test_sandbox_numbers.py). The README (its Demo data table), the
+demo and the e2e tests use these constants, so change them here only.
 """
 
 from __future__ import annotations

@@ -128,7 +128,7 @@ def build_admin_events() -> dict[str, dict[str, object]]:
         ),
         "admin_purchase_number": _admin_event("POST", "/numbers/purchase", "/numbers/purchase", {"lifecycle": "Pool", "area_code": "303"}),
         "admin_attach_number": _admin_event(
-            "POST", "/numbers/%2B13035550100/attach", "/numbers/{number}/attach", params={"number": "%2B13035550100"}
+            "POST", "/numbers/%2B13035555000/attach", "/numbers/{number}/attach", params={"number": "%2B13035555000"}
         ),
         "admin_list_numbers": _admin_event("GET", "/numbers?lifecycle=Pool&status=Ready", "/numbers"),
         "admin_pool_stats": _admin_event("GET", "/pool/stats", "/pool/stats"),

@@ -156,10 +156,13 @@ def json_body(status: int, payload: Any) -> Response:
 class LocalRunner:
     """Embedded AWS + demo data + the template's functions, invoked one at a time."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 3000, *, quiet: bool = False) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 3000, *, quiet: bool = False, public_base_url: str | None = None) -> None:
         if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
             raise ValueError(f"the local runner only listens on loopback, not {host}")
+        if public_base_url is not None and not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", public_base_url):
+            raise ValueError(f"--public-base-url takes an http(s) URL without query, e.g. http://127.0.0.1:3000, not {public_base_url!r}")
         self.host, self.port, self.quiet = host, port, quiet
+        self._public_base_url = public_base_url.rstrip("/") if public_base_url else None
         self.aws = EmbeddedAws()
         self.routes: list[Route] = []
         self.handlers: dict[str, Handler] = {}
@@ -173,7 +176,15 @@ class LocalRunner:
 
     @property
     def base_url(self) -> str:
+        """The URL the runner listens on."""
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def public_base_url(self) -> str:
+        """The URL callers use and Twilio signs: ``base_url`` unless ``--public-base-url``
+        says otherwise (a proxy in front, or the README's examples, signed for port 3000,
+        replayed on another port)."""
+        return self._public_base_url or self.base_url
 
     def start(self, port: int | None = None) -> None:
         """Starts moto, sets the functions' environment, seeds the demo, imports the functions."""
@@ -182,7 +193,7 @@ class LocalRunner:
         os.environ.setdefault("LOG_LEVEL", "ERROR" if self.quiet else "WARNING")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         self.aws.start()
-        os.environ["PUBLIC_BASE_URL"] = self.base_url  # Twilio signs the URL it calls
+        os.environ["PUBLIC_BASE_URL"] = self.public_base_url  # Twilio signs the URL it calls
 
         from local.demo_data import CLIENTS, PROVIDERS, demo_numbers, seed_demo
         from masking.core.settings import clear_settings_cache
@@ -191,10 +202,11 @@ class LocalRunner:
         clear_settings_cache()
         seed_demo(DynamoRoutingStore(self.aws.env["TABLE_NAME"]))
         # The demo's numbers and phones are taken: the sandbox Twilio never offers them for sale.
+        # (Its range, 555-5000 and up, is disjoint from them anyway: tests/unit/test_sandbox_numbers.py.)
         taken = [n.number for n in demo_numbers()] + [party.phone for party in (*PROVIDERS, *CLIENTS)] + [VERIFICATION_PHONE]
         self.sandbox.bought.extend(taken)
         self.start_airtable_standin()
-        os.environ["WEBHOOK_BASE_URL"] = self.base_url  # numbers bought by a schedule point here
+        os.environ["WEBHOOK_BASE_URL"] = self.public_base_url  # numbers bought by a schedule point here
         self.routes = sorted((Route.of(api) for api in api_routes()), key=lambda r: r.specificity)
         for route in self.routes:
             if route.api.function not in self.handlers:
@@ -318,7 +330,7 @@ class LocalRunner:
     def invoke(self, route: Route, params: dict[str, str], method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Response:
         event = api_gateway_event(
             method,
-            self.base_url + raw_path,
+            self.public_base_url + raw_path,
             body=body if body else None,
             headers=headers,
             stage=STAGE,
@@ -360,7 +372,8 @@ class LocalRunner:
         clear = parse_qs(parts.query).get("clear", ["0"])[-1] not in ("", "0", "false")
         if method == "GET" and parts.path == "/_local/health":
             routes = [f"{r.api.method} {r.api.path}" for r in self.routes]
-            return json_body(200, {"ok": True, "service": SERVICE, "public_base_url": self.base_url, "stage": STAGE, "routes": routes})
+            health = {"ok": True, "service": SERVICE, "public_base_url": self.public_base_url, "stage": STAGE, "routes": routes}
+            return json_body(200, health)
         if method == "GET" and parts.path == "/_local/sent":
             with self._lock:
                 sent = [asdict(sms) for sms in self.sandbox.sent]
@@ -384,7 +397,7 @@ class LocalRunner:
             return json_body(200, self.standin.rows(table, AIRTABLE_BASE_ID))
         if method == "POST" and parts.path == "/_local/sign":
             lowered = {k.lower(): v for k, v in headers.items()}
-            url = lowered.get("x-url") or f"{self.base_url}/twilio/sms"
+            url = lowered.get("x-url") or f"{self.public_base_url}/twilio/sms"
             form = body.decode("utf-8", "replace")
             signature = twilio_signature(self.aws.auth_token, url, parse_qsl(form, keep_blank_values=True))
             curl = f"curl -s -H 'X-Twilio-Signature: {signature}' --data {shlex.quote(form)} {shlex.quote(url)}"
@@ -394,7 +407,10 @@ class LocalRunner:
     def banner(self) -> str:
         from local.demo_data import CLIENTS, POOL_NUMBERS, PROVIDERS, STANDBY_NUMBER
 
-        lines = [f"Local runner on {self.base_url} (stage {STAGE!r}, no Docker, Twilio sandbox: nothing leaves this machine)", "Routes:"]
+        lines = [f"Local runner on {self.base_url} (stage {STAGE!r}, no Docker, Twilio sandbox: nothing leaves this machine)"]
+        if self.public_base_url != self.base_url:
+            lines += [f"Public base URL (what callers use and Twilio signs): {self.public_base_url}"]
+        lines += ["Routes:"]
         lines += [f"  {r.api.method:6} {self.base_url}{r.api.path}  -> {r.api.function}" for r in self.routes]
         lines += [
             "  GET    /_local/health | /_local/sent[?clear=1] | /_local/outbox[?clear=1] | /_local/airtable[/<table>]",
@@ -442,20 +458,33 @@ class RequestHandler(BaseHTTPRequestHandler):
 
 
 class RunnerServer(ThreadingHTTPServer):
+    """One thread per connection, and a listen backlog of 128 instead of socketserver's 5.
+
+    API Gateway takes a burst of webhooks without refusing any; with a backlog of 5, a burst
+    of 20 at once got connection resets here. The invocations themselves still run one at a
+    time (``LocalRunner._lock``); the backlog and the threads only make the burst wait its turn.
+    """
+
     daemon_threads = True
+    # socketserver.TCPServer.request_queue_size is 5 (Lib/socketserver.py); listen(2) caps the
+    # backlog at /proc/sys/net/core/somaxconn, 4096 since Linux 5.4
+    # (https://man.archlinux.org/man/listen.2.en, NOTES).
+    request_queue_size = 128
 
     def __init__(self, runner: LocalRunner) -> None:
         super().__init__((runner.host, runner.port), RequestHandler)
         self.runner = runner
 
 
-def start_server(port: int = 0, host: str = "127.0.0.1", *, quiet: bool = True) -> tuple[RunnerServer, threading.Thread]:
+def start_server(
+    port: int = 0, host: str = "127.0.0.1", *, quiet: bool = True, public_base_url: str | None = None
+) -> tuple[RunnerServer, threading.Thread]:
     """Binds (port 0: any free port), starts the runner, serves in a daemon thread.
 
     One per process: it starts moto and sets os.environ. Stop with ``server.shutdown()``,
     ``server.server_close()`` and ``server.runner.stop()``.
     """
-    runner = LocalRunner(host, port, quiet=quiet)
+    runner = LocalRunner(host, port, quiet=quiet, public_base_url=public_base_url)
     server = RunnerServer(runner)
     runner.start(port=server.server_address[1])
     thread = threading.Thread(target=server.serve_forever, name="local-runner", daemon=True)
@@ -468,8 +497,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=3000)
     parser.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")
     parser.add_argument("--quiet", action="store_true", help="no banner, no request or SMS lines")
+    parser.add_argument(
+        "--public-base-url",
+        help="the URL callers use and Twilio signs, when it is not http://<host>:<port> (default: the listening URL)",
+    )
     args = parser.parse_args(argv)
-    runner = LocalRunner(args.host, args.port, quiet=args.quiet)
+    try:
+        runner = LocalRunner(args.host, args.port, quiet=args.quiet, public_base_url=args.public_base_url)
+    except ValueError as error:
+        parser.error(str(error))
     server = RunnerServer(runner)  # bind first: port 0 picks a free one
     runner.start(port=server.server_address[1])
     print(runner.banner() if not args.quiet else f"Local runner on {runner.base_url}", flush=True)

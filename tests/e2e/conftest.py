@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,14 +22,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def runner_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``python -m local.runner --port <free> --quiet``; yields its base URL once healthy."""
+@contextmanager
+def local_runner(log_dir: Path, *args: str) -> Iterator[str]:
+    """``python -m local.runner --port <free> --quiet [args]``; yields its base URL once healthy."""
     port = free_port()
-    log = tmp_path_factory.mktemp("runner") / "runner.log"
+    log = log_dir / "runner.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "local.runner", "--port", str(port), "--quiet"], cwd=ROOT, stdout=output, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "local.runner", "--port", str(port), "--quiet", *args], cwd=ROOT, stdout=output, stderr=subprocess.STDOUT
         )
         base_url = f"http://127.0.0.1:{port}"
         try:
@@ -37,10 +38,19 @@ def runner_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.kill()
             process.wait()
             pytest.fail(f"{error}\n--- runner output ---\n{log.read_text(errors='replace')}")
-        yield base_url
-        process.terminate()
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            yield base_url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture(scope="module")
+def runner_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A runner of this test module's own, at its listening URL."""
+    with local_runner(tmp_path_factory.mktemp("runner")) as base_url:
+        yield base_url

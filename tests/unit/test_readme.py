@@ -8,7 +8,7 @@ from local.apigw import twilio_signature
 from local.backends import DEMO_AUTH_TOKEN
 from tests.support import ROOT
 
-CURL = re.compile(r"curl -s (http://127\.0\.0\.1:3000/twilio/sms) \\\n(?P<args>(?:\s+.*\\\n)*\s+.*)")
+CURL = re.compile(r"curl -s (?:-w '[^']*' )?(http://127\.0\.0\.1:3000/twilio/sms) \\\n(?P<args>(?:\s+.*\\\n)*\s+.*)")
 
 
 def test_readme_curl_lines_are_signed_for_the_local_runner() -> None:

@@ -74,9 +74,9 @@ DEFAULT_SANDBOX_AVAILABLE: dict[str, int] = {"303": 20, "720": 20}
 _SANDBOX_LOCALITIES: dict[str, tuple[str, str]] = {"303": ("Denver", "CO"), "720": ("Denver", "CO")}
 
 _SANDBOX_NUMBER = re.compile(r"^\+1(\d{3})555(\d{4})$")
-
-_FIRST_SANDBOX_LINE = 100  # +1<area>5550100 is the first number offered in an area code
-
+# +1<area>5555000 is the first number offered in an area code: lines 5000-9999 are for sale,
+# disjoint from every real phone of the demo and the tests (555-0100 .. 555-2999).
+_FIRST_SANDBOX_LINE = 5000
 _INCOMING_NUMBER_PATH = re.compile(r"/IncomingPhoneNumbers/(PN[0-9a-fA-F]{32})\.json$")
 
 _SERVICE_NUMBERS_PATH = re.compile(r"^/v1/Services/([^/]+)/PhoneNumbers$")
@@ -106,7 +106,7 @@ class SandboxHttpClient(HttpClient):
 
     Numbers: ``available`` maps an area code to how many numbers Twilio has to offer there
     (unlisted area codes have none). Offered numbers are fictional and deterministic,
-    ``+1<area>555`` then 0100, 0101, ..., skipping any number ever bought here; buying one
+    ``+1<area>555`` then 5000, 5001, ..., skipping any number ever bought here; buying one
     takes it out of that area code's inventory (the count drops by one).
     Owned numbers live in ``numbers`` (sid -> IncomingPhoneNumber resource), every purchase in
     ``bought``, Messaging Service membership in ``messaging_services`` (service sid -> number sids).
