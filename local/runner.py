@@ -14,7 +14,8 @@ recorded is printed. Local-only endpoints:
 - ``GET /_local/outbox[?clear=1]``: mirror records drained from the outbox
 - ``POST /_local/sign`` (form body, header ``X-Url``): the X-Twilio-Signature for it
 - ``GET /_local/airtable[/<table>]``: the Airtable stand-in's tables (row counts) or rows;
-  the outbox is synced into it through ``airtable_sync`` after every invocation
+  the outbox is synced into it through ``airtable_sync`` by a background thread (no request
+  waits for Airtable); this endpoint answers once what the outbox held is written
 - ``POST /_local/schedules/<pool_monitor|standby_keeper|lease_sweeper>``: runs a schedule now
 
 The retry queue is polled every second and delivered to ``resend`` (with a 5 s delay
@@ -30,6 +31,7 @@ import importlib.util
 import ipaddress
 import json
 import os
+import queue
 import re
 import shlex
 import signal
@@ -170,6 +172,7 @@ class LocalRunner:
         self.consumers: dict[str, Handler] = {}
         self.standin: Any = None
         self._stopping = threading.Event()
+        self._mirror_queue: queue.Queue[list[str]] = queue.Queue()
         # One invocation at a time, like one Lambda execution environment: Powertools'
         # Logger and Metrics are process-wide, and the SMS printing diffs the sandbox.
         self._lock = threading.Lock()
@@ -214,6 +217,7 @@ class LocalRunner:
         for logical_id in (*QUEUE_CONSUMERS.values(), *SCHEDULES.values()):
             self.consumers[logical_id] = load_function(logical_id, *function_spec(logical_id))
         threading.Thread(target=self._poll_retry_queue, name="retry-queue", daemon=True).start()
+        threading.Thread(target=self._sync_mirror, name="airtable-sync", daemon=True).start()
 
     def start_airtable_standin(self) -> None:
         """The operator's Airtable base, in memory on a loopback port (schema applied)."""
@@ -258,16 +262,25 @@ class LocalRunner:
         )
 
     def mirror_outbox(self) -> None:
-        """Drains the outbox: keeps the records for /_local/outbox and syncs them to the
-        Airtable stand-in through airtable_sync (call under the lock)."""
+        """Drains the outbox: keeps the records for /_local/outbox and hands them to the
+        mirror thread, which syncs them to the Airtable stand-in through airtable_sync (call
+        under the lock). As in AWS, no request waits for Airtable (a 429 costs 30 s)."""
         bodies = self.aws.drain_outbox()
         if not bodies:
             return
         self.outbox.extend(json.loads(text) for text in bodies)
-        try:
-            self.consume("AirtableSyncFunction", bodies)
-        except Exception:
-            traceback.print_exc()
+        self._mirror_queue.put(bodies)
+
+    def _sync_mirror(self) -> None:
+        """The outbox consumer: one airtable_sync invocation per drained batch, in order."""
+        while True:
+            bodies = self._mirror_queue.get()
+            try:
+                self.consume("AirtableSyncFunction", bodies)
+            except Exception:
+                traceback.print_exc()
+            finally:
+                self._mirror_queue.task_done()
 
     def run_schedule(self, name: str) -> Response:
         logical_id = SCHEDULES.get(name)
@@ -392,6 +405,7 @@ class LocalRunner:
             from local.backends import AIRTABLE_BASE_ID
 
             table = unquote(parts.path[len("/_local/airtable") :].strip("/"))
+            self._mirror_queue.join()  # what the outbox held so far is in the stand-in
             if not table:
                 return json_body(200, {name: len(self.standin.rows(name, AIRTABLE_BASE_ID)) for name in MIRROR_TABLES})
             return json_body(200, self.standin.rows(table, AIRTABLE_BASE_ID))
