@@ -471,7 +471,11 @@ class AirtableMirror:
     def ping(self, deadline: float) -> None:
         """One small read (the first Sitters row's key): raises if Airtable does not answer."""
         spec = BY_KIND["provider"]
-        self._request(partial(self.table(spec).first, fields=[spec.key_field]), deadline)
+        saved, self.backoff = self.backoff, Backoff(attempts=1)  # a probe: no backoff, the schedule comes again
+        try:
+            self._request(partial(self.table(spec).first, fields=[spec.key_field]), deadline)
+        finally:
+            self.backoff = saved
 
     # ---- one request, paced and retried
     def _request(self, call: Callable[[], T], deadline: float) -> T:
