@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import requests
 
 from functions.airtable_sync.airtable_mirror.handler import handle_sqs_batch
 from functions.airtable_sync.airtable_mirror.redrive import run_redrive
@@ -287,3 +288,29 @@ def test_a_long_outage_or_a_429_storm_parks_nothing_in_the_dlq_and_loses_nothing
     assert len(rows) == 48 and all(r["Status"] == "delivered" and r["Body"] for r in rows.values())
     names = {r["Client ID"]: r["Name"] for r in airtable.rows("Clients")}
     assert names == {f"cl-{k}": f"Client {max(i for i in range(48) if i % 20 == k)}" for k in range(20)}
+
+
+# ---------------------------------------------------------------- the stand-in is as strict as Airtable
+def test_the_standin_never_checks_a_box_for_the_string_false(airtable):
+    api = airtable.mirror.api
+    calls = api.table(BASE, "Calls")
+
+    calls.batch_upsert([{"fields": {"Call ID": "CA1", "Recorded": "false"}}], key_fields=["Call ID"], typecast=True)
+    calls.batch_upsert([{"fields": {"Call ID": "CA2", "Recorded": "true"}}], key_fields=["Call ID"], typecast=True)
+
+    recorded = {r["Call ID"]: r.get("Recorded", False) for r in airtable.rows("Calls")}
+    assert recorded == {"CA1": False, "CA2": True}
+    with pytest.raises(requests.HTTPError) as refused:
+        calls.batch_upsert([{"fields": {"Call ID": "CA3", "Recorded": "maybe"}}], key_fields=["Call ID"], typecast=True)
+    assert refused.value.response.json()["error"]["type"] == "INVALID_VALUE_FOR_COLUMN"
+
+
+def test_the_standin_refuses_an_update_by_an_unknown_record_id_and_writes_nothing(airtable):
+    audit = airtable.mirror.api.table(BASE, "Audit Log")
+    existing = airtable.standin.insert("Audit Log", {"Event": "kept"}, BASE)
+
+    with pytest.raises(requests.HTTPError) as refused:
+        audit.batch_update([{"id": existing, "fields": {"Event": "changed"}}, {"id": "recAAAAAAAAAAAAAA", "fields": {"Event": "x"}}])
+
+    assert refused.value.response.status_code == 404
+    assert [r["Event"] for r in airtable.rows("Audit Log")] == ["kept"]

@@ -197,7 +197,7 @@ class AirtableMirror:
                 for row in table_rows:
                     pending.pop(id(row), None)
         except _Stop as stop:
-            rest = list(pending.values())
+            rest = [row for row in pending.values() if not row.committed and not outcome.written.issuperset(row.message_ids)]
             if stop.hold:
                 logger.warning(
                     "Airtable batch stopped; the rest is held until Airtable answers", extra={"reason": stop.reason, "rows": len(rest)}
