@@ -20,7 +20,7 @@ Phase 3 (simulated, 10 minutes): Messages.Body renamed in the base while the out
 flowing and the scheduled redrive runs every minute: requests spent on the drifted table
 per minute (target <= 2), then the fix and the replay (parked records lost: target 0).
 
-Phase 4 runs over real HTTP with a real clock (about 30-45 s): the stand-in served on a
+Phase 4 runs over real HTTP with a real clock (about 40 s): the stand-in served on a
 loopback port enforcing 5 requests/s in real time, two consumer threads at 2.5
 requests/s each sharing the mirror state (the template's MaximumConcurrency 2):
 records/s and requests per record; an older batch redelivered after a newer one (stale
@@ -100,7 +100,7 @@ SUMMARY = [
     "http_healthy_throughput_during_drift_pct",
 ]
 DRIFT_MINUTES = 10
-HTTP_RECORDS = 300
+HTTP_RECORDS = 600
 
 
 @dataclass
