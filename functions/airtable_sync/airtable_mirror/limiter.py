@@ -45,7 +45,9 @@ class RateLimiter:
     ``margin`` widens the window a little: Airtable counts arrivals, we count departures,
     and the two clocks never agree to the millisecond. One limiter per container; the
     template lets the event source mapping run at most 2 containers
-    (``ScalingConfig.MaximumConcurrency``) at 2.5 requests/s each: 5 per base.
+    (``ScalingConfig.MaximumConcurrency``) at rate 2.5 each. ``rate`` counts whole
+    requests in any sliding window, so 2.5 allows 2 per second each, 4 together: 3 each
+    could meet in one second and make 6, over Airtable's 5.
     """
 
     def __init__(
