@@ -16,6 +16,17 @@ Phase 1 drains a backlog of 5,000 records. Phase 2 queues 1,000 more while the s
 answers 503 for 90 s then times out for 60 s, and drains until the queue is empty.
 Lost = a key with no row; duplicated = a key with more than one row.
 
+Phase 3 (simulated, 10 minutes): Messages.Body renamed in the base while the outbox keeps
+flowing and the scheduled redrive runs every minute: requests spent on the drifted table
+per minute (target <= 2), then the fix and the replay (parked records lost: target 0).
+
+Phase 4 runs over real HTTP with a real clock (about 40 s): the stand-in served on a
+loopback port enforcing 5 requests/s in real time, two consumer threads at 2.5
+requests/s each sharing the mirror state (the template's MaximumConcurrency 2):
+records/s and requests per record; an older batch redelivered after a newer one (stale
+fields in the base: target 0); and the healthy tables' records/s while Messages is
+drifted, against the same workload with no drift (target >= 90 %).
+
 records_per_second counts outbox records; rows_per_second counts rows sent to Airtable,
 which is what Airtable's ceiling (5 requests x 10 rows = 50 per second) bounds. Records
 for one key in one batch (a message and its delivery callback, a client's Last Active)
@@ -63,9 +74,33 @@ TARGETS: dict[str, Target] = {
     "outage_dlq_redriven": None,
     "outage_rows_lost": ("==", 0),
     "outage_rows_duplicated": ("==", 0),
+    "outage_dlq_messages": ("==", 0),
+    "drift_minutes": None,
+    "drifted_table_requests_per_minute": ("<=", 2),
+    "drift_parked_rows_lost": ("==", 0),
+    "http_records": None,
+    "http_records_per_second": None,
+    "http_requests_per_record": None,
+    "http_max_requests_in_a_second": ("<=", 5),
+    "http_stale_fields_after_redelivery": ("==", 0),
+    "http_healthy_records_per_second_normal": None,
+    "http_healthy_records_per_second_drift": None,
+    "http_healthy_throughput_during_drift_pct": (">=", 90),
+    "http_seconds": None,
     "wall_seconds": None,
 }
-SUMMARY = ["records_per_second", "rows_per_second", "rows_lost", "rows_duplicated", "outage_rows_lost", "outage_rows_duplicated"]
+SUMMARY = [
+    "records_per_second",
+    "rows_lost",
+    "outage_rows_lost",
+    "outage_dlq_messages",
+    "drifted_table_requests_per_minute",
+    "http_records_per_second",
+    "http_stale_fields_after_redelivery",
+    "http_healthy_throughput_during_drift_pct",
+]
+DRIFT_MINUTES = 10
+HTTP_RECORDS = 600
 
 
 @dataclass
@@ -85,10 +120,13 @@ class SimulatedQueue:
         self.dlq: list[Message] = []
         self.failed_deliveries = 0
         self.invocations = 0
+        self.sent = 0
 
     def send(self, bodies: list[str], prefix: str) -> None:
         now = self.clock.now()
-        self.messages += [Message(f"{prefix}-{i}", body, visible_at=now) for i, body in enumerate(bodies)]
+        start = self.sent
+        self.sent += len(bodies)
+        self.messages += [Message(f"{prefix}-{start + i}", body, visible_at=now) for i, body in enumerate(bodies)]
 
     def drain(self, invoke: Any) -> None:
         while self.messages:
@@ -212,10 +250,12 @@ def main() -> dict[str, Any]:
     import time
 
     quiet_logs()
-    logging.getLogger("masking").setLevel(logging.ERROR)  # the outage phase warns on every retry
+    logging.getLogger("masking").setLevel(logging.CRITICAL)  # the outage and drift phases warn on purpose
+    from functions.airtable_sync.airtable_mirror import redrive as _redrive
     from functions.airtable_sync.airtable_mirror.client import build_api
     from functions.airtable_sync.airtable_mirror.handler import handle_sqs_batch
     from functions.airtable_sync.airtable_mirror.limiter import RateLimiter
+    from functions.airtable_sync.airtable_mirror.state import MemoryMirrorState
     from functions.airtable_sync.airtable_mirror.writer import AirtableMirror
     from local.airtable_standin import DEFAULT_URL, AirtableStandin, VirtualClock, apply_mirror_schema
     from masking.core.observability import metrics
@@ -227,7 +267,8 @@ def main() -> dict[str, Any]:
     apply_mirror_schema(standin, BASE)
     api = build_api(TOKEN, DEFAULT_URL)
     standin.mount(api.session)
-    mirror = AirtableMirror(api, BASE, names=None, clock=clock, limiter=RateLimiter(clock=clock))
+    state = MemoryMirrorState()
+    mirror = AirtableMirror(api, BASE, names=None, clock=clock, limiter=RateLimiter(clock=clock), state=state)
 
     class Context:
         def __init__(self) -> None:
@@ -268,6 +309,20 @@ def main() -> dict[str, Any]:
         "rows_duplicated": duplicated,
     }
 
+    def schedule_until_settled(queue: SimulatedQueue, prefix: str) -> int:
+        """The event source mapping drains; the redrive runs every minute until nothing
+        is queued, held or in the DLQ."""
+        redriven = 0
+        runs = 0
+        while queue.messages or state.held() or queue.dlq or state.control().drifts:
+            queue.drain(invoke)
+            clock.sleep(60)
+            runs += 1
+            tag = f"{prefix}{runs}"
+            _redrive.run_redrive(mirror, state, lambda bodies, tag=tag: queue.send(bodies, tag), clock.now() + 55)
+            redriven += queue.redrive()  # the schedule also empties the DLQ (counted: target 0)
+        return redriven
+
     # ---- phase 2: an outage (503 for 90 s, then timeouts for 60 s) and the recovery
     outage_records = workload(OUTAGE_RECORDS, rng, "b")
     queue = SimulatedQueue(clock)
@@ -276,11 +331,7 @@ def main() -> dict[str, Any]:
     standin.outage("5xx", OUTAGE_5XX_SECONDS, start=now)
     standin.outage("timeout", OUTAGE_TIMEOUT_SECONDS, start=now + OUTAGE_5XX_SECONDS)
     outage_ends = now + OUTAGE_5XX_SECONDS + OUTAGE_TIMEOUT_SECONDS
-    queue.drain(invoke)
-    redriven = 0
-    while queue.dlq:
-        redriven += queue.redrive()
-        queue.drain(invoke)
+    redriven = schedule_until_settled(queue, "b-re")
     lost, duplicated = audit_rows(standin, expected_keys(outage_records) | expected_keys(records))
     figures.update(
         {
@@ -290,11 +341,176 @@ def main() -> dict[str, Any]:
             "outage_dlq_redriven": redriven,
             "outage_rows_lost": lost,
             "outage_rows_duplicated": duplicated,
-            "wall_seconds": time.perf_counter() - started,
+            "outage_dlq_messages": redriven,
         }
     )
-    print_figures("e airtable throughput (simulated time, 150 ms per request)", figures, TARGETS)
+
+    # ---- phase 3: Messages.Body renamed for 10 simulated minutes, then fixed
+    drift_records = workload(1_000, rng, "c")
+    standin.rename_field("Messages", "Body", "Message Body", BASE)
+    queue = SimulatedQueue(clock)
+    drift_start = clock.now()
+    requests_before = len(standin.requests)
+    per_minute = len(drift_records) // DRIFT_MINUTES
+    for minute in range(DRIFT_MINUTES):
+        queue.send([r.to_json() for r in drift_records[minute * per_minute : (minute + 1) * per_minute]], f"c{minute}")
+        queue.drain(invoke)
+        clock.sleep(max(0.0, drift_start + 60 * (minute + 1) - clock.now()))
+        _redrive.run_redrive(mirror, state, lambda bodies: queue.send(bodies, "c-re"), clock.now() + 55)
+    drift_minutes = (clock.now() - drift_start) / 60
+    drifted_requests = sum(1 for r in standin.requests[requests_before:] if r.path.endswith("/Messages"))
+    standin.rename_field("Messages", "Message Body", "Body", BASE)
+    schedule_until_settled(queue, "c-fix")
+    lost_after_fix, _ = audit_rows(standin, expected_keys(drift_records))
+    figures.update(
+        {
+            "drift_minutes": drift_minutes,
+            "drifted_table_requests_per_minute": drifted_requests / drift_minutes,
+            "drift_parked_rows_lost": lost_after_fix,
+        }
+    )
+
+    # ---- phase 4: over HTTP, real clock
+    figures.update(http_phase(rng))
+    figures["wall_seconds"] = time.perf_counter() - started
+    print_figures("f airtable throughput (phases 1-3 simulated time, 150 ms per request; phase 4 real HTTP)", figures, TARGETS)
     return figures
+
+
+def http_phase(rng: random.Random) -> dict[str, Any]:
+    """The stand-in on a loopback port with a real clock; two consumers at 2.5/s each."""
+    import threading
+    import time
+
+    from functions.airtable_sync.airtable_mirror import redrive as _redrive
+    from functions.airtable_sync.airtable_mirror.client import build_api
+    from functions.airtable_sync.airtable_mirror.limiter import RateLimiter
+    from functions.airtable_sync.airtable_mirror.state import MemoryMirrorState
+    from functions.airtable_sync.airtable_mirror.writer import AirtableMirror
+    from local.airtable_standin import AirtableStandin, RealClock, apply_mirror_schema
+    from masking.mirror.outbox import MirrorRecord
+
+    standin = AirtableStandin(token=TOKEN, clock=RealClock())
+    apply_mirror_schema(standin, BASE)
+    server, _ = standin.serve("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    state = MemoryMirrorState()  # DynamoDB's items, shared by both consumers
+    consumers = []
+    for _ in range(2):
+        api = build_api(TOKEN, url)
+        consumers.append(AirtableMirror(api, BASE, limiter=RateLimiter(rate=2.5), state=state))
+    time.sleep(1.1)  # the schema requests leave the rate window
+
+    def run(batches: list[list[Any]], prefix: str) -> float:
+        """Two consumers take batches of 100 off one queue until it is empty."""
+        todo = list(enumerate(batches))
+        lock = threading.Lock()
+        begin = time.monotonic()
+
+        def consume(mirror: AirtableMirror) -> None:
+            while True:
+                with lock:
+                    if not todo:
+                        return
+                    number, batch = todo.pop(0)
+                messages = [(f"{prefix}-{number}-{i}", r.to_json()) for i, r in enumerate(batch)]
+                mirror.write(messages, deadline=time.time() + 115)
+
+        threads = [threading.Thread(target=consume, args=(mirror,)) for mirror in consumers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if state.held():  # a key both consumers had at once: the schedule returns it
+            sent: list[str] = []
+            _redrive.run_redrive(consumers[0], state, sent.extend, time.time() + 30)
+            run(batches_of([MirrorRecord.from_json(body) for body in sent]), f"{prefix}-re")
+        return time.monotonic() - begin
+
+    def batches_of(records: list[Any]) -> list[list[Any]]:
+        return [records[i : i + 100] for i in range(0, len(records), 100)]
+
+    figures: dict[str, Any] = {}
+    http_started = time.monotonic()
+    # normal path
+    records = workload(HTTP_RECORDS, rng, "h")
+    requests_before = len(standin.requests)
+    seconds = run(batches_of(records), "h")
+    requests = standin.requests[requests_before:]
+    starts = sorted(r.at for r in requests)
+    busiest = max(sum(1 for t in starts if s <= t < s + 1.0) for s in starts)
+    figures.update(
+        {
+            "http_records": len(records),
+            "http_records_per_second": len(records) / seconds,
+            "http_requests_per_record": len(requests) / len(records),
+            "http_max_requests_in_a_second": busiest,
+        }
+    )
+    healthy_normal = _healthy(records) / seconds
+
+    # an older batch redelivered after a newer one
+    newest: dict[tuple[str, str, str], Any] = {}
+    older = [r for r in records if r.kind in ("client", "message")][:120]
+    newer: list[Any] = []
+    for record in older:
+        if record.kind == "client":
+            fields = {"Linked Sitter": f"hprov-{rng.randint(0, 33)}"}
+        else:
+            fields = {"Status": "delivered", "Twilio Status": "delivered"}
+        newer.append(MirrorRecord(record.kind, record.key, fields, record.at))
+    for record in [*records, *newer]:  # the expected end state, per field: the highest version
+        for name, value in record.fields.items():
+            seen = newest.get((record.kind, record.key, name))
+            if seen is None or record.version >= seen[0]:
+                newest[(record.kind, record.key, name)] = (record.version, value)
+    run(batches_of(newer), "hn")
+    run(batches_of(older), "ho")  # the redelivery of the older records
+    figures["http_stale_fields_after_redelivery"] = _stale(standin, newest)
+
+    # the same workload shape with Messages drifted
+    drift_records = workload(HTTP_RECORDS, rng, "d")
+    standin.rename_field("Messages", "Body", "Message Body", BASE)
+    seconds = run(batches_of(drift_records), "d")
+    healthy_drift = _healthy(drift_records) / seconds
+    standin.rename_field("Messages", "Message Body", "Body", BASE)
+    server.shutdown()
+    figures.update(
+        {
+            "http_healthy_records_per_second_normal": healthy_normal,
+            "http_healthy_records_per_second_drift": healthy_drift,
+            "http_healthy_throughput_during_drift_pct": 100 * healthy_drift / healthy_normal,
+            "http_seconds": time.monotonic() - http_started,
+        }
+    )
+    return figures
+
+
+def _healthy(records: list[Any]) -> int:
+    return sum(1 for record in records if record.kind != "message")
+
+
+def _stale(standin: Any, newest: dict[tuple[str, str, str], Any]) -> int:
+    """Fields of the base that hold an older value than the newest record's."""
+    from functions.airtable_sync.airtable_mirror.tables import BY_KIND, table_names
+
+    names = table_names({})
+    sitters = {row["id"]: row["fields"].get("Provider ID") for row in standin.rows(names["provider"], BASE)}
+    stale = 0
+    for kind in ("client", "message"):
+        spec = BY_KIND[kind]
+        for row in standin.rows(names[kind], BASE):
+            key = row["fields"].get(spec.key_field)
+            for field_name in ("Linked Sitter", "Status", "Twilio Status"):
+                expected = newest.get((kind, key, field_name))
+                if expected is None:
+                    continue
+                value = row["fields"].get(field_name)
+                if isinstance(value, list):
+                    value = sitters.get(value[0]) if value else None
+                if value != expected[1]:
+                    stale += 1
+    return stale
 
 
 if __name__ == "__main__":

@@ -367,6 +367,10 @@ class AirtableStandin:
         self.lockout_seconds = lockout_seconds
         self.latency = latency
         self.limits = True
+        # False: the token may not add select options (Airtable answers
+        # INVALID_MULTIPLE_CHOICE_OPTIONS "Insufficient permissions to create new select
+        # option" even with typecast), e.g. after the operator removed one.
+        self.allow_new_options = True
         self.bases: dict[str, _Base] = {}
         self.requests: list[RequestEntry] = []
         self._outages: list[tuple[str, float, float]] = []  # (mode, from, until) on self.clock
@@ -394,6 +398,19 @@ class AirtableStandin:
             target.fields = [f for f in target.fields if f.name != name]
             for record in target.records.values():
                 record.fields.pop(name, None)
+
+    def rename_field(self, table: str, name: str, new_name: str, base_id: str = DEFAULT_BASE) -> None:
+        """What an operator does in the base: values stay, the API name changes."""
+        with self._lock:
+            spec = self._table(self.base(base_id), table).field(name)
+            assert spec is not None, name
+            spec.name = new_name
+
+    def remove_option(self, table: str, name: str, option: str, base_id: str = DEFAULT_BASE) -> None:
+        with self._lock:
+            spec = self._table(self.base(base_id), table).field(name)
+            assert spec is not None and spec.options is not None, name
+            spec.options["choices"] = [c for c in spec.options.get("choices", []) if c["name"] != option]
 
     def insert(self, table: str, fields: dict[str, Any], base_id: str = DEFAULT_BASE) -> str:
         """Adds a row directly (typecast, no limits); returns its record id."""
@@ -652,9 +669,12 @@ class AirtableStandin:
             if method == "POST":
                 target = None
             elif item.get("id"):
+                # An update by a record id this table does not have fails the whole request
+                # with 404 (https://github.com/Airtable/airtable.js/issues/130: "results in
+                # a 404"); nothing in the request is written.
                 target = table.records.get(item["id"])
                 if target is None:
-                    raise AirtableError(404, "ROW_DOES_NOT_EXIST", f"Record ID {item['id']} does not exist")
+                    raise AirtableError(404, "NOT_FOUND", f"Record ID {item['id']} does not exist in this table")
             elif upsert is not None:
                 key = tuple(_text(values.get(self._field_id(table, name))) for name in merge_on)
                 if key in seen_keys:
@@ -753,10 +773,19 @@ class AirtableStandin:
                 return int(number) if number.is_integer() else number
             raise bad
         if kind == "checkbox":
+            # A checkbox cell is true or empty (https://airtable.com/developers/web/api/field-model).
+            # Typecast reads strings the way a paste does: "false" never checks the box, and
+            # a string that says neither is refused rather than guessed.
             if isinstance(value, bool):
-                return value
-            if typecast:
-                return bool(value)
+                return value or None
+            if typecast and isinstance(value, (int, float)):
+                return bool(value) or None
+            if typecast and isinstance(value, str):
+                text = value.strip().lower()
+                if text in ("true", "checked", "yes", "1", "on", "x"):
+                    return True
+                if text in ("false", "unchecked", "no", "0", "off", ""):
+                    return None
             raise bad
         if kind in ("singleSelect", "multipleSelects"):
             names = value if kind == "multipleSelects" else [value]
@@ -766,7 +795,7 @@ class AirtableStandin:
             choices = (spec.options or {}).setdefault("choices", [])
             for choice_name in names:
                 if not any(c["name"] == choice_name for c in choices):
-                    if not typecast:
+                    if not typecast or not self.allow_new_options:
                         raise AirtableError(
                             422,
                             "INVALID_MULTIPLE_CHOICE_OPTIONS",

@@ -16,7 +16,7 @@ recorded is printed. Local-only endpoints:
 - ``GET /_local/airtable[/<table>]``: the Airtable stand-in's tables (row counts) or rows;
   the outbox is synced into it through ``airtable_sync`` by a background thread (no request
   waits for Airtable); this endpoint answers once what the outbox held is written
-- ``POST /_local/schedules/<pool_monitor|standby_keeper|lease_sweeper>``: runs a schedule now
+- ``POST /_local/schedules/<pool_monitor|standby_keeper|lease_sweeper|airtable_redrive>``: runs a schedule now
 
 The retry queue is polled every second and delivered to ``resend`` (with a 5 s delay
 instead of 600 s).
@@ -58,7 +58,12 @@ from local.template import ApiRoute, api_routes, function_spec, load_template  #
 
 STAGE = "local"
 QUEUE_CONSUMERS = {"outbox": "AirtableSyncFunction", "retry": "ResendFunction"}
-SCHEDULES = {"pool_monitor": "PoolMonitorFunction", "standby_keeper": "StandbyKeeperFunction", "lease_sweeper": "LeaseSweeperFunction"}
+SCHEDULES = {
+    "pool_monitor": "PoolMonitorFunction",
+    "standby_keeper": "StandbyKeeperFunction",
+    "lease_sweeper": "LeaseSweeperFunction",
+    "airtable_redrive": "AirtableRedriveFunction",
+}
 MIRROR_TABLES = ("Sitters", "Clients", "Messages", "Number Inventory", "Audit Log", "Calls")
 SERVICE = "masking-local-runner"
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -428,7 +433,8 @@ class LocalRunner:
         lines += [f"  {r.api.method:6} {self.base_url}{r.api.path}  -> {r.api.function}" for r in self.routes]
         lines += [
             "  GET    /_local/health | /_local/sent[?clear=1] | /_local/outbox[?clear=1] | /_local/airtable[/<table>]",
-            "  POST   /_local/sign (form body, X-Url header) | /_local/schedules/<pool_monitor|standby_keeper|lease_sweeper>",
+            "  POST   /_local/sign (form body, X-Url header)",
+            "  POST   /_local/schedules/<pool_monitor|standby_keeper|lease_sweeper|airtable_redrive>",
             "Demo data:",
         ]
         lines += [f"  provider {p.name:12} phone {p.phone}  reserved number {p.reserved_number}" for p in PROVIDERS]

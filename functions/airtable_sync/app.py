@@ -1,6 +1,7 @@
 """airtable_sync: consumer of the SQS outbox. Writes the mirror records to the operator's
 Airtable base (upserts, 10 rows a request, 5 requests a second) and reports the records
-it could not write, so SQS delivers only those again. See airtable_mirror/handler.py."""
+it could not write or set aside, so SQS delivers only those again; ``redrive_handler`` is
+the scheduled redrive. See airtable_mirror/handler.py and airtable_mirror/redrive.py."""
 
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from airtable_mirror.handler import handle_sqs_batch
+from airtable_mirror.handler import handle_schedule, handle_sqs_batch
 
 from masking.core.observability import logger, metrics
 
@@ -22,3 +23,11 @@ from masking.core.observability import logger, metrics
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle_sqs_batch(event, context)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def redrive_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """EventBridge schedule: probes drifted tables, returns parked, held and DLQ records
+    to the outbox queue once Airtable takes them (airtable_mirror/redrive.py)."""
+    return handle_schedule(event, context)

@@ -11,14 +11,20 @@ Configuration (environment):
   ``_CALL``: table names (default Messages, Clients, Sitters, Number Inventory, Audit
   Log, Calls).
 - ``AIRTABLE_REQUESTS_PER_SECOND`` (default 5): this container's pace. Airtable allows 5
-  per base; the function runs with reserved concurrency 1, so one container is all.
+  per base; the template runs at most 2 containers (the event source mapping's
+  ``MaximumConcurrency``) at 2.5 each.
 - ``AIRTABLE_TIMEOUT_SECONDS`` (default 10): read timeout of one request.
+- ``TABLE_NAME``: the stack's table, where the mirror's shared state lives
+  (``state.py``: watermarks, quiet time, drifted tables, parked and held records);
+  without it (a bare local run) the state is this container's memory.
+- ``OWNER_ALERT_TOPIC_ARN``: SNS topic for the one alert per drifted table.
+- ``OUTBOX_QUEUE_URL`` / ``OUTBOX_DLQ_URL``: for the scheduled redrive only.
 
-Failed records are reported as ``batchItemFailures`` (the event source mapping has
-``ReportBatchItemFailures``): SQS delivers only those again, and after maxReceiveCount (5)
-moves them to the DLQ. Once Airtable is fixed, move them back with
-``aws sqs start-message-move-task --source-arn <OutboxDeadLetterQueue ARN>`` (the
-destination defaults to the queue they came from).
+Records that are written, parked (drifted table) or held (outage, 429 storm) are done for
+SQS; only records that could not even be set aside (an unreadable body, a wrong token,
+DynamoDB failing) are reported as ``batchItemFailures``, and after maxReceiveCount (5)
+land in the DLQ, which the scheduled redrive (``redrive.py``) empties once Airtable
+answers again.
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ from masking.core.observability import count, logger
 from .client import build_api
 from .limiter import AIRTABLE_REQUESTS_PER_SECOND, RateLimiter
 from .links import LinkCache
+from .redrive import DeadLetters, RedriveReport, run_redrive, sqs_sender
+from .state import DynamoMirrorState, MemoryMirrorState, MirrorState
 from .tables import table_names
 from .writer import AirtableMirror, Outcome
 
@@ -47,6 +55,7 @@ DEFAULT_REMAINING_SECONDS = 60.0  # when invoked without a Lambda context
 # exception: SQS then redelivers exactly the same records either way.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 _links = LinkCache()  # per container, survives a credentials reload
+_memory_state = MemoryMirrorState()  # only without TABLE_NAME (a bare local run)
 
 
 class MirrorFailed(Exception):
@@ -95,13 +104,34 @@ def load_credentials(settings: SyncSettings) -> AirtableCredentials:
     return AirtableCredentials(token=str(values[token_name]).strip(), base_id=str(values[base_name]).strip())
 
 
+def build_state() -> MirrorState:
+    table_name = os.environ.get("TABLE_NAME")
+    return DynamoMirrorState(table_name) if table_name else _memory_state
+
+
+def owner_alert(subject: str, message: str) -> None:
+    """One SNS message to the owner (no values in it: table and field names only)."""
+    topic = os.environ.get("OWNER_ALERT_TOPIC_ARN")
+    if not topic:
+        logger.error("owner alert not sent: OWNER_ALERT_TOPIC_ARN is not set")
+        return
+    try:
+        import boto3
+
+        boto3.client("sns").publish(TopicArn=topic, Subject=subject[:100], Message=message)
+    except Exception:
+        logger.exception("owner alert not sent")
+
+
 @lru_cache(maxsize=1)
 def get_mirror() -> AirtableMirror:
     settings = SyncSettings.from_env()
     credentials = load_credentials(settings)
     api = build_api(credentials.token, settings.api_url, settings.timeout_seconds)
     limiter = RateLimiter(rate=settings.requests_per_second)
-    return AirtableMirror(api, credentials.base_id, names=settings.tables, limiter=limiter, links=_links)
+    return AirtableMirror(
+        api, credentials.base_id, names=settings.tables, limiter=limiter, links=_links, state=build_state(), alert=owner_alert
+    )
 
 
 def handle_sqs_batch(event: dict[str, Any], context: Any, mirror: AirtableMirror | None = None) -> dict[str, Any]:
@@ -111,7 +141,7 @@ def handle_sqs_batch(event: dict[str, Any], context: Any, mirror: AirtableMirror
     deadline = mirror.clock.now() + remaining - SAFETY_MARGIN_SECONDS
     records = event.get("Records") or []
     outcome = mirror.write([(record.get("messageId", ""), record.get("body", "")) for record in records], deadline)
-    if any(reason.startswith("Unauthorized") for reason in outcome.failures.values()):
+    if any("Unauthorized" in reason for reason in outcome.failures.values()):
         get_mirror.cache_clear()  # the token may have been rotated: read it again next time
 
     def report(record: SQSRecord) -> None:
@@ -124,6 +154,20 @@ def handle_sqs_batch(event: dict[str, Any], context: Any, mirror: AirtableMirror
     return dict(response)
 
 
+def handle_schedule(event: dict[str, Any], context: Any, mirror: AirtableMirror | None = None) -> dict[str, Any]:
+    """The scheduled redrive (EventBridge, every minute): see ``redrive.py``."""
+    mirror = mirror or get_mirror()
+    remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else DEFAULT_REMAINING_SECONDS
+    deadline = mirror.clock.now() + remaining - SAFETY_MARGIN_SECONDS
+    queue_url = os.environ.get("OUTBOX_QUEUE_URL")
+    if not queue_url:
+        raise RuntimeError("OUTBOX_QUEUE_URL is not set")
+    dlq_url = os.environ.get("OUTBOX_DLQ_URL")
+    report: RedriveReport = run_redrive(mirror, mirror.state, sqs_sender(queue_url), deadline, DeadLetters(dlq_url) if dlq_url else None)
+    logger.info("airtable redrive", extra=report.as_dict())
+    return report.as_dict()
+
+
 def _log(outcome: Outcome) -> None:
     count("AirtableRecordsFailed", len(outcome.failures))
     logger.info(
@@ -132,6 +176,9 @@ def _log(outcome: Outcome) -> None:
             "records": outcome.records,
             "rows_written": outcome.rows_written,
             "requests": outcome.requests,
+            "parked": len(outcome.parked),
+            "held": len(outcome.held),
+            "stale_fields": outcome.stale_fields,
             "failed": len(outcome.failures),
         },
     )

@@ -21,8 +21,11 @@ class Clock(Protocol):
 
 
 class SystemClock:
+    """Wall-clock seconds: the "quiet until" time in DynamoDB is compared across
+    containers, which share no monotonic clock."""
+
     def now(self) -> float:
-        return time.monotonic()
+        return time.time()
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
@@ -40,8 +43,11 @@ class RateLimiter:
     """At most ``rate`` request starts in any ``window`` seconds, plus explicit pauses.
 
     ``margin`` widens the window a little: Airtable counts arrivals, we count departures,
-    and the two clocks never agree to the millisecond. One limiter per base; the template
-    runs airtable_sync with reserved concurrency 1, so one container holds the only one.
+    and the two clocks never agree to the millisecond. One limiter per container; the
+    template lets the event source mapping run at most 2 containers
+    (``ScalingConfig.MaximumConcurrency``) at rate 2.5 each. ``rate`` counts whole
+    requests in any sliding window, so 2.5 allows 2 per second each, 4 together: 3 each
+    could meet in one second and make 6, over Airtable's 5.
     """
 
     def __init__(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -24,13 +25,19 @@ class MirrorRecord:
     key: str  # stable upsert key: a MessageSid, a provider id, a client id, an E.164...
     fields: dict[str, Any]
     at: str = ""
+    # Order across deliveries: the Airtable mirror never lets a lower version overwrite a
+    # field a higher one wrote. Nanoseconds at creation, i.e. at the source write.
+    version: int = field(default_factory=time.time_ns)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> MirrorRecord:
-        return cls(**json.loads(text))
+        data = json.loads(text)
+        if isinstance(data, dict):
+            data.setdefault("version", 0)  # published before versions existed: unordered
+        return cls(**data)
 
 
 class Outbox(Protocol):
