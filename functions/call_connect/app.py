@@ -3,8 +3,7 @@
 (POST /twilio/voice/status). Handlers live in masking.handlers.voice,
 routing in masking.voice.
 
-A hot-path function: no pydantic, no pyairtable, no Powertools Tracer (Lambda's active
-tracing covers it)."""
+A hot-path function: no pydantic, no pyairtable, no twilio REST client."""
 
 from typing import Any
 

@@ -6,14 +6,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from masking.admin.schedules import sweep_leases
-from masking.core.observability import get_tracer, logger, metrics
+from masking.core.observability import logger, metrics
 from masking.handlers.schedules import run_scheduled
-
-tracer = get_tracer()
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return run_scheduled("lease sweeper", lambda ctx: {"released": sweep_leases(ctx)})

@@ -6,16 +6,13 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from masking.admin.schedules import run_pool_monitor
-from masking.core.observability import get_tracer, logger, metrics
+from masking.core.observability import logger, metrics
 from masking.core.settings import get_schedule_settings
 from masking.handlers.schedules import run_scheduled
-
-tracer = get_tracer()
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = get_schedule_settings()
     return run_scheduled("pool monitor", lambda ctx: run_pool_monitor(ctx, settings, settings.webhook_base_url).as_dict())

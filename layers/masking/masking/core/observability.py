@@ -4,9 +4,9 @@ Phone numbers never reach the logs in clear (``mask_phone``, plus a filter that 
 anything shaped like an E.164 number that slips into a message), and message bodies
 are never logged at all.
 
-The X-Ray SDK (Powertools Tracer) costs ~120 ms of cold start, more than boto3 itself,
-so the hot-path functions rely on Lambda's active tracing instead; ``get_tracer()`` gives
-the Tracer to functions that are not on the hot path.
+Tracing is Lambda's active tracing (``Tracing: Active`` in the template) for every
+function: the X-Ray SDK behind Powertools' Tracer costs ~120 ms of cold start and pulls
+botocore into the layer, which Lambda's runtime already has.
 """
 
 from __future__ import annotations
@@ -14,14 +14,10 @@ from __future__ import annotations
 import logging
 import os
 import re
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools import Tracer
 
 _PHONE = re.compile(r"\+\d{8,15}")
 
@@ -55,19 +51,12 @@ logger = Logger(service=SERVICE)
 logger.logger_handler.addFilter(PhoneMaskingFilter())
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Masking"), service=SERVICE)
 
-__all__ = ["MetricUnit", "count", "get_tracer", "logger", "mask_phone", "metrics"]
+__all__ = ["MetricUnit", "count", "logger", "mask_phone", "metrics"]
 
 
 def count(name: str, value: float = 1) -> None:
     """Adds to a count metric (flushed as EMF by ``@metrics.log_metrics``)."""
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-
-
-@lru_cache(maxsize=1)
-def get_tracer() -> Tracer:
-    from aws_lambda_powertools import Tracer
-
-    return Tracer()
 
 
 def log_extra(**fields: Any) -> dict[str, Any]:
