@@ -23,11 +23,16 @@ function el(tag, attrs = {}, ...children) {
 }
 
 async function postJson(url, payload) {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: payload === undefined ? "" : JSON.stringify(payload),
-  });
+  let response;
+  try {
+    response = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: payload === undefined ? "" : JSON.stringify(payload),
+    });
+  } catch (error) {
+    return { status: 0, answer: { error: "the local runner does not answer (" + error.message + ")" } };
+  }
   let answer = {};
   try { answer = await response.json(); } catch (error) { answer = {}; }
   return { status: response.status, answer };
