@@ -546,7 +546,8 @@ class Console:
         target = (CONSOLE_DIR / name).resolve()
         if not target.is_relative_to(CONSOLE_DIR) or not target.is_file() or target.suffix not in CONSOLE_TYPES:
             return json_body(404, {"success": False, "error": "no such console file", "details": {"path": path}})
-        return 200, {"Content-Type": CONSOLE_TYPES[target.suffix], "Cache-Control": "no-store"}, target.read_bytes()
+        cache = "max-age=300" if target.suffix == ".svg" else "no-store"  # pictures are re-rendered on every change
+        return 200, {"Content-Type": CONSOLE_TYPES[target.suffix], "Cache-Control": cache}, target.read_bytes()
 
     def signed_post(self, path: str, form: dict[str, str]) -> Response:
         """Signs ``form`` as Twilio would for ``path`` (demo token) and hands it to the runner."""

@@ -7,7 +7,7 @@ const POLL_MS = 1000;
 const PICTURES = ["rex.svg", "whiskers.svg"];
 const MEDIA_PREFIX = "https://example.com/console/"; // same as CONSOLE_MEDIA_PREFIX in local/runner.py
 const phoneViews = new Map(); // phone key -> {root, ...elements, attachment}
-let lastPhones = "";
+const lastPhones = new Map(); // phone key -> the JSON last rendered (only changed phones re-render)
 let lastOperator = "";
 let polling = false;
 
@@ -215,8 +215,10 @@ async function poll() {
     const response = await fetch("/_local/console/state", { cache: "no-store" });
     if (!response.ok) throw new Error("state answered " + response.status);
     const state = await response.json();
-    const phones = JSON.stringify(state.phones);
-    if (phones !== lastPhones) { state.phones.forEach(renderPhone); lastPhones = phones; }
+    for (const phone of state.phones) {
+      const json = JSON.stringify(phone);
+      if (lastPhones.get(phone.key) !== json) { renderPhone(phone); lastPhones.set(phone.key, json); }
+    }
     const operator = JSON.stringify(state.operator);
     if (operator !== lastOperator) { renderOperator(state.operator); lastOperator = operator; }
     status.textContent = "live · updated " + new Date().toLocaleTimeString();
