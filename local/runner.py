@@ -509,7 +509,11 @@ class Console:
 
     @staticmethod
     def read_twiml(payload: bytes) -> dict[str, str]:
-        """The first ``<Dial callerId><Number>`` of a voice answer, or what it ``<Say>``s."""
+        """The first ``<Dial callerId><Number>`` of a voice answer, or what it ``<Say>``s.
+
+        ``<Number>`` is the phone that rings; ``callerId`` is what it shows, whatever the
+        inbound caller ID was (https://www.twilio.com/docs/voice/twiml/dial).
+        """
         import xml.etree.ElementTree as ElementTree
 
         try:
@@ -613,7 +617,7 @@ class Console:
         return self._store
 
     def state(self) -> dict[str, Any]:
-        from local.backends import AIRTABLE_BASE_ID, DEMO_ADMIN_API_KEY
+        from local.backends import AIRTABLE_BASE_ID
 
         now = int(time.time())
         found = [(pid, self.store.get_provider(pid)) for pid in self.store.list_provider_ids()]
@@ -626,7 +630,7 @@ class Console:
             audit = [r for r in self.runner.outbox if r.get("kind") == "audit"][-8:]
         people = self.phones()
         phones = [self.phone_state(person, people, providers, slots, sent, texts, calls, now) for person in people]
-        status, _, pool = self.runner.handle("GET", "/pool/stats", {"x-api-key": DEMO_ADMIN_API_KEY}, b"")
+        status, _, pool = self.runner.handle("GET", "/pool/stats", {"x-api-key": self.runner.aws.admin_api_key}, b"")
         names = {p.phone: p.name for p in people}
         return {
             "phones": phones,

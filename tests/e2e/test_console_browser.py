@@ -36,7 +36,8 @@ CHROMIUM_ARGS = [
 # The page polls every second, but one webhook can take over 30 s on a loaded machine: the
 # runner syncs the outbox to its Airtable stand-in inside the invocation, and when scheduling
 # jitter lets a sixth request into the stand-in's one-second window, it answers 429 and
-# airtable_sync waits the 30 s Airtable requires before anything else runs.
+# airtable_sync waits the 30 s Airtable requires before anything else runs
+# (https://support.airtable.com/docs/managing-api-call-limits-in-airtable).
 WAIT_MS = 60_000
 
 
