@@ -17,6 +17,8 @@ recorded is printed. Local-only endpoints:
   the outbox is synced into it through ``airtable_sync`` by a background thread (no request
   waits for Airtable); this endpoint answers once what the outbox held is written
 - ``POST /_local/schedules/<pool_monitor|standby_keeper|lease_sweeper|airtable_redrive>``: runs a schedule now
+- ``GET /``: the browser console (``local/console/``): one phone per demo person and an
+  operator panel; its own endpoints are under ``/_local/console/`` (see ``Console``)
 
 The retry queue is polled every second and delivered to ``resend`` (with a 5 s delay
 instead of 600 s).
@@ -181,6 +183,7 @@ class LocalRunner:
         # One invocation at a time, like one Lambda execution environment: Powertools'
         # Logger and Metrics are process-wide, and the SMS printing diffs the sandbox.
         self._lock = threading.Lock()
+        self.console = Console(self)  # the browser console's endpoints (block below LocalRunner)
 
     @property
     def base_url(self) -> str:
@@ -321,6 +324,8 @@ class LocalRunner:
     # ---- requests
     def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Response:
         path = urlsplit(raw_path).path
+        if Console.serves(path):
+            return self.console.handle(method, raw_path, headers, body)
         if path.startswith("/_local/"):
             return self.local_endpoint(method, raw_path, headers, body)
         allowed = []
@@ -364,6 +369,7 @@ class LocalRunner:
             except Exception:
                 traceback.print_exc()
                 result = {"statusCode": 502, "body": json.dumps({"message": "Internal server error"})}
+            self.console.observe(route.api.path, body, result)
             self.mirror_outbox()
             new_sms = list(self.sandbox.sent[already_sent:])
         if not self.quiet:
@@ -429,7 +435,7 @@ class LocalRunner:
         lines = [f"Local runner on {self.base_url} (stage {STAGE!r}, no Docker, Twilio sandbox: nothing leaves this machine)"]
         if self.public_base_url != self.base_url:
             lines += [f"Public base URL (what callers use and Twilio signs): {self.public_base_url}"]
-        lines += ["Routes:"]
+        lines += [f"Browser console: open {self.base_url}/ (one phone per demo person, an operator panel)", "Routes:"]
         lines += [f"  {r.api.method:6} {self.base_url}{r.api.path}  -> {r.api.function}" for r in self.routes]
         lines += [
             "  GET    /_local/health | /_local/sent[?clear=1] | /_local/outbox[?clear=1] | /_local/airtable[/<table>]",
@@ -448,6 +454,334 @@ class LocalRunner:
             f"  curl -s --data 'MessageSid=SM{'0' * 31}1&From=%2B13035550201&To=%2B17205550001&Body=Hi+Sam' {self.base_url}/_local/sign",
         ]
         return "\n".join(lines)
+
+
+# =====================================================================================
+# Browser console: GET / and /_local/console/* (the page is plain files in local/console/)
+# =====================================================================================
+#
+# The page shows one phone per demo person as that person's real phone would: threads
+# grouped by the number the messages came from, pictures shown, and never a real number
+# where the real phone shows a masked one. Sending from a phone signs a Twilio webhook
+# here, server-side, with the demo auth token (as /_local/sign does) and drives it
+# through ``LocalRunner.handle``: the same route, API Gateway event, signature check and
+# handler as a request from Twilio. ``observe`` records every signed SMS webhook the
+# runner answered 200 (what each phone sent, curl and ``make demo`` included) and every
+# /twilio/voice answer (the TwiML says which phone rings and with which caller ID).
+
+CONSOLE_DIR = ROOT / "local" / "console"
+CONSOLE_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+CONSOLE_TYPES[".svg"] = "image/svg+xml"
+# Pictures the console's camera button attaches: https URLs (the SMS webhook accepts no
+# other MediaUrl) on a reserved example domain, shown from local/console/pictures/.
+CONSOLE_MEDIA_PREFIX = "https://example.com/console/"
+PICTURE_PLACEHOLDER = "/console/pictures/placeholder.svg"  # any other MediaUrl: nothing is fetched
+NEW_NUMBER_PHONE = "+13035550299"  # the "new number" phone: nobody in the demo data knows it
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+def pretty_number(e164: str) -> str:
+    """``+17205550001`` -> ``+1 720 555 0001`` (NANP); other numbers unchanged."""
+    found = re.fullmatch(r"\+1(\d{3})(\d{3})(\d{4})", e164)
+    return f"+1 {found.group(1)} {found.group(2)} {found.group(3)}" if found else e164
+
+
+def short_name(name: str) -> str:
+    return name if name.lower().startswith("new ") else (name.split() or [name])[0]
+
+
+@dataclass(frozen=True)
+class ConsolePhone:
+    key: str
+    name: str
+    phone: str
+    role: str  # "provider" or "client"
+    reserved_number: str | None = None
+
+
+class Console:
+    """The browser console's endpoints and what it records (one per ``LocalRunner``)."""
+
+    PREFIXES = ("/console/", "/_local/console/")
+
+    def __init__(self, runner: LocalRunner) -> None:
+        self.runner = runner
+        self.texts: list[dict[str, Any]] = []  # signed SMS webhooks answered 200, oldest first
+        self.calls: list[dict[str, Any]] = []  # /twilio/voice answers, oldest first
+        self._seen: set[str] = set()
+        self._store: Any = None
+
+    @classmethod
+    def serves(cls, path: str) -> bool:
+        return path in ("/", "/index.html") or path.startswith(cls.PREFIXES)
+
+    @staticmethod
+    def phones() -> list[ConsolePhone]:
+        from local.demo_data import CLIENTS, PROVIDERS
+
+        people = [ConsolePhone(p.provider_id, p.name, p.phone, "provider", p.reserved_number) for p in PROVIDERS]
+        people += [ConsolePhone(c.client_id, c.name, c.phone, "client") for c in CLIENTS]
+        return [*people, ConsolePhone("new-number", "New number", NEW_NUMBER_PHONE, "client")]
+
+    # ---- recording (called by LocalRunner.invoke, under its lock)
+    def observe(self, api_path: str, body: bytes, result: Any) -> None:
+        if api_path not in ("/twilio/sms", "/twilio/voice") or not isinstance(result, dict) or result.get("statusCode", 200) != 200:
+            return
+        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        sid = form.get("MessageSid") or form.get("CallSid") or ""
+        if not sid or sid in self._seen:
+            return  # a replay: the phone sent it once
+        self._seen.add(sid)
+        at = time.time()
+        if api_path == "/twilio/sms":
+            media = [form[f"MediaUrl{i}"] for i in range(10) if form.get(f"MediaUrl{i}")]
+            self.texts.append(
+                {"sid": sid, "from": form.get("From", ""), "to": form.get("To", ""), "body": form.get("Body", ""), "media": media, "at": at}
+            )
+            return
+        _, _, payload = LocalRunner.to_http(result)
+        self.calls.append({"sid": sid, "from": form.get("From", ""), "to": form.get("To", ""), "at": at, **self.read_twiml(payload)})
+
+    @staticmethod
+    def read_twiml(payload: bytes) -> dict[str, str]:
+        """The first ``<Dial callerId><Number>`` of a voice answer, or what it ``<Say>``s.
+
+        ``<Number>`` is the phone that rings; ``callerId`` is what it shows, whatever the
+        inbound caller ID was (https://www.twilio.com/docs/voice/twiml/dial).
+        """
+        import xml.etree.ElementTree as ElementTree
+
+        try:
+            root = ElementTree.fromstring(payload)
+        except ElementTree.ParseError:
+            return {"say": "(no TwiML)"}
+        dial = root.find("Dial")
+        number = dial.find("Number") if dial is not None else None
+        if dial is not None and number is not None and number.text:
+            return {"rings": number.text.strip(), "caller_id": dial.get("callerId", "")}
+        return {"say": " ".join((say.text or "").strip() for say in root.iter("Say")) or "(hung up)"}
+
+    # ---- requests
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Response:
+        parts = urlsplit(raw_path)
+        path = parts.path
+        if method in ("GET", "HEAD") and (path in ("/", "/index.html") or path.startswith("/console/")):
+            return self.static(path)
+        if method == "GET" and path == "/_local/console/state":
+            return json_body(200, self.state())
+        if method == "POST" and path in ("/_local/console/sms", "/_local/console/call"):
+            try:
+                request = json.loads(body or b"{}")
+            except ValueError:
+                return json_body(400, {"success": False, "error": "the body is not JSON"})
+            if not isinstance(request, dict):
+                return json_body(400, {"success": False, "error": "the body is not a JSON object"})
+            return self.send_sms(request) if path.endswith("/sms") else self.place_call(request)
+        return json_body(404, {"success": False, "error": "no route", "details": {"method": method, "path": path}})
+
+    @staticmethod
+    def static(path: str) -> Response:
+        name = "index.html" if path in ("/", "/index.html") else path[len("/console/") :]
+        target = (CONSOLE_DIR / name).resolve()
+        if not target.is_relative_to(CONSOLE_DIR) or not target.is_file() or target.suffix not in CONSOLE_TYPES:
+            return json_body(404, {"success": False, "error": "no such console file", "details": {"path": path}})
+        cache = "max-age=300" if target.suffix == ".svg" else "no-store"  # pictures are re-rendered on every change
+        return 200, {"Content-Type": CONSOLE_TYPES[target.suffix], "Cache-Control": cache}, target.read_bytes()
+
+    def signed_post(self, path: str, form: dict[str, str]) -> Response:
+        """Signs ``form`` as Twilio would for ``path`` (demo token) and hands it to the runner."""
+        from urllib.parse import urlencode
+
+        signature = twilio_signature(self.runner.aws.auth_token, self.runner.base_url + path, form)
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature, "User-Agent": "TwilioProxy/1.1"}
+        return self.runner.handle("POST", path, headers, urlencode(form).encode())
+
+    @staticmethod
+    def bad_field(field_name: str, reason: str) -> Response:
+        return json_body(422, {"success": False, "error": f"{field_name}: {reason}", "details": {"field": field_name}})
+
+    def send_sms(self, request: dict[str, Any]) -> Response:
+        from local.backends import DEMO_ACCOUNT_SID
+
+        sender, to, text = request.get("from"), request.get("to"), request.get("body", "")
+        media = request.get("media") or []
+        for name, value in (("from", sender), ("to", to)):
+            if not isinstance(value, str) or not E164.match(value):
+                return self.bad_field(name, "an E.164 number is required")
+        if not isinstance(text, str) or len(text) > 1600:
+            return self.bad_field("body", "text of at most 1,600 characters")
+        if not isinstance(media, list) or len(media) > 10 or not all(isinstance(u, str) and u.startswith("https://") for u in media):
+            return self.bad_field("media", "at most 10 https URLs")
+        if not text and not media:
+            return self.bad_field("body", "a text or a picture is required")
+        form = {"MessageSid": "SM" + uuid.uuid4().hex, "AccountSid": DEMO_ACCOUNT_SID, "From": sender, "To": to, "Body": text}
+        form["NumMedia"] = str(len(media))
+        for index, url in enumerate(media):
+            form[f"MediaUrl{index}"] = url
+            form[f"MediaContentType{index}"] = "image/svg+xml" if url.endswith(".svg") else "image/jpeg"
+        status, _, _ = self.signed_post("/twilio/sms", form)
+        return json_body(
+            200 if status == 200 else 502, {"success": status == 200, "webhook_status": status, "message_sid": form["MessageSid"]}
+        )
+
+    def place_call(self, request: dict[str, Any]) -> Response:
+        from local.backends import DEMO_ACCOUNT_SID
+
+        caller, to = request.get("from"), request.get("to")
+        for name, value in (("from", caller), ("to", to)):
+            if not isinstance(value, str) or not E164.match(value):
+                return self.bad_field(name, "an E.164 number is required")
+        sid = "CA" + uuid.uuid4().hex
+        form = {"CallSid": sid, "AccountSid": DEMO_ACCOUNT_SID, "From": str(caller), "To": str(to)}
+        form |= {"CallStatus": "ringing", "Direction": "inbound", "ApiVersion": "2010-04-01"}
+        status, _, payload = self.signed_post("/twilio/voice", form)
+        answer = self.read_twiml(payload) if status == 200 else {"say": f"(webhook answered {status})"}
+        rings = next((p for p in self.phones() if p.phone == answer.get("rings")), None)
+        # What the caller's own phone may know: who rings (by name), never their real number.
+        return json_body(
+            200, {"success": status == 200, "call_sid": sid, "rings_person": rings.name if rings else None, "say": answer.get("say")}
+        )
+
+    # ---- the page's state
+    @property
+    def store(self) -> Any:
+        if self._store is None:
+            from masking.store.admin import DynamoAdminStore
+
+            self._store = DynamoAdminStore(self.runner.aws.env["TABLE_NAME"])
+        return self._store
+
+    def state(self) -> dict[str, Any]:
+        from local.backends import AIRTABLE_BASE_ID
+
+        now = int(time.time())
+        found = [(pid, self.store.get_provider(pid)) for pid in self.store.list_provider_ids()]
+        providers = dict(sorted(found, key=lambda item: item[1].phone if item[1] else item[0]))  # Sam, then Kim
+        leases = [lease for pid in providers for lease in self.store.provider_leases(pid)]
+        slots = {pid: self.store.provider_slots(pid) for pid in providers}
+        with self.runner._lock:
+            sent = [asdict(sms) for sms in self.runner.sandbox.sent]
+            texts, calls = list(self.texts), list(self.calls)
+            audit = [r for r in self.runner.outbox if r.get("kind") == "audit"][-8:]
+        people = self.phones()
+        phones = [self.phone_state(person, people, providers, slots, sent, texts, calls, now) for person in people]
+        status, _, pool = self.runner.handle("GET", "/pool/stats", {"x-api-key": self.runner.aws.admin_api_key}, b"")
+        names = {p.phone: p.name for p in people}
+        return {
+            "phones": phones,
+            "operator": {
+                "leases": [
+                    {
+                        "provider": providers[lease.provider_id].name if providers.get(lease.provider_id) else lease.provider_id,
+                        "client": lease.client_name,
+                        "pool_number": pretty_number(lease.pool_number),
+                        "expires": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(lease.expires_at)),
+                        "active": lease.expires_at > now,
+                    }
+                    for lease in sorted(leases, key=lambda lease: lease.last_activity_at, reverse=True)
+                ],
+                "pool": json.loads(pool).get("pool", {}) if status == 200 else {"error": f"/pool/stats answered {status}"},
+                "audit": [
+                    {"at": r.get("at", ""), **{k: (r.get("fields") or {}).get(k) for k in ("Event", "Severity", "Category", "Description")}}
+                    for r in reversed(audit)
+                ],
+                "airtable": {name: len(self.runner.standin.rows(name, AIRTABLE_BASE_ID)) for name in MIRROR_TABLES},
+                "calls": [
+                    {
+                        "caller": names.get(c["from"], pretty_number(c["from"])),
+                        "called": pretty_number(c["to"]),
+                        "rings": f"{names.get(c['rings'], 'phone')} {pretty_number(c['rings'])}" if c.get("rings") else None,
+                        "caller_id": pretty_number(c.get("caller_id", "")) if c.get("rings") else None,
+                        "say": c.get("say"),
+                    }
+                    for c in reversed(calls[-8:])
+                ],
+                "schedules": sorted(SCHEDULES),
+            },
+        }
+
+    def phone_state(
+        self,
+        me: ConsolePhone,
+        people: list[ConsolePhone],
+        providers: dict[str, Any],
+        slots: dict[str, list[Any]],
+        sent: list[dict[str, Any]],
+        texts: list[dict[str, Any]],
+        calls: list[dict[str, Any]],
+        now: int,
+    ) -> dict[str, Any]:
+        """What ``me``'s real phone shows: only numbers that reached it or that it dialled."""
+        names: dict[str, str] = {}  # a number on this phone -> who it stands for
+        if me.role == "client":
+            for provider in providers.values():
+                if provider is not None and provider.reserved_number:
+                    names[provider.reserved_number] = short_name(provider.name)
+        else:
+            names[me.reserved_number or ""] = "my business number"
+            for slot in slots.get(me.key, []):
+                if slot.expires_at > now or slot.pool_number not in names:
+                    names[slot.pool_number] = short_name(slot.client_name)
+        threads: dict[str, list[dict[str, Any]]] = {}
+        for text in texts:
+            if text["from"] == me.phone:
+                threads.setdefault(text["to"], []).append(
+                    {"dir": "out", "body": text["body"], "media": self.pictures(text["media"]), "at": text["at"]}
+                )
+        for sms in sent:
+            if sms["to_phone"] == me.phone:
+                threads.setdefault(sms["from_number"], []).append(
+                    {"dir": "in", "body": sms["body"], "media": self.pictures(sms["media_urls"]), "at": sms["at"]}
+                )
+        for call in calls:
+            if call["from"] == me.phone:
+                rings = next((p.name for p in people if p.phone == call.get("rings")), None)
+                note = (
+                    f"Outgoing call: rang {short_name(rings)}'s phone"
+                    if rings
+                    else "Outgoing call"
+                    if call.get("rings")
+                    else f"Call not connected: {call.get('say')}"
+                )
+                threads.setdefault(call["to"], []).append({"dir": "out", "call": True, "body": note, "media": [], "at": call["at"]})
+            if call.get("rings") == me.phone and call.get("caller_id"):
+                threads.setdefault(call["caller_id"], []).append(
+                    {"dir": "in", "call": True, "body": "Incoming call", "media": [], "at": call["at"]}
+                )
+        ordered = sorted(threads.items(), key=lambda item: max(m["at"] for m in item[1]), reverse=True)
+        contacts = [
+            {"number": number, "pretty": pretty_number(number), "name": name}
+            for number, name in names.items()
+            if number and number != me.reserved_number and (me.role == "client" or number in threads)
+        ]
+        return {
+            "key": me.key,
+            "name": me.name,
+            "role": me.role,
+            "number": pretty_number(me.phone),
+            "e164": me.phone,
+            "business_number": pretty_number(me.reserved_number) if me.reserved_number else None,
+            "contacts": contacts,
+            "threads": [
+                {
+                    "number": number,
+                    "pretty": pretty_number(number),
+                    "name": names.get(number),
+                    "messages": sorted(items, key=lambda m: m["at"]),
+                }
+                for number, items in ordered
+            ],
+        }
+
+    @staticmethod
+    def pictures(urls: list[str]) -> list[str]:
+        """Where the page shows each picture from: a console picture, else a placeholder (never fetched)."""
+        shown = []
+        for url in urls:
+            name = url[len(CONSOLE_MEDIA_PREFIX) :] if url.startswith(CONSOLE_MEDIA_PREFIX) else ""
+            local = CONSOLE_DIR / "pictures" / name
+            shown.append(f"/console/pictures/{name}" if re.fullmatch(r"[a-z0-9-]+\.svg", name) and local.is_file() else PICTURE_PLACEHOLDER)
+        return shown
 
 
 class RequestHandler(BaseHTTPRequestHandler):
