@@ -14,11 +14,11 @@ import pytest
 from local.template import load_template
 
 FUNCTION = "AWS::Serverless::Function"
-# Lambda keeps at least this many executions unreserved, and a new account's quota is 10:
-# any ReservedConcurrentExecutions fails the first deploy there.
+# Lambda keeps 100 executions unreserved, or the whole quota below 100, and a new
+# account's quota can be 10: any ReservedConcurrentExecutions fails the first deploy there.
 # https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
-UNRESERVED_MINIMUM = 10
 NEW_ACCOUNT_CONCURRENCY = 10
+UNRESERVED_MINIMUM = min(100, NEW_ACCOUNT_CONCURRENCY)
 # https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
 VISIBILITY_FACTOR = 6
 DEFAULT_FUNCTION_TIMEOUT = 3
@@ -342,3 +342,22 @@ def test_hygiene_of_issue_11() -> None:
     body = resources["PoolDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
     assert '"value": ${PoolUtilizationThreshold}' in body and '"value": 87' not in body
     assert "ProdHasOwnerAlertEmail" in template["Rules"]
+
+
+def test_samconfig_environments_take_the_region_from_the_profile_and_set_their_own_parameters() -> None:
+    import tomllib
+
+    from tests.support import ROOT
+
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    parameters = set(_template()["Parameters"])
+    stacks = set()
+    for env, expected in (("default", "dev"), ("staging", "staging"), ("prod", "prod")):
+        deploy = config[env]["deploy"]["parameters"]
+        overrides = deploy["parameter_overrides"]
+        assert overrides["Environment"] == expected
+        assert {"OwnerAlertEmail", "VerificationPhone", "MessagingServiceSid", "PreferredAreaCodes"} <= set(overrides), env
+        assert set(overrides) <= parameters, env
+        assert "region" not in deploy and "region" not in config[env]["global"]["parameters"], env
+        stacks.add(config[env]["global"]["parameters"]["stack_name"])
+    assert len(stacks) == 3
