@@ -150,7 +150,7 @@ def sqs_triggers_without_concurrency_bound(template: dict[str, Any]) -> list[str
     scaling = function["Events"]["Outbox"]["Properties"].get("ScalingConfig") or {}
     maximum = scaling.get("MaximumConcurrency")
     rate = float(function["Environment"]["Variables"]["AIRTABLE_REQUESTS_PER_SECOND"])
-    if maximum is None or not 2 <= int(maximum) or int(maximum) * rate > 5:
+    if maximum is None or int(maximum) < 2 or int(maximum) * rate > 5:
         return [f"AirtableSyncFunction: MaximumConcurrency {maximum} x {rate} req/s vs Airtable's 5 req/s"]
     return []
 
@@ -271,8 +271,10 @@ def test_an_sqs_consumer_without_dlq_is_caught() -> None:
 def test_an_unbounded_or_too_fast_outbox_trigger_is_caught() -> None:
     unbounded = _break(lambda r: r["AirtableSyncFunction"]["Properties"]["Events"]["Outbox"]["Properties"].pop("ScalingConfig"))
     assert sqs_triggers_without_concurrency_bound(unbounded)
-    too_fast = _break(lambda r: r["AirtableSyncFunction"]["Properties"]["Environment"]["Variables"].update(AIRTABLE_REQUESTS_PER_SECOND="5"))
-    assert sqs_triggers_without_concurrency_bound(too_fast)
+    def faster(r: dict[str, Any]) -> None:
+        r["AirtableSyncFunction"]["Properties"]["Environment"]["Variables"]["AIRTABLE_REQUESTS_PER_SECOND"] = "5"
+
+    assert sqs_triggers_without_concurrency_bound(_break(faster))
 
 
 def test_a_function_without_log_group_is_caught() -> None:
