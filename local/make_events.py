@@ -1,23 +1,32 @@
-"""Writes events/*.json: API Gateway events for each route, signed with the demo token.
+"""Writes events/*.json: one event for every route and trigger of template.yaml.
 
     python -m local.make_events
 
 They are what `sam local invoke -e` takes and what the integration tests replay against
-the handlers. The Twilio ones are signed for the API Gateway URL of a `dev` stage with
-``DEMO_AUTH_TOKEN``; the admin ones (``admin_*.json``) carry ``DEMO_ADMIN_API_KEY`` in
-``x-api-key``. A deployed stack checks both against its own secrets and answers 403, as
-it should.
+the handlers. The Twilio ones (``sms_*``, ``voice_*``) are signed for the API Gateway URL
+of a `dev` stage with ``DEMO_AUTH_TOKEN``; the admin ones (``admin_*.json``) carry
+``DEMO_ADMIN_API_KEY`` in ``x-api-key``. A deployed stack checks both against its own
+secrets and answers 403, as it should. ``schedule_*`` are the scheduler's payloads (each
+ScheduleV2 event's ``Input``), ``sqs_*`` the SQS batches of the outbox and retry queues.
+tests/unit/test_events.py fails when a route or trigger has no event here.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import sys
 from pathlib import Path
+from typing import Any
 
 from local.apigw import api_gateway_event, signed_twilio_event
 from local.backends import DEMO_ACCOUNT_SID, DEMO_ADMIN_API_KEY, DEMO_AUTH_TOKEN
+from local.template import load_template
 
-EVENTS = Path(__file__).resolve().parent.parent / "events"
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+if str(ROOT / "layers" / "masking") not in sys.path:  # masking.* (the layer) for the SQS bodies
+    sys.path.insert(0, str(ROOT / "layers" / "masking"))
 HOST = "abc123.execute-api.us-east-1.amazonaws.com"
 STAGE = "dev"
 
@@ -58,6 +67,18 @@ def _event(path: str, params: dict[str, str], signature: str | None = None) -> d
     return event
 
 
+def _voice(sid: str, from_phone: str, to_number: str, status: str, direction: str = "inbound") -> dict[str, str]:
+    return {
+        "CallSid": sid,
+        "AccountSid": DEMO_ACCOUNT_SID,
+        "From": from_phone,
+        "To": to_number,
+        "CallStatus": status,
+        "Direction": direction,
+        "ApiVersion": "2010-04-01",
+    }
+
+
 def build_events() -> dict[str, dict[str, object]]:
     inbound = _sms("SM" + "a" * 32, OLIVIA, SAM_RESERVED, "Hi Sam, is Rex eating OK?")
     reply = _sms("SM" + "b" * 32, SAM_PHONE, POOL_FIRST, "Rex ate everything and napped in the sun.")
@@ -74,7 +95,15 @@ def build_events() -> dict[str, dict[str, object]]:
     }
     failed = dict(status, MessageStatus="undelivered", SmsStatus="undelivered", ErrorCode="30003")
     ref = "SM" + "a" * 32
+    call = "CA" + "1" * 32
+    session = "CS" + "2" * 32  # a click-to-call session id (not in the demo data: answered with the expired message)
+    inbound_call = _voice(call, OLIVIA, SAM_RESERVED, "ringing")
+    bridge = _voice("CA" + "3" * 32, SAM_RESERVED, SAM_PHONE, "in-progress", direction="outbound-api")
+    completed = dict(_voice(call, OLIVIA, SAM_RESERVED, "completed"), CallDuration="42", DialCallStatus="completed")
     return {
+        "voice_inbound_from_client": _event("/twilio/voice", inbound_call),
+        "voice_bridge": _event(f"/twilio/voice/bridge?call={session}", bridge),
+        "voice_status_completed": _event(f"/twilio/voice/status?call={call}", completed),
         "sms_inbound_from_client": _event("/twilio/sms", inbound),
         "sms_reply_from_provider": _event("/twilio/sms", reply),
         "sms_stop_from_client": _event("/twilio/sms", stop),
@@ -133,12 +162,80 @@ def build_admin_events() -> dict[str, dict[str, object]]:
         "admin_list_numbers": _admin_event("GET", "/numbers?lifecycle=Pool&status=Ready", "/numbers"),
         "admin_pool_stats": _admin_event("GET", "/pool/stats", "/pool/stats"),
         "admin_openapi": _admin_event("GET", "/openapi.json", "/openapi.json"),
+        "admin_start_call": _admin_event(
+            "POST", "/calls", "/calls", {"provider": "prov-sam", "client": "cl-olivia", "reference": "visit-2026-11-27"}
+        ),
     }
+
+
+def schedule_events() -> dict[str, dict[str, Any]]:
+    """What the scheduler passes each schedule: the ScheduleV2 event's Input in template.yaml."""
+    events = {}
+    for spec in load_template()["Resources"].values():
+        for event in (spec.get("Properties", {}).get("Events") or {}).values():
+            if event.get("Type") == "ScheduleV2":
+                payload = json.loads(event["Properties"]["Input"])
+                events[f"schedule_{payload['schedule']}"] = payload
+    return events
+
+
+def _sqs_batch(queue: str, bodies: list[str]) -> dict[str, Any]:
+    """An SQS batch as Lambda's event source mapping delivers it."""
+    records = []
+    for n, body in enumerate(bodies, start=1):
+        records.append(
+            {
+                "messageId": f"0b7c6f5e-1c1e-4f0a-9d3b-{n:012d}",
+                "receiptHandle": f"AQEB-{queue}-{n}",
+                "body": body,
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "1795780800000",
+                    "SenderId": "AROAEXAMPLE:masking",
+                    "ApproximateFirstReceiveTimestamp": "1795780800100",
+                },
+                "messageAttributes": {},
+                "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:masking-dev-{queue}-1AbCdEfGhIjK",
+                "awsRegion": "us-east-1",
+            }
+        )
+    return {"Records": records}
+
+
+def sqs_events() -> dict[str, dict[str, Any]]:
+    from masking.messaging.failures import Resend
+    from masking.mirror.outbox import MirrorRecord
+    from masking.mirror.rows import audit_record
+
+    at = "2026-11-27T14:00:00Z"
+    ref = "SM" + "a" * 32
+    delivered = {"Twilio Status": "delivered", "Twilio Error Code": None, "Status": "Delivered"}
+    outbox = [
+        MirrorRecord(kind="message", key=ref, at=at, fields=delivered),
+        MirrorRecord(kind="client", key="cl-olivia", at=at, fields={"Twilio Error Count": 1}),
+        audit_record(
+            "Delivery failed", "Twilio error 30003", category="Delivery Error", severity="Warning", at=at,
+            key=f"{ref}:delivery-failed", provider_id="prov-sam", client_id="cl-olivia", details={"twilio_error_code": "30003"},
+        ),
+    ]
+    for version, record in enumerate(outbox, start=1_795_780_800_000_000_000):  # fixed: the file must not change
+        record.version = version
+    resend = Resend(message_sid=ref, outbound_sid="SM" + "e" * 32, status_callback=f"https://{HOST}/{STAGE}/twilio/sms/status?ref={ref}")
+    return {
+        "sqs_outbox_batch": _sqs_batch("OutboxQueue", [record.to_json() for record in outbox]),
+        "sqs_retry_batch": _sqs_batch("RetryQueue", [resend.to_json()]),
+    }
+
+
+def all_events() -> dict[str, dict[str, Any]]:
+    return {**build_events(), **build_admin_events(), **schedule_events(), **sqs_events()}
 
 
 def main() -> None:
     EVENTS.mkdir(exist_ok=True)
-    for name, event in {**build_events(), **build_admin_events()}.items():
+    for name, event in all_events().items():
         (EVENTS / f"{name}.json").write_text(json.dumps(event, indent=2, ensure_ascii=False) + "\n")
         print(f"wrote events/{name}.json")
 
