@@ -445,3 +445,18 @@ def test_numbers_point_at_the_stage_url_whether_the_path_carries_plus_or_percent
 
     assert status == 200
     assert sandbox_http_client().numbers[number["twilio_sid"]]["sms_url"] == f"{BASE}/twilio/sms"
+
+
+def test_during_a_rotation_both_the_new_and_the_old_key_are_accepted_and_then_only_the_new(aws: EmbeddedAws, store: DynamoAdminStore) -> None:
+    """A warm container caches the key for 5 minutes; rotation must not 403 either key."""
+    import boto3
+
+    assert call("GET", "/pool/stats")[0] == 200  # the cache now holds the demo key
+    secrets = boto3.client("secretsmanager")
+    secrets.put_secret_value(SecretId=aws.env["ADMIN_API_KEY_SECRET"], SecretString="rotated-key-0123456789")
+
+    assert call("GET", "/pool/stats", key="rotated-key-0123456789")[0] == 200  # new key, stale cache
+    assert call("GET", "/pool/stats")[0] == 200  # old key: AWSPREVIOUS
+
+    secrets.put_secret_value(SecretId=aws.env["ADMIN_API_KEY_SECRET"], SecretString="rotated-again-0123456789")
+    assert call("GET", "/pool/stats")[0] == 403  # two rotations ago: refused

@@ -395,17 +395,44 @@ def _error(status: int, message: str, details: Any = None) -> dict[str, Any]:
     return json_response(status, {"success": False, "error": message, "details": details})
 
 
-def expected_api_key() -> str:
+def expected_api_key(force: bool = False) -> str:
+    """The key's current value (cached 5 minutes; ``force`` reads it again)."""
     from aws_lambda_powertools.utilities import parameters
 
-    value = parameters.get_secret(os.environ["ADMIN_API_KEY_SECRET"], max_age=API_KEY_MAX_AGE_SECONDS)
+    value = parameters.get_secret(os.environ["ADMIN_API_KEY_SECRET"], max_age=API_KEY_MAX_AGE_SECONDS, force_fetch=force)
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def has_valid_api_key(event: dict[str, Any]) -> bool:
-    provided = header(event, API_KEY_HEADER) or ""
-    expected = expected_api_key()
+def previous_api_key() -> str:
+    """The value before the last rotation (Secrets Manager's AWSPREVIOUS stage), or ""."""
+    import boto3
+
+    try:
+        answer = boto3.client("secretsmanager").get_secret_value(SecretId=os.environ["ADMIN_API_KEY_SECRET"], VersionStage="AWSPREVIOUS")
+    except Exception:  # no previous version yet (ResourceNotFoundException), or unreadable
+        return ""
+    return str(answer.get("SecretString") or "")
+
+
+def _matches(provided: str, expected: str) -> bool:
     return bool(provided and expected) and hmac.compare_digest(provided.encode(), expected.encode())
+
+
+def has_valid_api_key(event: dict[str, Any]) -> bool:
+    """The key is the secret's current value or, during a rotation, its previous one.
+
+    API Gateway has already refused keys that are not in the usage plan, so a key that
+    differs from the cached value is one being rotated (tools/rotate_admin_key.py puts the
+    new key in the usage plan before it changes the secret, and removes the old one after
+    the cache has expired): the secret is read again, and the previous value accepted, so
+    neither key sees a 403 while warm containers still cache the other.
+    """
+    provided = header(event, API_KEY_HEADER) or ""
+    if not provided:
+        return False
+    if _matches(provided, expected_api_key()):
+        return True
+    return _matches(provided, expected_api_key(force=True)) or _matches(provided, previous_api_key())
 
 
 def handle_admin_request(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
