@@ -1,0 +1,327 @@
+"""tools.setup and tools.doctor on the embedded backends: moto (DynamoDB, SSM, SQS,
+CloudFormation), the Twilio sandbox and the Airtable stand-in.
+
+The operator this was built for: 34 reserved numbers, 20 pool numbers and 1 standby
+number, all inside a Twilio Proxy Service, their roles in the Airtable Number Inventory.
+Given that account, `tools.setup --apply` adopts all 55 in one command, a second run has
+nothing to change, and `tools.doctor` finds each kind of drift afterwards."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import boto3
+import pytest
+
+from functions.airtable_sync.airtable_mirror.client import build_paced_api
+from local.airtable_standin import DEFAULT_URL, AirtableStandin, VirtualClock, apply_mirror_schema
+from local.backends import AIRTABLE_BASE_ID, SECRETS_PATH
+from masking.admin_context import AdminContext
+from masking.adoption import import_lease
+from masking.models import Lifecycle, NumberStatus
+from masking.outbox import MemoryOutbox
+from masking.settings import InventorySettings, RoutingSettings, TwilioSettings
+from masking.store.admin import DynamoAdminStore
+from masking.twilio_admin_sandbox import AdminSandboxHttpClient
+from tests.support import AUTH_TOKEN
+from tools import doctor, setup
+
+ACCOUNT_SID = "AC" + "1" * 32  # local.backends.DEMO_ACCOUNT_SID, in SSM
+API = "https://abc123.execute-api.us-east-1.amazonaws.com/local"
+PROXY = "KS" + "a" * 32
+MESSAGING = "MG" + "b" * 32
+PROXY_WEBHOOK = "https://webhooks.twilio.com/v1/Accounts/AC/Proxy/KS/PhoneNumbers/PN"
+RESERVED = [f"+1720555{1000 + i}" for i in range(34)]
+POOL = [f"+1720555{2000 + i}" for i in range(20)]
+STANDBY = ["+17205553000"]
+UNKNOWN = ["+13035559000", "+13035559001"]  # the operator's office lines: not ours to touch
+SITTER_PHONES = [f"+1303555{1000 + i}" for i in range(34)]
+
+
+@dataclass
+class Account:
+    sandbox: AdminSandboxHttpClient
+    standin: AirtableStandin
+    outputs: str
+    deps: setup.Deps
+    store: DynamoAdminStore
+    sitters: list[str]  # Airtable record ids
+
+
+def write_outputs(tmp_path: Path, aws, messaging: str = "", **extra: str) -> str:
+    outputs = {
+        "ApiUrl": API,
+        "TwilioSmsWebhookUrl": f"{API}/twilio/sms",
+        "TwilioVoiceWebhookUrl": f"{API}/twilio/voice",
+        "TableName": aws.env["TABLE_NAME"],
+        "OutboxQueueUrl": aws.env["OUTBOX_QUEUE_URL"],
+        "OutboxDeadLetterQueueUrl": aws.env["OUTBOX_DLQ_URL"],
+        "Parameters": {"Environment": "local", "MessagingServiceSid": messaging},
+        **extra,
+    }
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(outputs))
+    return str(path)
+
+
+@pytest.fixture
+def account(aws, tmp_path) -> Account:
+    """The operator's account before setup: 55 numbers in a Proxy Service, 2 office lines,
+    a Messaging Service that defers to each number's webhook, the roles in Airtable."""
+    sandbox = AdminSandboxHttpClient(credentials=(ACCOUNT_SID, AUTH_TOKEN))
+    sids = [sandbox.own_number(n, sms_url=PROXY_WEBHOOK, voice_url=PROXY_WEBHOOK) for n in RESERVED + POOL + STANDBY]
+    for number in UNKNOWN:
+        sandbox.own_number(number, sms_url="https://office.example.com/sms", voice_url="https://office.example.com/voice")
+    sandbox.add_proxy_service(PROXY, sids)
+    sandbox.add_messaging_service(MESSAGING, use_inbound_webhook_on_number=True)
+    standin = AirtableStandin(clock=VirtualClock())
+    apply_mirror_schema(standin, AIRTABLE_BASE_ID)
+    sitters = [
+        standin.insert("Sitters", {"Full Name": f"Sitter {i}", "Phone Number": phone, "Twilio Number": RESERVED[i]}, AIRTABLE_BASE_ID)
+        for i, phone in enumerate(SITTER_PHONES)
+    ]
+    for i, number in enumerate(RESERVED):
+        standin.insert(
+            "Number Inventory",
+            {"PhoneNumber": number, "Lifecycle": "Reserved", "Status": "Reserved Active", "Assigned Sitter": [sitters[i]]},
+            AIRTABLE_BASE_ID,
+        )
+    for number in POOL:
+        standin.insert("Number Inventory", {"PhoneNumber": number, "Lifecycle": "Pool", "Status": "Available"}, AIRTABLE_BASE_ID)
+    standin.insert("Number Inventory", {"PhoneNumber": STANDBY[0], "Status": "Standby Reserved"}, AIRTABLE_BASE_ID)
+    api = build_paced_api("local-standin-token", DEFAULT_URL, clock=standin.clock)
+    standin.mount(api.session)
+    deps = setup.Deps(twilio_http_client=sandbox, airtable_api=api)
+    store = DynamoAdminStore(aws.env["TABLE_NAME"])
+    return Account(sandbox, standin, write_outputs(tmp_path, aws, MESSAGING), deps, store, sitters)
+
+
+def run_setup(account: Account, *args: str) -> setup.Report:
+    return setup.run_setup(setup.parse_args(["--outputs-json", account.outputs, *args]), account.deps)
+
+
+def run_doctor(account: Account, capsys) -> tuple[int, str]:
+    capsys.readouterr()
+    code = doctor.main(["--outputs-json", account.outputs], account.deps)
+    return code, capsys.readouterr().out
+
+
+def numbers_state(sandbox: AdminSandboxHttpClient) -> dict[str, tuple[str, str]]:
+    return {r["phone_number"]: (r["sms_url"], r["voice_url"]) for r in sandbox.numbers.values()}
+
+
+def test_a_dry_run_reports_every_change_and_changes_nothing(account, aws):
+    before = numbers_state(account.sandbox)
+
+    report = run_setup(account, "--from-proxy", PROXY)
+
+    assert len(report.rows) == 57
+    adopted = [r for r in report.rows if r.role != "unknown"]
+    assert len(adopted) == 55 and all(r.changes for r in adopted)
+    first = next(r for r in report.rows if r.number == RESERVED[0])
+    assert first.role == f"Reserved (PR{account.sitters[0]})"  # dry run: the sitter is not imported yet
+    assert first.changes == ["register", "remove from Proxy", "point SMS + voice", "add to Messaging Service"]
+    assert numbers_state(account.sandbox) == before
+    assert account.store.list_numbers() == []
+    assert len(account.sandbox.proxy_services[PROXY]) == 55
+    assert account.sandbox.messaging_services[MESSAGING] == set()
+    assert aws.drain_outbox() == []
+    assert "dry run: run again with --apply" in report.render()
+
+
+def test_apply_adopts_the_55_numbers_in_one_command_and_a_second_run_has_nothing_to_change(account, aws):
+    report = run_setup(account, "--from-proxy", PROXY, "--apply")
+
+    assert report.failed == 0, report.render()
+    numbers = {n.number: n for n in account.store.list_numbers()}
+    assert len(numbers) == 55
+    assert sum(n.lifecycle == Lifecycle.RESERVED for n in numbers.values()) == 34
+    assert sum(n.lifecycle == Lifecycle.POOL for n in numbers.values()) == 20
+    assert [n.number for n in numbers.values() if n.lifecycle == Lifecycle.STANDBY] == STANDBY
+    assert all(n.status == NumberStatus.READY and n.twilio_sid for n in numbers.values())
+    sitter = account.store.get_provider(numbers[RESERVED[5]].provider_id or "")
+    assert sitter and (sitter.phone, sitter.reserved_number) == (SITTER_PHONES[5], RESERVED[5])
+    state = numbers_state(account.sandbox)
+    assert all(state[n] == (f"{API}/twilio/sms", f"{API}/twilio/voice") for n in numbers)
+    assert all(state[n][0] == "https://office.example.com/sms" for n in UNKNOWN)  # left alone
+    assert account.sandbox.proxy_services[PROXY] == []
+    assert len(account.sandbox.messaging_services[MESSAGING]) == 55
+    unknown = [r for r in report.rows if r.role == "unknown"]
+    assert [r.number for r in unknown] == UNKNOWN and all("left alone" in r.note for r in unknown)
+    assert any('"PhoneNumber"' in body for body in aws.drain_outbox())  # Number Inventory mirrored
+
+    requests_before = len(account.sandbox.requests)
+    again = run_setup(account, "--from-proxy", PROXY, "--apply")
+
+    assert again.changed == 0 and again.failed == 0, again.render()
+    assert "nothing to change" in again.render()
+    assert all(r.method == "GET" for r in account.sandbox.requests[requests_before:])
+
+
+def test_doctor_is_clean_after_setup_and_finds_each_drift(account, aws, capsys):
+    run_setup(account, "--from-proxy", PROXY, "--apply")
+    code, out = run_doctor(account, capsys)
+    assert code == 0, out
+    assert "WARNING opt_out" in out  # a Messaging Service: STOP applies to all of it
+
+    sandbox = account.sandbox
+    # someone edits a number in the console
+    sandbox.numbers[sandbox.sid_of(RESERVED[3])]["sms_url"] = "https://old-fastapi.example.com/sms"
+    # a number leaves the Messaging Service
+    sandbox.messaging_services[MESSAGING].discard(sandbox.sid_of(POOL[0]))
+    # a number is released in the console
+    del sandbox.numbers[sandbox.sid_of(POOL[19])]
+    # the service stops deferring to the numbers' webhooks
+    sandbox.services[MESSAGING].use_inbound_webhook_on_number = False
+    # a mirror record died in the DLQ
+    boto3.client("sqs").send_message(QueueUrl=aws.env["OUTBOX_DLQ_URL"], MessageBody="{}")
+    # an Airtable field was deleted by hand
+    account.standin.remove_field("Number Inventory", "Twilio SID", AIRTABLE_BASE_ID)
+
+    code, out = run_doctor(account, capsys)
+
+    assert code == 1
+    assert f"webhooks: {RESERVED[3]}: SMS webhook points at https://old-fastapi.example.com/sms" in out
+    assert f"messaging_service: {POOL[0]}: not in Messaging Service" in out
+    assert f"missing_at_twilio: {POOL[19]}" in out
+    assert "Defer to sender's webhook" in out
+    assert "dead_letters: OutboxDeadLetterQueueUrl: 1 message(s) waiting" in out
+    assert "missing field: Number Inventory.Twilio SID" in out
+
+
+def admin_context(store: DynamoAdminStore) -> AdminContext:
+    return AdminContext(store, None, MemoryOutbox(), RoutingSettings(), InventorySettings(), TwilioSettings())  # type: ignore[arg-type]
+
+
+def test_doctor_finds_missing_secrets_and_a_pool_smaller_than_the_busiest_provider(account, capsys):
+    run_setup(account, "--from-proxy", PROXY, "--apply")
+    store = account.store
+    ctx = admin_context(store)
+    provider = store.get_provider(store.find_provider_id_by_phone(SITTER_PHONES[0]) or "")
+    assert provider
+    for i, pool_number in enumerate(POOL[2:]):  # 18 leases for one provider, 20 Ready pool numbers
+        assert import_lease(ctx, provider, f"+1303555{7000 + i}", f"Client {i}", pool_number)[1] == "created"
+    code, out = run_doctor(account, capsys)
+    assert code == 0 and "pool:" not in out, out
+
+    for number in POOL[:3]:  # 17 Ready pool numbers < 18 leases
+        record = store.get_number(number)
+        assert record and store.replace_number(record, replace(record, status=NumberStatus.FAILED))
+    boto3.client("ssm").delete_parameter(Name=f"{SECRETS_PATH}/twilio/auth_token")
+
+    code, out = run_doctor(account, capsys)
+
+    assert code == 1
+    assert f"secrets: {SECRETS_PATH}/twilio/auth_token: missing" in out
+    assert "17 Ready pool numbers, fewer than the busiest provider's 18 active leases" in out
+
+
+def test_wrong_twilio_credentials_stop_setup_before_anything_is_written(account, capsys):
+    code = setup.main(["--outputs-json", account.outputs, "--twilio-auth-token", "wrong-token", "--apply"], account.deps)
+
+    assert code == 2
+    assert "Twilio refused the account SID and auth token (error 20003)" in capsys.readouterr().err
+    assert (
+        boto3.client("ssm").get_parameter(Name=f"{SECRETS_PATH}/twilio/auth_token", WithDecryption=True)["Parameter"]["Value"] == AUTH_TOKEN
+    )
+    assert account.store.list_numbers() == []
+
+
+def test_setup_writes_new_secrets_only_with_apply_and_once(account):
+    ssm = boto3.client("ssm")
+    ssm.delete_parameter(Name=f"{SECRETS_PATH}/airtable/token")
+    ssm.delete_parameter(Name=f"{SECRETS_PATH}/airtable/base_id")
+    args = ["--twilio-account-sid", ACCOUNT_SID, "--twilio-auth-token", AUTH_TOKEN, "--pool", ",".join(POOL)]
+
+    dry = run_setup(account, *args)
+    assert not any("SSM" in line and "write" in line for line in dry.lines)  # same values: nothing to write
+    assert any("airtable/token: not set" in line for line in dry.lines)
+
+    rotated = "rotated-token-0000"
+    account.sandbox.credentials = (ACCOUNT_SID, rotated)
+    dry = run_setup(account, "--twilio-auth-token", rotated, "--pool", ",".join(POOL))
+    assert any(line.endswith("would write (SecureString), replacing the old value") for line in dry.lines)
+    assert ssm.get_parameter(Name=f"{SECRETS_PATH}/twilio/auth_token", WithDecryption=True)["Parameter"]["Value"] == AUTH_TOKEN
+
+    run_setup(account, "--twilio-auth-token", rotated, "--pool", ",".join(POOL), "--apply")
+    parameter = ssm.get_parameter(Name=f"{SECRETS_PATH}/twilio/auth_token", WithDecryption=True)["Parameter"]
+    assert (parameter["Value"], parameter["Type"]) == (rotated, "SecureString")
+    again = run_setup(account, "--twilio-auth-token", rotated, "--pool", ",".join(POOL), "--apply")
+    assert again.changed == 0, again.render()
+
+
+def test_without_airtable_roles_come_from_flags_and_unlisted_numbers_are_left_alone(account, tmp_path):
+    ssm = boto3.client("ssm")
+    ssm.delete_parameter(Name=f"{SECRETS_PATH}/airtable/token")
+    account.deps.airtable_api = None
+    roles = tmp_path / "roles.csv"
+    roles.write_text(
+        "number,role,provider_id,provider_name,provider_phone\n"
+        f"{RESERVED[0]},reserved,,Sam Sitter,(303) 555-1000\n"
+        f"{STANDBY[0]},Standby,,,\n"
+    )
+
+    report = run_setup(account, "--roles", str(roles), "--pool", f"{POOL[0]},{POOL[1]}", "--apply")
+
+    assert report.failed == 0, report.render()
+    assert sorted(n.number for n in account.store.list_numbers()) == sorted([RESERVED[0], STANDBY[0], POOL[0], POOL[1]])
+    sam = account.store.get_provider(account.store.find_provider_id_by_phone("+13035551000") or "")
+    assert sam and sam.name == "Sam Sitter" and sam.reserved_number == RESERVED[0]
+    row = next(r for r in report.rows if r.number == RESERVED[0])
+    assert row.role == "Reserved (Sam Sitter)" and row.changes[0] == "create provider"
+    untouched = [r for r in report.rows if r.role == "unknown"]
+    assert len(untouched) == 57 - 4
+    assert account.sandbox.numbers[account.sandbox.sid_of(RESERVED[1])]["sms_url"] == PROXY_WEBHOOK
+
+    again = run_setup(account, "--roles", str(roles), "--pool", f"{POOL[0]},{POOL[1]}", "--apply")
+    assert again.changed == 0, again.render()
+
+
+def test_fallback_urls_are_set_when_the_stack_has_them(account, aws, tmp_path):
+    account.outputs = write_outputs(
+        tmp_path, aws, MESSAGING, TwilioSmsFallbackUrl=f"{API}/twilio/sms/fallback", TwilioVoiceFallbackUrl=f"{API}/twilio/voice/fallback"
+    )
+
+    run_setup(account, "--apply")
+
+    resource = account.sandbox.numbers[account.sandbox.sid_of(POOL[4])]
+    assert resource["sms_fallback_url"] == f"{API}/twilio/sms/fallback"
+    assert resource["voice_fallback_url"] == f"{API}/twilio/voice/fallback"
+    assert run_setup(account, "--apply").changed == 0
+
+
+def test_the_stack_is_read_from_cloudformation(account, aws):
+    """DescribeStacks through a boto3 client (botocore's Stubber: moto's CloudFormation
+    needs openapi-spec-validator, which the project does not install)."""
+    from botocore.stub import Stubber
+
+    cloudformation = boto3.client("cloudformation")
+    answer = {
+        "Stacks": [
+            {
+                "StackName": "masking-local",
+                "CreationTime": "2026-11-27T00:00:00Z",
+                "StackStatus": "UPDATE_COMPLETE",
+                "Parameters": [
+                    {"ParameterKey": "Environment", "ParameterValue": "local"},
+                    {"ParameterKey": "MessagingServiceSid", "ParameterValue": ""},
+                ],
+                "Outputs": [
+                    {"OutputKey": "ApiUrl", "OutputValue": API},
+                    {"OutputKey": "TableName", "OutputValue": aws.env["TABLE_NAME"]},
+                    {"OutputKey": "TwilioSmsWebhookUrl", "OutputValue": f"{API}/twilio/sms"},
+                    {"OutputKey": "TwilioVoiceWebhookUrl", "OutputValue": f"{API}/twilio/voice"},
+                ],
+            }
+        ]
+    }
+    account.deps.cloudformation = cloudformation
+    with Stubber(cloudformation) as stubber:
+        stubber.add_response("describe_stacks", answer, {"StackName": "masking-local"})
+        report = setup.run_setup(setup.parse_args(["--stack-name", "masking-local", "--pool", POOL[0]]), account.deps)
+        stubber.assert_no_pending_responses()
+
+    row = next(r for r in report.rows if r.number == POOL[0])
+    assert row.changes == ["register", "point SMS + voice"]  # no Messaging Service on this stack
