@@ -191,6 +191,7 @@ class Setup:
     messaging_service_sid: str
     airtable_api: Any = None
     airtable_base_id: str = ""
+    planned_providers: dict[str, str] = field(default_factory=dict)  # phone -> id a dry-run import would create
 
 
 def _twilio_client(sid: str, token: str, http_client: Any) -> Any:
@@ -347,6 +348,7 @@ def roles_from_airtable(setup: Setup, report: Report, apply: bool) -> dict[str, 
     importer = AirtableImport(setup.airtable_api, setup.airtable_base_id, setup.store, write_back=apply)
     importer.dry_run = not apply
     sitters = importer.import_providers()
+    setup.planned_providers = {phone: pid for (kind, phone), pid in importer.claimed.items() if kind == "provider"}
     for line in sitters.lines():
         changed = any(sitters.counts.get(k) for k in ("created", "updated"))
         report.note(
@@ -455,7 +457,9 @@ def import_sessions(setup: Setup, report: Report, apply: bool) -> None:
 
 def import_session(setup: Setup, session: ProxySession, apply: bool) -> Row:
     row = Row(session.sid, "session")
-    providers = [(p, setup.store.find_provider_id_by_phone(p.identifier)) for p in session.participants]
+    providers = [
+        (p, setup.store.find_provider_id_by_phone(p.identifier) or setup.planned_providers.get(p.identifier)) for p in session.participants
+    ]
     sitter = [(p, pid) for p, pid in providers if pid]
     others = [p for p, pid in providers if not pid]
     if len(sitter) != 1 or len(others) != 1:
@@ -464,11 +468,14 @@ def import_session(setup: Setup, session: ProxySession, apply: bool) -> Row:
     participant, provider_id = sitter[0]
     client = others[0]
     provider = setup.store.get_provider(provider_id or "")
-    if provider is None:
-        row.note = "skipped: the provider's phone index points nowhere"
-        return row
     pool_number = participant.proxy_identifier
-    row.role = f"{provider.name} <-> {mask_phone(client.identifier)} on {pool_number}"
+    row.role = f"{provider.name if provider else provider_id} <-> {mask_phone(client.identifier)} on {pool_number}"
+    if provider is None:
+        if apply:
+            row.error = "the provider's phone index points nowhere"
+        else:
+            row.changes = ["import as lease"]  # its provider is created by this run's import
+        return row
     known_client = setup.store.find_client(phone=client.identifier)
     if known_client is not None:
         _, pair = setup.store.get_provider_and_pair(provider.provider_id, known_client.client_id)

@@ -325,3 +325,48 @@ def test_the_stack_is_read_from_cloudformation(account, aws):
 
     row = next(r for r in report.rows if r.number == POOL[0])
     assert row.changes == ["register", "point SMS + voice"]  # no Messaging Service on this stack
+
+
+def test_proxy_migration_imports_two_open_sessions_as_leases_on_the_same_pool_numbers(account, aws):
+    """Two sitters each talk to a client through Proxy on the same pool number (unique per
+    provider, not globally); after the move the threads continue on the sitters' phones."""
+    from masking.models import InboundSms
+    from masking.store.dynamo import DynamoRoutingStore
+    from tests.support import make_world
+
+    alice, bob = "+13035558001", "+13035558002"
+    account.sandbox.add_proxy_session(PROXY, [(SITTER_PHONES[0], POOL[3], "Sitter 0"), (alice, RESERVED[0], "Alice Owner")])
+    account.sandbox.add_proxy_session(PROXY, [(SITTER_PHONES[1], POOL[3], "Sitter 1"), (bob, RESERVED[1], "Bob Owner")])
+    account.sandbox.add_proxy_session(PROXY, [(SITTER_PHONES[2], POOL[4], "Sitter 2"), ("+13035558003", RESERVED[2], "")], "closed")
+
+    dry = run_setup(account, "--from-proxy", PROXY, "--import-sessions")
+    assert [r.changes for r in dry.sessions] == [["import as lease"], ["import as lease"]]  # the closed one is not listed
+
+    report = run_setup(account, "--from-proxy", PROXY, "--import-sessions", "--apply")
+
+    assert report.failed == 0, report.render()
+    assert [r.changes for r in report.sessions] == [["imported as lease"], ["imported as lease"]]
+    store = account.store
+    for sitter_phone, client_phone in ((SITTER_PHONES[0], alice), (SITTER_PHONES[1], bob)):
+        provider_id = store.find_provider_id_by_phone(sitter_phone)
+        client = store.find_client(phone=client_phone)
+        assert provider_id and client
+        _, lease = store.get_provider_and_pair(provider_id, client.client_id)
+        assert lease and lease.pool_number == POOL[3] and lease.is_active(lease_now())
+    assert store.find_client(phone=alice).name == "Alice Owner"  # type: ignore[union-attr]
+    assert account.sandbox.proxy_services[PROXY] == []
+
+    again = run_setup(account, "--from-proxy", PROXY, "--import-sessions", "--apply")
+    assert again.changed == 0 and again.failed == 0, again.render()
+
+    # the thread continues: Alice texts Sitter 0's reserved number, the sitter gets it from the same pool number
+    world = make_world(DynamoRoutingStore(aws.env["TABLE_NAME"]))
+    world.router.route(InboundSms(message_sid="SM" + "1" * 32, from_phone=alice, to_number=RESERVED[0], body="Is Rex ok?"))
+    (sent,) = world.sent_to(SITTER_PHONES[0])
+    assert sent.from_number == POOL[3] and sent.body.endswith("Is Rex ok?")
+
+
+def lease_now():
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
