@@ -179,7 +179,11 @@ def _e164(value: str) -> str:
 
 
 def _lifecycle(value: Any) -> Any:
-    return value.strip().title() if isinstance(value, str) else value
+    """``"reserved"``, ``"POOL"``, ``"standby reserved"`` (the old service's spellings) -> the lifecycle."""
+    if not isinstance(value, str):
+        return value
+    title = value.strip().title()
+    return "Standby" if title == "Standby Reserved" else title
 
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]*$"
@@ -241,6 +245,10 @@ class PurchaseRequest(AdminInput):
     lifecycle: LifecycleName
     area_code: Annotated[str, Field(pattern=r"^[2-9][0-9]{2}$", examples=["303"])] | None = None
     attach: bool = True
+    provider: Identifier | None = Field(
+        default=None,
+        description="deprecated (sitter_id of the old service): a Reserved number bought for this provider, id or Airtable record id",
+    )
 
 
 # ---------------------------------------------------------------- answers (documentation)
@@ -463,6 +471,15 @@ def put_client(request: ClientRequest) -> Response[dict[str, Any]]:
 )
 def post_purchase(request: PurchaseRequest) -> Response[dict[str, Any]]:
     ctx = admin()
+    if request.provider:  # the old service's purchase for a sitter (deprecated): bought, attached, assigned
+        from masking.adoption import assign_reserved_number, resolve_provider_reference
+
+        if request.lifecycle != "Reserved":
+            raise Unprocessable("invalid request", [{"field": "lifecycle", "problem": "a number bought for a provider is Reserved"}])
+        provider_id = resolve_provider_reference(ctx.store, request.provider)
+        bought = purchase_number(ctx, Lifecycle.RESERVED, webhook_base(), request.area_code)
+        provider, number, _ = assign_reserved_number(ctx, provider_id, bought.number, webhook_base())
+        return answer(201, number=asdict(number), provider=asdict(provider))
     number = purchase_number(ctx, Lifecycle(request.lifecycle), webhook_base(), request.area_code)
     if request.attach:
         number = attach_number(ctx, number.number, webhook_base())
@@ -614,3 +631,5 @@ def handle_admin_request(event: dict[str, Any], context: LambdaContext) -> dict[
 
 
 __all__ = ["app", "canonical_fields", "handle_admin_request", "normalize_event", "openapi_json", "snake_case"]
+
+import masking.admin_legacy  # noqa: E402, F401  (registers the old service's deprecated routes on ``app``)

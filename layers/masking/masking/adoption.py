@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from masking.admin_context import AdminContext
 from masking.clients import upsert_client
@@ -229,3 +229,38 @@ def assign_reserved_number(ctx: AdminContext, provider_id: str, number: str, web
     if not assigned.twilio_sid:
         ctx.mirror_number(assigned)
     return updated, attached, True
+
+
+# ---------------------------------------------------------------- Airtable record ids
+
+# The old Zaps send a sitter as its Airtable record id (rec...). tools.airtable_import keeps
+# record id -> provider id in one item per sitter: pk AIRTABLEREC#<record id>, sk PROVIDER.
+
+
+def _alias_key(record_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"AIRTABLEREC#{record_id}"}, "sk": {"S": "PROVIDER"}}
+
+
+def save_provider_alias(store: Any, record_id: str, provider_id: str) -> bool:
+    """Remembers that Sitters row ``record_id`` is provider ``provider_id``; True if it changed."""
+    item = store.client.get_item(TableName=store.table_name, Key=_alias_key(record_id), ConsistentRead=True).get("Item")
+    if item and item.get("provider_id", {}).get("S") == provider_id:
+        return False
+    store.client.put_item(
+        TableName=store.table_name,
+        Item={**_alias_key(record_id), "provider_id": {"S": provider_id}, "entity": {"S": "airtable_alias"}},
+    )
+    return True
+
+
+def resolve_provider_reference(store: Any, reference: str) -> str:
+    """A provider id, or a Sitters record id (``rec...``) the import mapped; NotFound otherwise."""
+    if store.get_provider(reference) is not None:
+        return reference
+    if reference.startswith("rec"):
+        item = store.client.get_item(TableName=store.table_name, Key=_alias_key(reference), ConsistentRead=True).get("Item")
+        if item:
+            return str(item["provider_id"]["S"])
+        if store.get_provider(f"PR{reference}") is not None:  # the import's id for a row without "Provider ID"
+            return f"PR{reference}"
+    raise NotFound("no such provider", {"provider": reference})
