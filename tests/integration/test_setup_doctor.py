@@ -25,8 +25,9 @@ from masking.outbox import MemoryOutbox
 from masking.settings import InventorySettings, RoutingSettings, TwilioSettings
 from masking.store.admin import DynamoAdminStore
 from masking.twilio_admin_sandbox import AdminSandboxHttpClient
-from tests.support import AUTH_TOKEN
+from tests.support import AUTH_TOKEN, load_handler
 from tools import doctor, setup
+from tools.stack_env import read_stack
 
 ACCOUNT_SID = "AC" + "1" * 32  # local.backends.DEMO_ACCOUNT_SID, in SSM
 API = "https://abc123.execute-api.us-east-1.amazonaws.com/local"
@@ -38,6 +39,7 @@ POOL = [f"+1720555{2000 + i}" for i in range(20)]
 STANDBY = ["+17205553000"]
 UNKNOWN = ["+13035559000", "+13035559001"]  # the operator's office lines: not ours to touch
 SITTER_PHONES = [f"+1303555{1000 + i}" for i in range(34)]
+DOCTOR_HANDLER = load_handler("doctor").lambda_handler  # at import, as the other handler tests: the Tracer opens a socket
 
 
 @dataclass
@@ -370,3 +372,53 @@ def lease_now():
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
+
+
+def test_the_scheduled_doctor_alerts_the_owner_once_per_new_finding(account):
+    from twilio.rest import Client
+
+    from masking.doctor import run_scheduled_doctor
+    from masking.failures import MemoryOwnerAlerts
+
+    run_setup(account, "--from-proxy", PROXY, "--apply")
+    ctx = admin_context(account.store)
+    twilio = Client(ACCOUNT_SID, AUTH_TOKEN, http_client=account.sandbox)
+    wanted = read_stack(None, account.outputs).webhooks
+    alerts = MemoryOwnerAlerts()
+
+    def run() -> dict:
+        return run_scheduled_doctor(ctx, twilio, wanted, alerts, MESSAGING)
+
+    assert run()["alerted"] is False and alerts.published == []  # only the opt-out warning: no alert
+    account.sandbox.numbers[account.sandbox.sid_of(RESERVED[7])]["voice_url"] = "https://elsewhere.example.com/voice"
+
+    first = run()
+    assert first["alerted"] is True and len(first["new"]) == 1
+    subject, message = alerts.published[-1]
+    assert subject == "masking doctor: 1 new finding(s)" and RESERVED[7] in message and "voice webhook" in message
+
+    assert run()["alerted"] is False  # the same finding again: no second alert
+    account.sandbox.messaging_services[MESSAGING].discard(account.sandbox.sid_of(POOL[1]))
+    third = run()
+    assert [f["subject"] for f in third["new"]] == [POOL[1]] and len(alerts.published) == 2
+
+
+def test_the_doctor_function_runs_on_its_schedule_and_reports_counts(aws, monkeypatch):
+    from masking.wiring import sandbox_http_client
+    from tests.support import FakeLambdaContext
+
+    monkeypatch.setenv("WEBHOOK_BASE_URL", API)
+    store = DynamoAdminStore(aws.env["TABLE_NAME"])
+    sandbox = sandbox_http_client()
+    sid = sandbox.own_number(POOL[0], sms_url=f"{API}/twilio/sms", voice_url="https://elsewhere.example.com/voice")
+    from masking.models import NumberRecord
+
+    store.create_number(NumberRecord(POOL[0], Lifecycle.POOL, twilio_sid=sid))
+    store.create_number(NumberRecord(STANDBY[0], Lifecycle.STANDBY, twilio_sid="PN" + "9" * 32))  # released at Twilio
+    handler = DOCTOR_HANDLER
+
+    first = handler({"source": "aws.scheduler"}, FakeLambdaContext(function_name="masking-doctor"))
+    second = handler({"source": "aws.scheduler"}, FakeLambdaContext(function_name="masking-doctor"))
+
+    assert first == {"findings": 2, "new": 2, "alerted": True}  # voice webhook elsewhere, standby gone at Twilio
+    assert second == {"findings": 2, "new": 0, "alerted": False}

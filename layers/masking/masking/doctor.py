@@ -228,3 +228,40 @@ def run_scheduled_doctor(
         alerts.publish(f"masking doctor: {len(new)} new finding(s)", f"{lines}\n\nRun python -m tools.doctor for the full list.")
     remember(ctx.store, findings, ctx.stamp())
     return {"findings": [asdict(f) for f in findings], "new": [asdict(f) for f in new], "alerted": bool(new)}
+
+
+def run_scheduled_doctor_from_env() -> dict[str, Any]:
+    """The ``doctor`` function's wiring: settings and adapters from the environment
+    (``WEBHOOK_BASE_URL``, optional ``TWILIO_SMS_FALLBACK_URL`` / ``TWILIO_VOICE_FALLBACK_URL``,
+    ``DOCTOR_DEAD_LETTER_QUEUES`` = comma-separated queue URLs, ``OWNER_ALERT_TOPIC_ARN``)."""
+    import os
+
+    import boto3
+    from twilio.rest import Client
+
+    from masking.failures import SnsOwnerAlerts
+    from masking.secrets import load_twilio_credentials
+    from masking.settings import get_aws_settings, get_delivery_settings, get_schedule_settings, get_twilio_settings
+    from masking.wiring import get_admin_context, sandbox_http_client
+
+    base = get_schedule_settings().webhook_base_url
+    wanted = NumberWebhooks(
+        sms_url=f"{base}/twilio/sms",
+        voice_url=f"{base}/twilio/voice",
+        sms_fallback_url=os.environ.get("TWILIO_SMS_FALLBACK_URL", ""),
+        voice_fallback_url=os.environ.get("TWILIO_VOICE_FALLBACK_URL", ""),
+    )
+    twilio_settings = get_twilio_settings()
+    credentials = load_twilio_credentials(get_aws_settings().secrets_path)
+    http_client = sandbox_http_client() if twilio_settings.transport == "sandbox" else None
+    twilio = Client(credentials.account_sid, credentials.auth_token, http_client=http_client)
+    queues = [url.strip() for url in os.environ.get("DOCTOR_DEAD_LETTER_QUEUES", "").split(",") if url.strip()]
+    return run_scheduled_doctor(
+        get_admin_context(),
+        twilio,
+        wanted,
+        SnsOwnerAlerts(get_delivery_settings().owner_alert_topic_arn),
+        twilio_settings.messaging_service_sid,
+        boto3.client("sqs") if queues else None,
+        {url.rsplit("/", 1)[-1]: url for url in queues},
+    )

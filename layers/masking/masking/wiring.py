@@ -49,7 +49,9 @@ class SmsServices:
 
 @lru_cache(maxsize=1)
 def sandbox_http_client() -> SandboxHttpClient:
-    return SandboxHttpClient()
+    from masking.twilio_admin_sandbox import AdminSandboxHttpClient  # also answers the account and listing calls (doctor)
+
+    return AdminSandboxHttpClient()
 
 
 class LazyTwilioGateway:
