@@ -48,7 +48,9 @@ from masking.twilio_numbers_admin import (
     NumberWebhooks,
     ProxySession,
     add_to_messaging_service,
+    defer_to_number_webhooks,
     fetch_account,
+    fetch_messaging_service,
     list_incoming_numbers,
     messaging_service_number_sids,
     open_proxy_sessions,
@@ -423,6 +425,23 @@ def apply_number(setup: Setup, incoming: IncomingNumber, role: Role, changes: li
         add_to_messaging_service(setup.twilio, setup.messaging_service_sid, incoming.sid)
 
 
+def check_messaging_service(setup: Setup, report: Report, apply: bool) -> None:
+    """The service must defer to each number's webhook, or inbound SMS never reach us
+    (https://www.twilio.com/docs/messaging/services/api, ``use_inbound_webhook_on_number``)."""
+    sid = setup.messaging_service_sid
+    if not sid:
+        report.note("Messaging Service: none configured (MessagingServiceSid is empty)")
+        return
+    service = fetch_messaging_service(setup.twilio, sid)
+    if service.use_inbound_webhook_on_number:
+        report.note(f"Messaging Service {sid}: incoming messages defer to each number's webhook")
+        return
+    if apply:
+        defer_to_number_webhooks(setup.twilio, sid)
+    verb = "set" if apply else "would set"
+    report.note(f"Messaging Service {sid}: {verb} incoming messages to 'Defer to sender's webhook'", change=True)
+
+
 def adopt_numbers(setup: Setup, report: Report, airtable_roles: dict[str, Role], flag_roles: dict[str, Role], apply: bool) -> None:
     incoming = list_incoming_numbers(setup.twilio)
     known = {n.number: n for n in setup.store.list_numbers()}
@@ -509,6 +528,7 @@ def run_setup(options: Options, deps: Deps | None = None) -> Report:
         airtable_roles = roles_from_airtable(setup, report, options.apply)
     flag_roles = roles_from_flags(options)
     try:
+        check_messaging_service(setup, report, options.apply)
         adopt_numbers(setup, report, airtable_roles, flag_roles, options.apply)
         if options.import_sessions:
             if not options.from_proxy:

@@ -281,6 +281,18 @@ def test_without_airtable_roles_come_from_flags_and_unlisted_numbers_are_left_al
     assert again.changed == 0, again.render()
 
 
+def test_setup_makes_the_messaging_service_defer_to_each_numbers_webhook(account):
+    account.sandbox.services[MESSAGING].use_inbound_webhook_on_number = False
+
+    dry = run_setup(account)
+    assert any("would set incoming messages to 'Defer to sender's webhook'" in line for line in dry.lines)
+    assert account.sandbox.services[MESSAGING].use_inbound_webhook_on_number is False
+
+    run_setup(account, "--apply")
+    assert account.sandbox.services[MESSAGING].use_inbound_webhook_on_number is True
+    assert run_setup(account, "--apply").changed == 0
+
+
 def test_fallback_urls_are_set_when_the_stack_has_them(account, aws, tmp_path):
     account.outputs = write_outputs(
         tmp_path, aws, MESSAGING, TwilioSmsFallbackUrl=f"{API}/twilio/sms/fallback", TwilioVoiceFallbackUrl=f"{API}/twilio/voice/fallback"

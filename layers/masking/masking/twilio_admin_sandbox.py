@@ -6,7 +6,8 @@
   other credentials get 401 / Twilio error 20003 as Twilio answers them);
 - ``GET .../IncomingPhoneNumbers.json`` (the account's numbers) and updates that set
   ``SmsFallbackUrl`` / ``VoiceFallbackUrl`` too;
-- ``GET messaging /v1/Services/{MG}`` and ``GET /v1/Services/{MG}/PhoneNumbers``;
+- ``GET`` / ``POST messaging /v1/Services/{MG}`` (read it, set ``UseInboundWebhookOnNumber``) and
+  ``GET /v1/Services/{MG}/PhoneNumbers``;
 - Twilio Proxy: ``GET /v1/Services/{KS}/PhoneNumbers``, ``DELETE .../PhoneNumbers/{PN}``,
   ``GET /v1/Services/{KS}/Sessions`` and ``GET .../Sessions/{KZ}/Participants``.
 
@@ -192,7 +193,7 @@ class AdminSandboxHttpClient(SandboxHttpClient):
             failure = self._failures.pop(0) if self._failures else self._pop_matching_failure(method.upper(), uri)
         if failure is not None:
             return _error(400 if failure < 30000 else 500, failure, f"Sandbox failure {failure}")
-        return handler(uri, dict(params or {}))
+        return handler(uri, dict(data or {}) if method.upper() == "POST" else dict(params or {}))
 
     def _admin_handler(self, verb: str, host: str, path: str) -> Any:
         if host == "api":
@@ -201,6 +202,8 @@ class AdminSandboxHttpClient(SandboxHttpClient):
             if verb == "GET" and _NUMBERS_LIST_PATH.match(path):
                 return self._list_numbers
             return None
+        if host == "messaging" and verb == "POST" and (match := _MESSAGING_SERVICE_PATH.match(path)):
+            return lambda uri, form: self._update_messaging_service(match.group(1), form)
         if host == "messaging" and verb == "GET":
             if match := _MESSAGING_SERVICE_PATH.match(path):
                 return lambda uri, query: self._messaging_service(match.group(1))
@@ -276,6 +279,13 @@ class AdminSandboxHttpClient(SandboxHttpClient):
             "url": f"https://messaging.twilio.com/v1/Services/{sid}",
         }
         return Response(200, json.dumps(body))
+
+    def _update_messaging_service(self, sid: str, form: dict[str, Any]) -> Response:
+        with self._lock:
+            service = self.services.get(sid)
+            if service is not None and "UseInboundWebhookOnNumber" in form:
+                service.use_inbound_webhook_on_number = str(form["UseInboundWebhookOnNumber"]).lower() == "true"
+        return self._messaging_service(sid)
 
     def _messaging_numbers(self, uri: str, service_sid: str) -> Response:
         with self._lock:

@@ -163,6 +163,14 @@ def fetch_messaging_service(client: Client, service_sid: str) -> MessagingServic
     )
 
 
+def defer_to_number_webhooks(client: Client, service_sid: str) -> None:
+    """Sets the service's inbound setting to "Defer to sender's webhook" (``use_inbound_webhook_on_number``)."""
+    try:
+        client.messaging.v1.services(service_sid).update(use_inbound_webhook_on_number=True)
+    except TwilioException as exc:
+        raise _twilio_error(exc) from exc
+
+
 def messaging_service_number_sids(client: Client, service_sid: str) -> set[str]:
     try:
         found = client.messaging.v1.services(service_sid).phone_numbers.list(page_size=1000)
@@ -236,6 +244,7 @@ __all__ = [
     "ProxySession",
     "SendError",
     "add_to_messaging_service",
+    "defer_to_number_webhooks",
     "fetch_account",
     "fetch_messaging_service",
     "list_incoming_numbers",
