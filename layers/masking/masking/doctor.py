@@ -15,8 +15,9 @@ What counts as drift:
   (``use_inbound_webhook_on_number`` false): every SMS to its numbers goes to the
   service's URL instead of ours (https://www.twilio.com/docs/messaging/services/api);
 - a Messaging Service at all raises a warning: Twilio applies a STOP to the whole service
-  (https://help.twilio.com/articles/223133627), so a provider who texts STOP to one
-  client's pool number stops receiving every client's texts until they text START;
+  (https://support.twilio.com/hc/en-us/articles/223133627-Error-21610-The-message-From-To-pair-violates-when-sending-SMS),
+  so a provider who texts STOP to one client's pool number stops receiving every client's
+  texts until they text START;
 - numbers in DynamoDB that the Twilio account no longer has;
 - fewer Ready pool numbers than the busiest provider's active leases;
 - missing or unreadable secrets; messages waiting in a dead-letter queue.

@@ -15,7 +15,7 @@ Twilio facts these functions rely on (looked up, not guessed):
   (https://www.twilio.com/docs/messaging/services/api, field ``use_inbound_webhook_on_number``).
 - Opt-out in a Messaging Service: a STOP sent to one number of the service opts the sender
   out of every message sent from that service (error 21610 afterwards;
-  https://help.twilio.com/articles/223133627 and
+  https://support.twilio.com/hc/en-us/articles/223133627-Error-21610-The-message-From-To-pair-violates-when-sending-SMS and
   https://www.twilio.com/docs/proxy/opt-out-keywords, "Unlike with a Messaging Service,
   opt-out keyword replies will not apply to the entire pool of phone numbers in a Proxy
   Service pool"); Advanced Opt-Out customizes the keywords and replies per service
