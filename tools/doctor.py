@@ -17,6 +17,10 @@ import argparse
 import sys
 from typing import Any
 
+# isort: off
+import tools.stack_env  # noqa: F401  (puts the layer on sys.path before masking is imported)
+
+# isort: on
 from masking.admin_context import AdminContext
 from masking.doctor import (
     Finding,

@@ -33,6 +33,10 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+# isort: off
+import tools.stack_env  # noqa: F401  (puts the layer on sys.path before masking is imported)
+
+# isort: on
 from masking.admin_context import AdminContext
 from masking.adoption import adopt_number, adopt_provider, import_lease
 from masking.errors import AdminError

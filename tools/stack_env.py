@@ -98,7 +98,10 @@ def stack_from_describe(answer: dict[str, Any]) -> Stack:
 
 def read_stack(stack_name: str | None, outputs_json: str | None, cloudformation: Any = None) -> Stack:
     if outputs_json:
-        data = json.loads(Path(outputs_json).read_text())
+        try:
+            data = json.loads(Path(outputs_json).read_text())
+        except (OSError, ValueError) as error:
+            raise SetupError(f"cannot read the stack Outputs from {outputs_json}: {error}") from error
         if "Stacks" in data or "Outputs" in data:
             return stack_from_describe(data)
         parameters = data.pop("Parameters", {}) if isinstance(data.get("Parameters"), dict) else {}
@@ -106,13 +109,15 @@ def read_stack(stack_name: str | None, outputs_json: str | None, cloudformation:
     if not stack_name:
         raise SetupError("name the stack (--stack-name, e.g. masking-dev) or give --outputs-json")
     import boto3
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import BotoCoreError, ClientError
 
-    client = cloudformation or boto3.client("cloudformation")
     try:
+        client = cloudformation or boto3.client("cloudformation")
         answer = client.describe_stacks(StackName=stack_name)
     except ClientError as error:
         raise SetupError(f"cannot read stack {stack_name}: {error.response.get('Error', {}).get('Message', error)}") from error
+    except BotoCoreError as error:  # no credentials, no region, no network
+        raise SetupError(f"cannot read stack {stack_name}: {error}") from error
     return stack_from_describe(answer)
 
 
