@@ -86,6 +86,9 @@ def test_purchase_with_sitter_id_buys_attaches_and_assigns_a_reserved_number(sto
     nora = store.get_provider(NORA.provider_id)
     assert nora and nora.reserved_number == number
     assert call("POST", "/numbers/purchase", {"lifecycle": "pool", "sitter_id": NORA.provider_id})[0] == 422
+    bought_before = len(sandbox_http_client().bought)
+    assert call("POST", "/numbers/purchase", {"lifecycle": "reserved", "sitter_id": NORA.provider_id})[0] == 409  # has one now
+    assert len(sandbox_http_client().bought) == bought_before  # refused before anything was bought
 
 
 def test_check_and_replenish_runs_the_pool_monitor_with_the_given_threshold(store: DynamoAdminStore) -> None:

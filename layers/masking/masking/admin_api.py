@@ -41,7 +41,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from masking.admin_context import AdminContext
 from masking.calls import session_view, start_call
 from masking.clients import resolve_client, upsert_client
-from masking.errors import AdminError, Unprocessable
+from masking.errors import AdminError, Conflict, Unprocessable
 from masking.inventory import attach_number, purchase_number
 from masking.models import Client, Lifecycle, NumberRecord, NumberStatus, Provider
 from masking.observability import logger
@@ -476,7 +476,10 @@ def post_purchase(request: PurchaseRequest) -> Response[dict[str, Any]]:
 
         if request.lifecycle != "Reserved":
             raise Unprocessable("invalid request", [{"field": "lifecycle", "problem": "a number bought for a provider is Reserved"}])
-        provider_id = resolve_provider_reference(ctx.store, request.provider)
+        provider = get_provider(ctx, resolve_provider_reference(ctx.store, request.provider))
+        if provider.reserved_number or provider.status == "Inactive":  # refused before anything is bought
+            raise Conflict("the provider already has a reserved number, or is inactive", {"provider": provider.provider_id})
+        provider_id = provider.provider_id
         bought = purchase_number(ctx, Lifecycle.RESERVED, webhook_base(), request.area_code)
         provider, number, _ = assign_reserved_number(ctx, provider_id, bought.number, webhook_base())
         return answer(201, number=asdict(number), provider=asdict(provider))
