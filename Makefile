@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/masking/requirements.txt | sha1sum | cut -c1-12)
 PORT ?= 3000
 
-.PHONY: help venv test unit integration e2e lint local demo bench validate build clean airtable-schema
+.PHONY: help venv test unit integration e2e lint local demo bench validate build clean airtable-schema setup doctor
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed -E 's/:.*## /\t/'
@@ -57,3 +57,9 @@ clean:
 
 airtable-schema: $(STAMP)  ## create missing Airtable tables/fields (ARGS=--check: list drift only); AIRTABLE_TOKEN, AIRTABLE_BASE_ID
 	$(PY) -m tools.airtable_schema $(ARGS)
+
+setup: $(STAMP)  ## after sam deploy: adopt the account's numbers (dry run; ARGS="--apply", --from-proxy KS..., see README "Go live"); STACK_NAME
+	$(PY) -m tools.setup $(ARGS)
+
+doctor: $(STAMP)  ## read-only drift check of the deployed stack, exit 1 on a finding; STACK_NAME
+	$(PY) -m tools.doctor $(ARGS)

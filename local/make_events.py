@@ -165,6 +165,17 @@ def build_admin_events() -> dict[str, dict[str, object]]:
         "admin_start_call": _admin_event(
             "POST", "/calls", "/calls", {"provider": "prov-sam", "client": "cl-olivia", "reference": "visit-2026-11-27"}
         ),
+        # the old service's deprecated routes (masking.handlers.admin_legacy)
+        "admin_legacy_attach_number": _admin_event(
+            "POST", "/attach-number", "/attach-number", {"sitter_id": "prov-sam", "phone_number": "+17205550050"}
+        ),
+        "admin_legacy_check_and_replenish": _admin_event(
+            "POST", "/inventory/check-and-replenish", "/inventory/check-and-replenish", {"threshold": 0.87, "cooldown_hours": 72}
+        ),
+        "admin_legacy_standby_replenish": _admin_event(
+            "POST", "/numbers/standby-replenish", "/numbers/standby-replenish", {"area_code": "303"}
+        ),
+        "admin_legacy_active_count": _admin_event("GET", "/sessions/active-count?sitter_id=prov-sam", "/sessions/active-count"),
     }
 
 
@@ -216,8 +227,15 @@ def sqs_events() -> dict[str, dict[str, Any]]:
         MirrorRecord(kind="message", key=ref, at=at, fields=delivered),
         MirrorRecord(kind="client", key="cl-olivia", at=at, fields={"Twilio Error Count": 1}),
         audit_record(
-            "Delivery failed", "Twilio error 30003", category="Delivery Error", severity="Warning", at=at,
-            key=f"{ref}:delivery-failed", provider_id="prov-sam", client_id="cl-olivia", details={"twilio_error_code": "30003"},
+            "Delivery failed",
+            "Twilio error 30003",
+            category="Delivery Error",
+            severity="Warning",
+            at=at,
+            key=f"{ref}:delivery-failed",
+            provider_id="prov-sam",
+            client_id="cl-olivia",
+            details={"twilio_error_code": "30003"},
         ),
     ]
     for version, record in enumerate(outbox, start=1_795_780_800_000_000_000):  # fixed: the file must not change

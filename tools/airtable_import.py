@@ -34,6 +34,7 @@ for _path in (ROOT, LAYER):
         sys.path.insert(0, str(_path))
 
 from functions.airtable_sync.airtable_mirror.tables import table_names  # noqa: E402
+from masking.admin.adoption import save_provider_alias  # noqa: E402
 from masking.core.models import NEW_CLIENT_NAME, Client, Lifecycle, NumberRecord, NumberStatus, Provider  # noqa: E402
 from masking.core.observability import mask_phone  # noqa: E402
 from masking.core.phones import InvalidPhoneNumber, normalize_e164  # noqa: E402
@@ -159,6 +160,8 @@ class AirtableImport:
                 continue
             report.counts[outcome] += 1
             self.provider_ids[row["id"]] = provider_id
+            if not self.dry_run and hasattr(self.store, "client"):  # the old Zaps send sitters as rec... ids
+                save_provider_alias(self.store, row["id"], provider_id)
             if not _text(fields, "Provider ID"):
                 updates.append({"id": row["id"], "fields": {"Provider ID": provider_id}})
         report.written_back = self._write_back("provider", "Provider ID", updates)

@@ -447,7 +447,9 @@ def test_numbers_point_at_the_stage_url_whether_the_path_carries_plus_or_percent
     assert sandbox_http_client().numbers[number["twilio_sid"]]["sms_url"] == f"{BASE}/twilio/sms"
 
 
-def test_during_a_rotation_both_the_new_and_the_old_key_are_accepted_and_then_only_the_new(aws: EmbeddedAws, store: DynamoAdminStore) -> None:
+def test_during_a_rotation_both_the_new_and_the_old_key_are_accepted_and_then_only_the_new(
+    aws: EmbeddedAws, store: DynamoAdminStore
+) -> None:
     """A warm container caches the key for 5 minutes; rotation must not 403 either key."""
     import boto3
 

@@ -26,9 +26,7 @@ def clients() -> Iterator[dict[str, Any]]:
     from moto import mock_aws
 
     with mock_aws():
-        yield {
-            name: boto3.client(name, region_name=REGION) for name in ("secretsmanager", "apigateway")
-        }
+        yield {name: boto3.client(name, region_name=REGION) for name in ("secretsmanager", "apigateway")}
     os.environ.clear()
     os.environ.update(saved)
 

@@ -97,7 +97,7 @@ def functions_without_failure_alarm(template: dict[str, Any]) -> list[str]:
 def dlqs_without_alarm(template: dict[str, Any]) -> list[str]:
     dlqs = set()
     for queue in _resources(template, "AWS::SQS::Queue").values():
-        target = ((queue["Properties"].get("RedrivePolicy") or {}).get("deadLetterTargetArn"))
+        target = (queue["Properties"].get("RedrivePolicy") or {}).get("deadLetterTargetArn")
         if target:
             dlqs.add(_ref_name(target))
     for function in _resources(template, FUNCTION).values():
@@ -271,6 +271,7 @@ def test_an_sqs_consumer_without_dlq_is_caught() -> None:
 def test_an_unbounded_or_too_fast_outbox_trigger_is_caught() -> None:
     unbounded = _break(lambda r: r["AirtableSyncFunction"]["Properties"]["Events"]["Outbox"]["Properties"].pop("ScalingConfig"))
     assert sqs_triggers_without_concurrency_bound(unbounded)
+
     def faster(r: dict[str, Any]) -> None:
         r["AirtableSyncFunction"]["Properties"]["Environment"]["Variables"]["AIRTABLE_REQUESTS_PER_SECOND"] = "5"
 

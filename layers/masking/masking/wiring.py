@@ -76,9 +76,10 @@ class VoiceServices:
 
 @lru_cache(maxsize=1)
 def sandbox_http_client() -> SandboxHttpClient:
-    from masking.adapters.twilio_sandbox import SandboxHttpClient
+    # also answers the account and listing calls of tools.setup and the doctor
+    from masking.adapters.twilio_admin_sandbox import AdminSandboxHttpClient
 
-    return SandboxHttpClient()
+    return AdminSandboxHttpClient()
 
 
 def _credentials() -> TwilioCredentials:

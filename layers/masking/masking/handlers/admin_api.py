@@ -33,13 +33,14 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
+from masking.admin.adoption import assign_reserved_number, resolve_provider_reference
 from masking.admin.clients import resolve_client, upsert_client
 from masking.admin.context import AdminContext
 from masking.admin.numbers import attach_number, purchase_number
 from masking.admin.pool import PoolStats, pool_stats
 from masking.admin.provisioning import create_provider, get_provider, remove_provider, rotate_number
 from masking.admin.sessions import close_session, get_session, list_sessions, open_session
-from masking.core.errors import AdminError, Unprocessable
+from masking.core.errors import AdminError, Conflict, Unprocessable
 from masking.core.models import Client, Lifecycle, NumberRecord, NumberStatus, Provider
 from masking.core.observability import logger
 from masking.core.phones import InvalidPhoneNumber, normalize_e164
@@ -286,6 +287,15 @@ def put_client(request: ClientRequest) -> Response[dict[str, Any]]:
 )
 def post_purchase(request: PurchaseRequest) -> Response[dict[str, Any]]:
     ctx = admin()
+    if request.provider:  # the old service's purchase for a sitter (deprecated): bought, attached, assigned
+        if request.lifecycle != "Reserved":
+            raise Unprocessable("invalid request", [{"field": "lifecycle", "problem": "a number bought for a provider is Reserved"}])
+        provider = get_provider(ctx, resolve_provider_reference(ctx.store, request.provider))
+        if provider.reserved_number or provider.status == "Inactive":  # refused before anything is bought
+            raise Conflict("the provider already has a reserved number, or is inactive", {"provider": provider.provider_id})
+        bought = purchase_number(ctx, Lifecycle.RESERVED, webhook_base(), request.area_code)
+        provider, number, _ = assign_reserved_number(ctx, provider.provider_id, bought.number, webhook_base())
+        return answer(201, number=asdict(number), provider=asdict(provider))
     number = purchase_number(ctx, Lifecycle(request.lifecycle), webhook_base(), request.area_code)
     if request.attach:
         number = attach_number(ctx, number.number, webhook_base())
@@ -461,3 +471,5 @@ def handle_admin_request(event: dict[str, Any], context: LambdaContext) -> dict[
 
 
 __all__ = ["app", "handle_admin_request", "openapi_json"]
+
+import masking.handlers.admin_legacy  # noqa: E402, F401  (registers the old service's deprecated routes on ``app``)

@@ -141,7 +141,11 @@ def _e164(value: str) -> str:
 
 
 def _lifecycle(value: Any) -> Any:
-    return value.strip().title() if isinstance(value, str) else value
+    """``"reserved"``, ``"POOL"``, ``"standby reserved"`` (the old service's spellings) -> the lifecycle."""
+    if not isinstance(value, str):
+        return value
+    title = value.strip().title()
+    return "Standby" if title == "Standby Reserved" else title
 
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]*$"
@@ -209,3 +213,7 @@ class PurchaseRequest(AdminInput):
     lifecycle: LifecycleName
     area_code: Annotated[str, Field(pattern=r"^[2-9][0-9]{2}$", examples=["303"])] | None = None
     attach: bool = True
+    provider: Identifier | None = Field(
+        default=None,
+        description="deprecated (sitter_id of the old service): a Reserved number bought for this provider, id or Airtable record id",
+    )
