@@ -21,6 +21,7 @@ from masking.core.settings import (
     TwilioSettings,
     get_aws_settings,
     get_delivery_settings,
+    get_forward_settings,
     get_inventory_settings,
     get_routing_settings,
     get_twilio_settings,
@@ -39,7 +40,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class SmsServices:
-    """What ``intercept`` and ``resend`` need: the SMS router and its adapters."""
+    """What ``intercept``, ``resend`` and ``forward`` need: the SMS router (its
+    ``forwarding`` sends parked forwards) and its adapters."""
 
     router: SmsRouter
     outbox: Outbox
@@ -96,14 +98,23 @@ def _gateway() -> SmsGateway:
 
 @lru_cache(maxsize=1)
 def get_sms_services() -> SmsServices:
-    from masking.adapters.aws_queues import SnsOwnerAlerts, SqsRetryQueue
+    from masking.adapters.aws_queues import SnsOwnerAlerts, SqsForwardQueue, SqsRetryQueue
     from masking.messaging.failures import FailureHandler
+    from masking.messaging.forwarding import ForwardWorker
     from masking.messaging.routing import SmsRouter
     from masking.store.dynamo import DynamoRoutingStore
 
     store = DynamoRoutingStore(get_aws_settings().table_name)
-    router = SmsRouter(store, _gateway(), get_routing_settings())
     delivery = get_delivery_settings()
+    forward = get_forward_settings()
+    forwarding = ForwardWorker(
+        store,
+        _gateway(),
+        SqsForwardQueue(forward.queue_url, forward.dead_letter_queue_url),
+        SnsOwnerAlerts(delivery.owner_alert_topic_arn),
+        forward,
+    )
+    router = SmsRouter(store, _gateway(), get_routing_settings(), forwarding=forwarding)
     failures = FailureHandler(
         store,
         _gateway(),
