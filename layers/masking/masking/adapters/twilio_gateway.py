@@ -97,7 +97,9 @@ class TwilioGateway:
         """``timeouts``: (connect, read) seconds for every request of the library's own
         HTTP client (ignored when ``http_client`` is given, e.g. the sandbox)."""
         if http_client is None:
-            http_client = TwilioHttpClient(timeout=timeouts)  # type: ignore[arg-type]  # requests takes (connect, read)
+            http_client = TwilioHttpClient()
+            # set after __init__, which only accepts one number; requests takes (connect, read)
+            http_client.timeout = timeouts  # type: ignore[assignment]
         return cls(TwilioRestClient(account_sid, auth_token, http_client=http_client), messaging_service_sid)
 
     def send_sms(self, message: OutboundSms, status_callback: str | None = None) -> SentSms:
