@@ -6,7 +6,18 @@ import time
 from types import ModuleType
 from typing import Any
 
-from bench import airtable_throughput, call_connect, calls_per_message, cold_import, describe, fmt, judge, pool_allocation, warm_latency
+from bench import (
+    airtable_throughput,
+    call_connect,
+    calls_per_message,
+    cold_import,
+    describe,
+    faults,
+    fmt,
+    judge,
+    pool_allocation,
+    warm_latency,
+)
 
 BENCHMARKS: list[tuple[str, ModuleType]] = [
     ("a cold import", cold_import),
@@ -15,6 +26,7 @@ BENCHMARKS: list[tuple[str, ModuleType]] = [
     ("d pool allocation", pool_allocation),
     ("e call_connect", call_connect),
     ("f airtable throughput", airtable_throughput),
+    ("g faults", faults),
 ]
 
 

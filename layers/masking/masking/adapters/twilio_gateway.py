@@ -122,8 +122,8 @@ class TwilioGateway:
         or after ``since`` with this body. Twilio's Messages list filters on To, From and
         DateSent only, and a queued message has no date_sent yet, so the date and the body
         are compared here (research: /work/research/twilio.md Q13; list endpoint
-        ``GET /2010-04-01/Accounts/{AccountSid}/Messages.json``,
-        https://www.twilio.com/docs/messaging/api/message-resource#read-multiple-message-resources)."""
+        ``GET /2010-04-01/Accounts/{AccountSid}/Messages.json``, "Search Previous Messages" in
+        https://www.twilio.com/docs/messaging/tutorials/how-to-retrieve-and-modify-message-history)."""
         filters: dict[str, Any] = {"to": message.to_phone, "limit": RECONCILE_LIMIT}
         if not self._messaging_service_sid:
             filters["from_"] = message.from_number

@@ -16,9 +16,10 @@ It parks a ``ParkedForward`` on the forward queue (SQS, with a DLQ) and answers 
 - a send that may have reached Twilio (a 500, a lost answer: ``SendError.ambiguous``) is
   looked up in Twilio's Messages list before anything is sent again (``find_sent``);
 - the waits between attempts are ``ForwardSettings.retry_delays`` (15 s, 1 min, 5 min,
-  30 min, 2 h). SQS delays a message at most 900 s
-  (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html,
-  DelaySeconds), so a longer wait is carried as ``not_before`` and re-queued until due;
+  30 min, 2 h). SQS delays a message at most 900 s ("Valid values: 0 to 900. Maximum: 15
+  minutes", SendMessage DelaySeconds;
+  https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-delay-queues.html),
+  so a longer wait is carried as ``not_before`` and re-queued until due;
 - after the last attempt, or on a permanent error: the sender is told by SMS that the
   message was not delivered. Having used up every attempt adds a Critical audit row, an
   owner alert and the forward in the forward DLQ (with an alarm).
