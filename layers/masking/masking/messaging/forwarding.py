@@ -163,7 +163,7 @@ class ForwardWorker:
             try:
                 result = self._send_once(forward, piece, reconcile)
             except SendError as error:
-                ambiguous = error.ambiguous or getattr(error, "during_reconcile", False)
+                ambiguous = error.ambiguous
                 self.store.finish_forward_part(forward.message_sid, index, token, None, ambiguous=ambiguous)
                 later = replace(forward, sent=sent, attempt=forward.attempt + 1, ambiguous=ambiguous)
                 return self.after_failure(later, error)
@@ -177,9 +177,8 @@ class ForwardWorker:
         if reconcile:
             try:
                 found = self.gateway.find_sent(piece, datetime.fromisoformat(forward.received_at))
-            except SendError as error:
-                error.during_reconcile = True  # type: ignore[attr-defined]  # nothing known yet: still ambiguous
-                raise
+            except SendError as error:  # nothing learnt: the part is still ambiguous
+                raise SendError(f"look-up failed: {error}", error.code, error.status, transport=True, ambiguous=True) from error
             if found is not None:
                 count("ForwardsReconciled")
                 logger.info("lost send found in Twilio, not sent again", extra={"message_sid": forward.message_sid})
