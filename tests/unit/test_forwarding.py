@@ -284,3 +284,18 @@ def test_parked_forward_survives_the_queue_as_json(world: World) -> None:
     [(forward, _)] = world.forwards.parked
     copy = ParkedForward.from_json(forward.to_json())
     assert copy == forward and isinstance(copy.parts[0], OutboundSms) and copy.parts[0].media_urls == ["https://api.twilio.com/m/ME1"]
+
+
+def test_a_forward_that_can_neither_be_sent_nor_parked_is_not_answered_200(world: World) -> None:
+    """The webhook answers 200 only once the forward is durably parked."""
+
+    def queue_down(forward: ParkedForward, delay_seconds: int) -> None:
+        raise ConnectionError("SQS unreachable")
+
+    world.forwards.park = queue_down  # type: ignore[method-assign]
+    world.sandbox.fail_next_send("503")
+    event = world.sms_event(OLIVIA.phone, RESERVED, "please come")
+
+    with pytest.raises(ConnectionError):
+        handle_sms_webhook(event, world.services)
+    assert world.sandbox.sent == []
