@@ -13,6 +13,7 @@ from bench import (
     cold_import,
     cost_latency,
     describe,
+    faults,
     fmt,
     judge,
     pool_allocation,
@@ -26,7 +27,8 @@ BENCHMARKS: list[tuple[str, ModuleType]] = [
     ("d pool allocation", pool_allocation),
     ("e call_connect", call_connect),
     ("f airtable throughput", airtable_throughput),
-    ("g cost and latency", cost_latency),
+    ("h cost and latency", cost_latency),
+    ("g faults", faults),
 ]
 
 

@@ -1,4 +1,4 @@
-"""(g) A cost and latency model of a forwarded SMS, from measured figures plus stated assumptions.
+"""(h) A cost and latency model of a forwarded SMS, from measured figures plus stated assumptions.
 
 Measured here (or passed in by ``python -m bench``, which measured them already):
 - external calls per steady-state message (bench/calls_per_message.py: DynamoDB, SQS, Twilio);
@@ -135,7 +135,7 @@ def main(
         "reference_month_twilio_usd": round(twilio * REFERENCE_MESSAGES_A_MONTH / 1000, 2),
     }
     title = (
-        f"(g) cost and latency model: {architecture}, {MEMORY_MB} MB; calls per message DynamoDB {calls['dynamodb']:.2f},"
+        f"(h) cost and latency model: {architecture}, {MEMORY_MB} MB; calls per message DynamoDB {calls['dynamodb']:.2f},"
         f" SQS {calls['sqs']:.2f}, Twilio {calls['twilio']:.2f}; assumed ms p50/p99 DynamoDB {latency.dynamodb},"
         f" SQS {latency.sqs}, Twilio {latency.twilio}"
     )

@@ -1,7 +1,8 @@
 """Embedded AWS for the local runner and the integration tests: moto, in-process.
 
 ``EmbeddedAws.start()`` starts moto before any boto3 client exists, builds the table
-from template.yaml's own KeySchema, the outbox queue and its DLQ, and the SSM
+from template.yaml's own KeySchema, the outbox queue and its DLQ, the retry queue, the
+forward queue and its DLQ, and the SSM
 parameters the functions read their Twilio credentials from, and the Secrets Manager
 secret holding the admin API key. It returns the environment the functions need.
 
@@ -24,6 +25,7 @@ TABLE_NAME = "masking-local"
 OUTBOX_QUEUE = "masking-local-outbox"
 SECRETS_PATH = "/masking/local"
 RETRY_QUEUE = "masking-local-retry"
+FORWARD_QUEUE = "masking-local-forward"
 OWNER_ALERT_TOPIC = "masking-local-owner-alerts"
 AIRTABLE_BASE_ID = "appLOCALSTANDIN"
 DEMO_ACCOUNT_SID = "AC" + "1" * 32
@@ -90,6 +92,8 @@ class EmbeddedAws:
             Attributes={"RedrivePolicy": f'{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"5"}}'},
         )["QueueUrl"]
         retry_url = sqs.create_queue(QueueName=RETRY_QUEUE)["QueueUrl"]
+        forward_dlq_url = sqs.create_queue(QueueName=f"{FORWARD_QUEUE}-dlq")["QueueUrl"]
+        forward_url = sqs.create_queue(QueueName=FORWARD_QUEUE)["QueueUrl"]
         topic_arn = boto3.client("sns", region_name=REGION).create_topic(Name=OWNER_ALERT_TOPIC)["TopicArn"]
         ssm = boto3.client("ssm", region_name=REGION)
         ssm.put_parameter(Name=f"{SECRETS_PATH}/airtable/token", Value="local-standin-token", Type="SecureString")
@@ -104,6 +108,9 @@ class EmbeddedAws:
             "OUTBOX_DLQ_URL": dlq_url,
             "RETRY_QUEUE_URL": retry_url,
             "RETRY_DELAY_SECONDS": "5",  # 600 in AWS; the runner's resends come 5 s later
+            "FORWARD_QUEUE_URL": forward_url,
+            "FORWARD_DLQ_URL": forward_dlq_url,
+            "FORWARD_RETRY_DELAYS": "1,2,3,4,5",  # 15 s .. 2 h in AWS
             "OWNER_ALERT_TOPIC_ARN": topic_arn,
             "SECRETS_PATH": SECRETS_PATH,
             "ADMIN_API_KEY_SECRET": secret_arn,
@@ -125,6 +132,14 @@ class EmbeddedAws:
     def drain_outbox(self, max_messages: int = 1000) -> list[str]:
         """Receives and deletes what is on the outbox queue; returns the bodies."""
         return self.drain("OUTBOX_QUEUE_URL", max_messages)
+
+    def requeue(self, queue_env: str, bodies: list[str], delay_seconds: int = 0) -> None:
+        """Puts ``bodies`` back on a queue (by its env name), delayed."""
+        import boto3
+
+        sqs = boto3.client("sqs", region_name=REGION)
+        for body in bodies:
+            sqs.send_message(QueueUrl=self.env[queue_env], MessageBody=body, DelaySeconds=delay_seconds)
 
     def drain(self, queue_env: str, max_messages: int = 1000) -> list[str]:
         """Receives and deletes what is visible on a queue (by its env name); returns the bodies."""

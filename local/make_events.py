@@ -216,7 +216,9 @@ def _sqs_batch(queue: str, bodies: list[str]) -> dict[str, Any]:
 
 
 def sqs_events() -> dict[str, dict[str, Any]]:
+    from masking.core.models import OutboundSms
     from masking.messaging.failures import Resend
+    from masking.messaging.forwarding import ParkedForward
     from masking.mirror.outbox import MirrorRecord
     from masking.mirror.rows import audit_record
 
@@ -241,9 +243,25 @@ def sqs_events() -> dict[str, dict[str, Any]]:
     for version, record in enumerate(outbox, start=1_795_780_800_000_000_000):  # fixed: the file must not change
         record.version = version
     resend = Resend(message_sid=ref, outbound_sid="SM" + "e" * 32, status_callback=f"https://{HOST}/{STAGE}/twilio/sms/status?ref={ref}")
+    forward = ParkedForward(
+        message_sid="SM" + "f" * 32,
+        from_phone="+13035550201",
+        to_number="+17205550001",
+        body="Hi Sam, how is Rex?",
+        media_urls=[],
+        direction="client_to_provider",
+        provider_id="prov-sam",
+        client_id="cl-olivia",
+        lease_id="LS" + "1" * 32,
+        received_at=at,
+        status_callback=f"https://{HOST}/{STAGE}/twilio/sms/status?ref={'SM' + 'f' * 32}",
+        parts=[OutboundSms(from_number="+17205550100", to_phone="+13035550101", body="From Olivia Owner: Hi Sam, how is Rex?")],
+        attempt=2,
+    )
     return {
         "sqs_outbox_batch": _sqs_batch("OutboxQueue", [record.to_json() for record in outbox]),
         "sqs_retry_batch": _sqs_batch("RetryQueue", [resend.to_json()]),
+        "sqs_forward_batch": _sqs_batch("ForwardQueue", [forward.to_json()]),
     }
 
 

@@ -21,7 +21,9 @@ recorded is printed. Local-only endpoints:
   operator panel; its own endpoints are under ``/_local/console/`` (see ``Console``)
 
 The retry queue is polled every second and delivered to ``resend`` (with a 5 s delay
-instead of 600 s).
+instead of 600 s), and so is the forward queue to ``forward`` (forwards parked after a
+transient Twilio failure; the waits are 1-5 s instead of 15 s to 2 h). A forward record
+the consumer reports as failed goes back on the queue, as SQS would redeliver it.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ from local.backends import DEMO_ADMIN_API_KEY, DEMO_AUTH_TOKEN, REGION, VERIFICA
 from local.template import ApiRoute, api_routes, function_spec, load_template  # noqa: E402
 
 STAGE = "local"
-QUEUE_CONSUMERS = {"outbox": "AirtableSyncFunction", "retry": "ResendFunction"}
+QUEUE_CONSUMERS = {"outbox": "AirtableSyncFunction", "retry": "ResendFunction", "forward": "ForwardFunction"}
 SCHEDULES = {
     "pool_monitor": "PoolMonitorFunction",
     "standby_keeper": "StandbyKeeperFunction",
@@ -238,22 +240,33 @@ class LocalRunner:
         os.environ["AIRTABLE_API_URL"] = f"http://127.0.0.1:{server.server_address[1]}"
 
     def _poll_retry_queue(self) -> None:
-        """Delivers the retry queue (resends, delayed) to its consumer, as SQS would."""
+        """Delivers the retry queue (resends) and the forward queue (parked forwards), both
+        delayed, to their consumers, as SQS would."""
         while not self._stopping.wait(1.0):
             with self._lock:
                 try:
-                    bodies = self.aws.drain("RETRY_QUEUE_URL")
-                    if bodies:
-                        self.consume("ResendFunction", bodies)
-                        self.mirror_outbox()
+                    self.deliver_queue("RETRY_QUEUE_URL", "ResendFunction")
+                    self.deliver_queue("FORWARD_QUEUE_URL", "ForwardFunction")
                 except Exception:
                     traceback.print_exc()
+
+    def deliver_queue(self, queue_env: str, logical_id: str) -> None:
+        """One poll of a queue (call under the lock): its visible messages to the consumer;
+        the records it reports failed go back on the queue (SQS would redeliver them)."""
+        bodies = self.aws.drain(queue_env)
+        if not bodies:
+            return
+        result = self.consume(logical_id, bodies)
+        failed = {item["itemIdentifier"] for item in (result or {}).get("batchItemFailures", [])}
+        if failed:
+            self.aws.requeue(queue_env, [body for index, body in enumerate(bodies) if f"m{index}" in failed], delay_seconds=2)
+        self.mirror_outbox()
 
     def consume(self, logical_id: str, bodies: list[str]) -> Any:
         """Invokes a queue consumer with an SQS event of ``bodies`` (call under the lock)."""
         records = [
             {
-                "messageId": str(uuid.uuid4()),
+                "messageId": f"m{index}",
                 "receiptHandle": str(uuid.uuid4()),
                 "body": body,
                 "attributes": {"ApproximateReceiveCount": "1"},
@@ -262,7 +275,7 @@ class LocalRunner:
                 "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:{logical_id}",
                 "awsRegion": REGION,
             }
-            for body in bodies
+            for index, body in enumerate(bodies)
         ]
         memory, timeout = function_limits(logical_id)
         return self.consumers[logical_id](

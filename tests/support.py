@@ -9,15 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from local.apigw import signed_twilio_event
-from masking.adapters.aws_queues import MemoryOwnerAlerts, MemoryRetryQueue
+from masking.adapters.aws_queues import MemoryForwardQueue, MemoryOwnerAlerts, MemoryRetryQueue
 from masking.adapters.secrets import TwilioCredentials
 from masking.adapters.twilio_gateway import TwilioGateway
 from masking.adapters.twilio_sandbox import SandboxHttpClient
 from masking.admin.context import AdminContext
 from masking.core.models import Client, Lifecycle, NumberRecord, NumberStatus, Provider
 from masking.core.ports import RoutingStore
-from masking.core.settings import DeliverySettings, InventorySettings, RoutingSettings, TwilioSettings
+from masking.core.settings import DeliverySettings, ForwardSettings, InventorySettings, RoutingSettings, TwilioSettings
 from masking.messaging.failures import FailureHandler
+from masking.messaging.forwarding import ForwardWorker
 from masking.messaging.routing import SmsRouter
 from masking.mirror.outbox import MemoryOutbox
 from masking.store.admin import DynamoAdminStore
@@ -78,7 +79,23 @@ class World:
     services: SmsServices
     retries: MemoryRetryQueue
     alerts: MemoryOwnerAlerts
+    forwards: MemoryForwardQueue
+    forwarding: ForwardWorker
     sids: list[int] = field(default_factory=lambda: [0])
+
+    def run_parked(self, rounds: int = 50) -> list[Any]:
+        """Delivers the parked forwards to their consumer, round after round, advancing the
+        clock past each delay (as the forward queue would); returns the mirror records."""
+        records: list[Any] = []
+        for _ in range(rounds):
+            parked = list(self.forwards.parked)
+            if not parked:
+                break
+            self.clock.advance(seconds=max(delay for _, delay in parked) + 1)
+            for forward in self.forwards.take():
+                records += self.forwarding.process(forward)
+        self.outbox.publish(records)
+        return records
 
     def next_sid(self) -> str:
         self.sids[0] += 1
@@ -119,18 +136,31 @@ def signed_event(url: str, params: dict[str, str], signature: str | None = None)
 
 def make_world(store: RoutingStore, *, prefix_policy: str = "first", pool: list[str] | None = None, ttl_days: float = 14) -> World:
     seed(store, pool)
-    sandbox = SandboxHttpClient()
-    gateway = TwilioGateway.create(ACCOUNT_SID, AUTH_TOKEN, http_client=sandbox)
     clock = Clock()
-    router = SmsRouter(store, gateway, RoutingSettings(prefix_policy=prefix_policy, lease_ttl_days=ttl_days), clock=clock)  # type: ignore[arg-type]
+    sandbox = SandboxHttpClient(clock=lambda: clock().timestamp())
+    gateway = TwilioGateway.create(ACCOUNT_SID, AUTH_TOKEN, http_client=sandbox)
+    retries, alerts, forwards = MemoryRetryQueue(), MemoryOwnerAlerts(), MemoryForwardQueue()
+    forwarding = ForwardWorker(store, gateway, forwards, alerts, ForwardSettings(), clock=clock)
+    routing = RoutingSettings(prefix_policy=prefix_policy, lease_ttl_days=ttl_days)
+    router = SmsRouter(store, gateway, routing, clock=clock, forwarding=forwarding)
     outbox = MemoryOutbox()
     credentials = TwilioCredentials(ACCOUNT_SID, AUTH_TOKEN)
-    retries, alerts = MemoryRetryQueue(), MemoryOwnerAlerts()
     failures = FailureHandler(store, gateway, retries, alerts, DeliverySettings(), clock=clock)  # type: ignore[arg-type]
     services = SmsServices(
         router=router, outbox=outbox, twilio=TwilioSettings(transport="sandbox"), credentials=lambda: credentials, failures=failures
     )
-    return World(store=store, sandbox=sandbox, outbox=outbox, clock=clock, router=router, services=services, retries=retries, alerts=alerts)
+    return World(
+        store=store,
+        sandbox=sandbox,
+        outbox=outbox,
+        clock=clock,
+        router=router,
+        services=services,
+        retries=retries,
+        alerts=alerts,
+        forwards=forwards,
+        forwarding=forwarding,
+    )
 
 
 @dataclass

@@ -185,7 +185,7 @@ def test_fail_next_still_fails_any_request() -> None:
     sandbox.fail_next(20500)
     with pytest.raises(SendError) as buy_failed:
         gateway.buy_number("+13035555000", SMS_URL, VOICE_URL)
-    assert (buy_failed.value.code, buy_failed.value.status) == (20500, 400)
+    assert (buy_failed.value.code, buy_failed.value.status) == (20500, 500)  # as Twilio answers a 20500
     assert sandbox.numbers == {}
     assert gateway.buy_number("+13035555000", SMS_URL, VOICE_URL).number == "+13035555000"
 

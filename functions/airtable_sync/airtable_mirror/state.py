@@ -221,7 +221,7 @@ class DynamoMirrorState:
     def _ttl() -> int:
         return int(time.time()) + KEEP_SECONDS
 
-    def conditional_failed(self, error: Exception) -> bool:
+    def _conditional_failed(self, error: Exception) -> bool:
         response = getattr(error, "response", None) or {}
         return bool(response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 

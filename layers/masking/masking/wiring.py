@@ -17,13 +17,14 @@ from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from masking.adapters.aws_queues import SnsOwnerAlerts, SqsOutbox, SqsRetryQueue
+from masking.adapters.aws_queues import SnsOwnerAlerts, SqsForwardQueue, SqsOutbox, SqsRetryQueue
 from masking.adapters.secrets import TwilioCredentials, load_twilio_credentials
 from masking.core.ports import CallStore, RoutingStore, SmsGateway
 from masking.core.settings import (
     TwilioSettings,
     get_aws_settings,
     get_delivery_settings,
+    get_forward_settings,
     get_inventory_settings,
     get_routing_settings,
     get_twilio_settings,
@@ -44,7 +45,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class SmsServices:
-    """What ``intercept`` and ``resend`` need: the SMS router and its adapters."""
+    """What ``intercept``, ``resend`` and ``forward`` need: the SMS router (its
+    ``forwarding`` sends parked forwards) and its adapters."""
 
     router: SmsRouter
     outbox: Outbox
@@ -101,11 +103,20 @@ def _gateway() -> SmsGateway:
 @lru_cache(maxsize=1)
 def get_sms_services() -> SmsServices:
     from masking.messaging.failures import FailureHandler
+    from masking.messaging.forwarding import ForwardWorker
     from masking.messaging.routing import SmsRouter
 
     store = DynamoRoutingStore(get_aws_settings().table_name)
-    router = SmsRouter(store, _gateway(), get_routing_settings())
     delivery = get_delivery_settings()
+    forward = get_forward_settings()
+    forwarding = ForwardWorker(
+        store,
+        _gateway(),
+        SqsForwardQueue(forward.queue_url, forward.dead_letter_queue_url),
+        SnsOwnerAlerts(delivery.owner_alert_topic_arn),
+        forward,
+    )
+    router = SmsRouter(store, _gateway(), get_routing_settings(), forwarding=forwarding)
     failures = FailureHandler(
         store,
         _gateway(),

@@ -4,17 +4,28 @@
 pluggable: the library's own client in AWS, ``SandboxHttpClient``
 (``masking.adapters.twilio_sandbox``) locally and in tests. ``LazyTwilioGateway`` builds
 the client on first use and again when the credentials in SSM rotate. Every twilio
-library error becomes a ``SendError``.
+library error, connection error and timeout becomes a ``SendError`` (classified transient,
+ambiguous or permanent in ``masking.core.ports``).
+
+Every request has explicit timeouts (``TwilioSettings``: connect 3 s, read 10 s): the
+library's ``TwilioHttpClient`` has none by default (``timeout=None``, twilio 9.13.0
+``twilio/http/http_client.py``), so a hung Twilio would hold the Lambda to its own timeout.
+The timeout goes to ``requests``, which takes a ``(connect, read)`` tuple
+(https://requests.readthedocs.io/en/latest/user/advanced/#timeouts).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
+from requests.exceptions import ConnectTimeout, RequestException
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http import HttpClient
+from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client as TwilioRestClient
 
@@ -47,6 +58,28 @@ def _twilio_error(exc: TwilioException) -> SendError:
     return SendError(message, code=code, status=response.status_code)
 
 
+def _transport_error(exc: RequestException) -> SendError:
+    """No HTTP answer. A connect timeout never reached Twilio; anything later (a read
+    timeout, a reset connection) may have been accepted: ambiguous."""
+    ambiguous = not isinstance(exc, ConnectTimeout)
+    return SendError(f"no answer from Twilio: {type(exc).__name__}", transport=True, ambiguous=ambiguous)
+
+
+@contextmanager
+def _twilio_errors() -> Iterator[None]:
+    try:
+        yield
+    except TwilioException as exc:
+        raise _twilio_error(exc) from exc
+    except RequestException as exc:
+        raise _transport_error(exc) from exc
+
+
+# How far back (and how many of the newest messages to the same phone) a lost send is looked for.
+RECONCILE_CLOCK_SKEW = timedelta(minutes=2)
+RECONCILE_LIMIT = 50
+
+
 class TwilioGateway:
     def __init__(self, client: TwilioRestClient, messaging_service_sid: str = "") -> None:
         self._client = client
@@ -59,7 +92,14 @@ class TwilioGateway:
         auth_token: str,
         messaging_service_sid: str = "",
         http_client: HttpClient | None = None,
+        timeouts: tuple[float, float] = (3.0, 10.0),
     ) -> TwilioGateway:
+        """``timeouts``: (connect, read) seconds for every request of the library's own
+        HTTP client (ignored when ``http_client`` is given, e.g. the sandbox)."""
+        if http_client is None:
+            http_client = TwilioHttpClient()
+            # set after __init__, which only accepts one number; requests takes (connect, read)
+            http_client.timeout = timeouts  # type: ignore[assignment]
         return cls(TwilioRestClient(account_sid, auth_token, http_client=http_client), messaging_service_sid)
 
     def send_sms(self, message: OutboundSms, status_callback: str | None = None) -> SentSms:
@@ -72,22 +112,41 @@ class TwilioGateway:
             options["status_callback"] = status_callback
         if self._messaging_service_sid:
             options["messaging_service_sid"] = self._messaging_service_sid
-        try:
+        with _twilio_errors():
             created = self._client.messages.create(**options)
-        except TwilioRestException as exc:
-            raise SendError(str(exc.msg), code=exc.code, status=exc.status) from exc
         return SentSms(sid=str(created.sid), status=str(created.status))
+
+    def find_sent(self, message: OutboundSms, since: datetime) -> SentSms | None:
+        """Reconciles a send whose answer was lost: the newest messages to ``to_phone``
+        (and from ``from_number``, unless a Messaging Service picks the sender) created at
+        or after ``since`` with this body. Twilio's Messages list filters on To, From and
+        DateSent only, and a queued message has no date_sent yet, so the date and the body
+        are compared here (research: /work/research/twilio.md Q13; list endpoint
+        ``GET /2010-04-01/Accounts/{AccountSid}/Messages.json``, "Search Previous Messages" in
+        https://www.twilio.com/docs/messaging/tutorials/how-to-retrieve-and-modify-message-history)."""
+        filters: dict[str, Any] = {"to": message.to_phone, "limit": RECONCILE_LIMIT}
+        if not self._messaging_service_sid:
+            filters["from_"] = message.from_number
+        with _twilio_errors():
+            found = self._client.messages.list(**filters)
+        earliest = since - RECONCILE_CLOCK_SKEW
+        for item in found:
+            created = item.date_created
+            if item.direction != "outbound-api" or (item.body or "") != message.body:
+                continue
+            if created is not None and created < earliest:
+                continue
+            return SentSms(sid=str(item.sid), status=str(item.status))
+        return None
 
     # --- phone numbers -------------------------------------------------------------------
 
     def search_local_numbers(self, area_code: str, limit: int = 5, country: str = "US") -> list[str]:
         """E.164 numbers Twilio offers in ``area_code`` that can do SMS and voice (at most ``limit``)."""
-        try:
+        with _twilio_errors():
             found = self._client.available_phone_numbers(country).local.list(
                 area_code=int(area_code), sms_enabled=True, voice_enabled=True, limit=limit
             )
-        except TwilioException as exc:
-            raise _twilio_error(exc) from exc
         return [str(item.phone_number) for item in found if item.phone_number]
 
     def buy_number(
@@ -111,37 +170,30 @@ class TwilioGateway:
         if status_callback:
             options["status_callback"] = status_callback
             options["status_callback_method"] = "POST"
-        try:
+        with _twilio_errors():
             created = self._client.incoming_phone_numbers.create(**options)
-        except TwilioException as exc:
-            raise _twilio_error(exc) from exc
         return PurchasedNumber(number=str(created.phone_number), sid=str(created.sid))
 
     def configure_number(self, number_sid: str, sms_url: str, voice_url: str) -> None:
         """Points an owned number's SMS and voice webhooks at the given URLs."""
-        try:
+        with _twilio_errors():
             self._client.incoming_phone_numbers(number_sid).update(
                 sms_url=sms_url, sms_method="POST", voice_url=voice_url, voice_method="POST"
             )
-        except TwilioException as exc:
-            raise _twilio_error(exc) from exc
 
     def add_to_messaging_service(self, service_sid: str, number_sid: str) -> None:
         """Adds a number to a Messaging Service (A2P 10DLC); already being a member is success."""
         try:
-            self._client.messaging.v1.services(service_sid).phone_numbers.create(phone_number_sid=number_sid)
-        except TwilioException as exc:
-            error = _twilio_error(exc)
-            if error.code == ALREADY_IN_MESSAGING_SERVICE:
-                return
-            raise error from exc
+            with _twilio_errors():
+                self._client.messaging.v1.services(service_sid).phone_numbers.create(phone_number_sid=number_sid)
+        except SendError as error:
+            if error.code != ALREADY_IN_MESSAGING_SERVICE:
+                raise
 
     def release_number(self, number_sid: str) -> None:
         """Releases an owned number back to Twilio (undoes a purchase)."""
-        try:
+        with _twilio_errors():
             self._client.incoming_phone_numbers(number_sid).delete()
-        except TwilioException as exc:
-            raise _twilio_error(exc) from exc
 
     # --- calls ------------------------------------------------------------------------------
 
@@ -170,10 +222,8 @@ class TwilioGateway:
         }
         if record:
             options["record"] = True
-        try:
+        with _twilio_errors():
             created = self._client.calls.create(**options)
-        except TwilioException as exc:
-            raise _twilio_error(exc) from exc
         return str(created.sid)
 
 
@@ -192,13 +242,20 @@ class LazyTwilioGateway:
         if self._gateway is None or credentials != self._built_for:
             http_client = self._sandbox() if self._settings.transport == "sandbox" else None
             self._gateway = TwilioGateway.create(
-                credentials.account_sid, credentials.auth_token, self._settings.messaging_service_sid, http_client
+                credentials.account_sid,
+                credentials.auth_token,
+                self._settings.messaging_service_sid,
+                http_client,
+                timeouts=(self._settings.connect_timeout_seconds, self._settings.read_timeout_seconds),
             )
             self._built_for = credentials
         return self._gateway
 
     def send_sms(self, message: OutboundSms, status_callback: str | None = None) -> SentSms:
         return self.gateway().send_sms(message, status_callback)
+
+    def find_sent(self, message: OutboundSms, since: datetime) -> SentSms | None:
+        return self.gateway().find_sent(message, since)
 
     def __getattr__(self, name: str) -> Any:
         """The number operations (search, buy, configure...) of the current gateway."""

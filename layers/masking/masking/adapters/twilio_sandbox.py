@@ -3,8 +3,15 @@
 ``SandboxHttpClient`` plugs into the twilio library's ``Client`` as its HTTP client, so the
 real ``TwilioGateway`` code runs against it: locally (``TWILIO_TRANSPORT=sandbox``), in the
 tests and in the benchmarks. Nothing leaves the machine. It emulates sending SMS, number
-search and purchase, webhook configuration, Messaging Service membership, release, and
-outbound calls.
+search and purchase, webhook configuration, Messaging Service membership, release,
+outbound calls, and the Messages list (``GET .../Messages.json`` with ``To`` / ``From``,
+newest first, as used to reconcile a lost send).
+
+Send faults (``fail_next_send``, ``set_send_faults``) make ``POST .../Messages.json`` fail
+the ways Twilio and the network do: HTTP 429 / 500 / 503 with codes 20429 / 20500 /
+20503, a connection error, a read timeout before Twilio took the message, and the two
+ambiguous ones, accepted then a read timeout (``accepted_lost``) and accepted then a 500
+(``accepted_500``): the message exists at Twilio but the answer says it failed.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from urllib.parse import urlparse
 from twilio.http import HttpClient
 from twilio.http.response import Response
 
+from masking.adapters.twilio_sandbox_sms import SandboxSendFaults, SandboxSms
 from masking.core.ports import (
     ALREADY_IN_MESSAGING_SERVICE,
     IN_OTHER_MESSAGING_SERVICE,
@@ -42,17 +50,6 @@ class SandboxRequest:
     data: dict[str, Any]
     at: float = field(default_factory=time.time)
     params: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class SandboxSms:
-    sid: str
-    from_number: str
-    to_phone: str
-    body: str
-    media_urls: list[str]
-    status_callback: str | None
-    at: float
 
 
 @dataclass(slots=True)
@@ -89,6 +86,9 @@ class _FailureRule:
     method: str | None
 
 
+_HTTP_STATUS_OF = {20429: 429, 20500: 500, 20503: 503}
+
+
 def _error(status: int, code: int, message: str) -> Response:
     body = {"code": code, "message": message, "status": status, "more_info": f"https://www.twilio.com/docs/errors/{code}"}
     return Response(status, json.dumps(body))
@@ -98,7 +98,7 @@ def _rfc2822_now() -> str:
     return format_datetime(datetime.now(UTC), usegmt=True)
 
 
-class SandboxHttpClient(HttpClient):
+class SandboxHttpClient(SandboxSendFaults, HttpClient):
     """Stands in for Twilio's API: records what would have been sent, answers like Twilio.
 
     ``fail_next(code)`` makes the next request fail with that Twilio error code;
@@ -113,8 +113,15 @@ class SandboxHttpClient(HttpClient):
     Outbound calls (``POST .../Calls.json``) are recorded in ``calls`` and answered ``queued``.
     """
 
-    def __init__(self, on_send: Callable[[SandboxSms], None] | None = None, available: dict[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        on_send: Callable[[SandboxSms], None] | None = None,
+        available: dict[str, int] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         super().__init__(logger=None, is_async=False)  # type: ignore[arg-type]
+        self.clock = clock  # epoch seconds: the messages' date_created
+        self._init_send_faults()
         self.requests: list[SandboxRequest] = []
         self.sent: list[SandboxSms] = []
         self.calls: list[SandboxCall] = []
@@ -170,11 +177,18 @@ class SandboxHttpClient(HttpClient):
             self.requests.append(SandboxRequest(method=method, url=uri, data=payload, params=query))
             failure = self._failures.pop(0) if self._failures else self._pop_matching_failure(verb, uri)
         if failure is not None:
-            body = {"code": failure, "message": f"Sandbox failure {failure}", "status": 400, "more_info": ""}
-            return Response(400 if failure < 30000 else 500, json.dumps(body))
+            status = _HTTP_STATUS_OF.get(failure, 400 if failure < 30000 else 500)
+            body = {"code": failure, "message": f"Sandbox failure {failure}", "status": status, "more_info": ""}
+            return Response(status, json.dumps(body))
         path = urlparse(uri).path
         if verb == "POST" and path.endswith("/Messages.json"):
-            return self._create_message(uri, payload)
+            with self._lock:
+                fault = self._draw_send_fault()
+                if fault is not None:
+                    self.faults_injected[fault] = self.faults_injected.get(fault, 0) + 1
+            return self._send_with_fault(uri, payload, fault)
+        if verb == "GET" and path.endswith("/Messages.json"):
+            return self._list_messages(uri, query)
         if verb == "POST" and path.endswith("/Calls.json"):
             return self._create_call(uri, payload)
         if verb == "GET" and re.search(r"/AvailablePhoneNumbers/[A-Z]{2}/Local\.json$", path):
@@ -370,24 +384,14 @@ class SandboxHttpClient(HttpClient):
             body=str(data.get("Body", "")),
             media_urls=media_urls,
             status_callback=str(data["StatusCallback"]) if data.get("StatusCallback") else None,
-            at=time.time(),
+            at=self.clock(),
         )
         with self._lock:
             self.sent.append(sms)
         if self._on_send is not None:
             self._on_send(sms)
         account_sid = urlparse(uri).path.split("/")[3] if uri.count("/") >= 5 else ""
-        resource = {
-            "sid": sid,
-            "account_sid": account_sid,
-            "from": sms.from_number,
-            "to": sms.to_phone,
-            "body": sms.body,
-            "status": "queued",
-            "num_media": str(len(media_urls)),
-            "direction": "outbound-api",
-        }
-        return Response(201, json.dumps(resource))
+        return Response(201, json.dumps(self._message_resource(account_sid, sms)))
 
     def _create_call(self, uri: str, data: dict[str, Any]) -> Response:
         to_phone, from_number, url = str(data.get("To", "")), str(data.get("From", "")), str(data.get("Url", ""))

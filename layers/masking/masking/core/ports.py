@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from masking.core.models import (
@@ -37,6 +38,7 @@ from masking.core.models import (
 
 if TYPE_CHECKING:
     from masking.messaging.failures import Resend
+    from masking.messaging.forwarding import ParkedForward
 
 CALL_STATUS_EVENTS = ("initiated", "ringing", "answered", "completed")
 
@@ -55,23 +57,71 @@ NOT_FOUND = 20404
 
 
 # Errors Twilio returns for a request that will never succeed as sent (bad number,
-# opted-out recipient, unreachable...). Anything else is worth a retry later.
+# opted-out recipient, unreachable...): https://www.twilio.com/docs/api/errors/21610,
+# https://www.twilio.com/docs/api/errors/21211 (research: /work/research/twilio.md Q5).
 PERMANENT_SEND_ERRORS = frozenset({21211, 21408, 21610, 21612, 21614, 21617, 21606, 21660})
+
+# Errors worth sending again later. 20429 / HTTP 429: "aren't processed and are safe to retry
+# after backing off" (https://www.twilio.com/docs/api/errors/20429); 20503: "try again a few
+# times with exponential back-off" (https://www.twilio.com/docs/api/errors/20503); 20500:
+# transient, but "sending an SMS ... [is] not idempotent. If you get a 500 ... and you retry
+# the request, it is possible for a customer to receive multiple messages"
+# (https://www.twilio.com/docs/api/errors/20500), so a 20500 is also *ambiguous*.
+TRANSIENT_SEND_ERRORS = frozenset({20429, 20500, 20503})
+
+# Answers after which Twilio may have accepted the message anyway: look it up before resending.
+AMBIGUOUS_SEND_ERRORS = frozenset({20500})
 
 
 class SendError(Exception):
-    def __init__(self, message: str, code: int | None = None, status: int | None = None) -> None:
+    """A Twilio request that failed. ``transient``: worth sending again later (429, 5xx,
+    20429/20500/20503, connection errors, timeouts); everything else is permanent.
+    ``ambiguous``: Twilio may have accepted the message (a 500 or a lost answer), so a
+    resend must first look it up (``SmsGateway.find_sent``)."""
+
+    def __init__(
+        self, message: str, code: int | None = None, status: int | None = None, *, transport: bool = False, ambiguous: bool = False
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.status = status
+        self.transport = transport  # no HTTP answer at all: connection error or timeout
+        self._ambiguous = ambiguous
 
     @property
     def permanent(self) -> bool:
         return self.code in PERMANENT_SEND_ERRORS
 
+    @property
+    def transient(self) -> bool:
+        if self.transport or self.code in TRANSIENT_SEND_ERRORS:
+            return True
+        return self.status is not None and (self.status == 429 or self.status >= 500) and not self.permanent
+
+    @property
+    def ambiguous(self) -> bool:
+        if self._ambiguous or self.code in AMBIGUOUS_SEND_ERRORS:
+            return True
+        return self.status in (500, 502, 504) and self.code not in (20429, 20503)
+
 
 # A Twilio API call failed; the same class serves SMS sending and number management.
 TwilioError = SendError
+
+
+@dataclass(frozen=True, slots=True)
+class PartClaim:
+    """The answer to claiming one part of a parked forward (``RoutingStore.claim_forward_part``).
+
+    ``status``: ``claimed`` (this caller sends it), ``sent`` (sent before: ``part`` says
+    under which SID), ``busy`` (another attempt holds a fresh claim). ``reconcile``: an
+    earlier attempt may have reached Twilio (its send was ambiguous, or it never finished),
+    so look the message up before sending.
+    """
+
+    status: str
+    reconcile: bool = False
+    part: ForwardedPart | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +132,11 @@ class PurchasedNumber:
 
 class SmsGateway(Protocol):
     def send_sms(self, message: OutboundSms, status_callback: str | None = None) -> SentSms: ...
+
+    def find_sent(self, message: OutboundSms, since: datetime) -> SentSms | None:
+        """The message Twilio created for ``message`` at or after ``since``, if any
+        (reconciling a send whose answer was lost)."""
+        ...
 
 
 class NumberGateway(Protocol):
@@ -123,6 +178,16 @@ class RetryQueue(Protocol):
     def schedule(self, resend: Resend) -> None: ...
 
 
+class ForwardQueue(Protocol):
+    """The durable queue of forwards that hit a transient Twilio failure."""
+
+    def park(self, forward: ParkedForward, delay_seconds: int) -> None: ...
+
+    def dead_letter(self, forward: ParkedForward) -> None:
+        """Sets aside a forward that used up its attempts (the DLQ, with an alarm)."""
+        ...
+
+
 class OwnerAlerts(Protocol):
     def publish(self, subject: str, message: str) -> None: ...
 
@@ -159,14 +224,22 @@ class RoutingStore(Protocol):
         """Records a MessageSid that touches no lease. Raises DuplicateMessage."""
         ...
 
-    def release_message(self, message_sid: str) -> None:
-        """Forgets a MessageSid whose forwarding failed, so Twilio's retry is processed."""
-        ...
-
     def set_message_outcome(self, message_sid: str, outcome: str, parts: list[ForwardedPart]) -> None: ...
 
     def create_client(self, client: Client) -> Client:
         """Creates a client unless one has this phone already; returns the stored one."""
+        ...
+
+    # ---- parked forwards (masking.messaging.forwarding), one item per (MessageSid, part)
+    def claim_forward_part(self, message_sid: str, index: int, token: str, now_epoch: int, stale_before: int) -> PartClaim:
+        """Claims part ``index`` of a parked forward for the attempt ``token``, with a
+        conditional write: free, failed, or claimed by an attempt that started before
+        ``stale_before`` (it died) -> ``claimed``; sent -> ``sent``; else ``busy``."""
+        ...
+
+    def finish_forward_part(self, message_sid: str, index: int, token: str, part: ForwardedPart | None, ambiguous: bool = False) -> None:
+        """Ends this attempt's claim: ``part`` sent (also added to the message's forwarded
+        parts, for status callbacks), or None: failed (``ambiguous``: Twilio may have it)."""
         ...
 
     def set_opt_out(self, lease: Lease, party: Party, opted_out: bool) -> None: ...
@@ -205,6 +278,11 @@ class DeliveryStore(Protocol):
     def get_provider_and_pair(self, provider_id: str, client_id: str) -> tuple[Provider | None, Lease | None]: ...
 
     def claim_resend(self, message_sid: str, outbound_sid: str) -> bool: ...
+
+    def start_resend(self, message_sid: str, outbound_sid: str) -> bool:
+        """Moves a scheduled resend from pending to sending, once: True for the one
+        delivery of the retry queue that may send it."""
+        ...
 
     def add_resent_part(self, message_sid: str, original_sid: str, part: ForwardedPart) -> None: ...
 

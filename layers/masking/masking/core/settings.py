@@ -72,9 +72,13 @@ class TwilioSettings:
     public_base_url: str = ""
     messaging_service_sid: str = ""
     status_callback_path: str = "/twilio/sms/status"
+    connect_timeout_seconds: float = 3.0  # every Twilio REST request (TWILIO_CONNECT_TIMEOUT)
+    read_timeout_seconds: float = 10.0  # TWILIO_READ_TIMEOUT; keep connect + read < the webhook's Lambda timeout
 
     def __post_init__(self) -> None:
         _one_of("TWILIO_TRANSPORT", self.transport, get_args(Transport))
+        if not (0 < float(self.connect_timeout_seconds) <= 60 and 0 < float(self.read_timeout_seconds) <= 60):
+            raise SettingsError("TWILIO_CONNECT_TIMEOUT and TWILIO_READ_TIMEOUT must be from 0 to 60 seconds")
         base = self.public_base_url.strip().rstrip("/")
         if base and not base.startswith(("https://", "http://")):
             raise SettingsError("PUBLIC_BASE_URL must start with https:// (or http:// locally)")
@@ -127,6 +131,32 @@ class DeliverySettings:
             raise SettingsError("RETRY_DELAY_SECONDS must be from 0 to 900 (the SQS maximum)")
         if float(self.owner_alert_threshold) < 0 or float(self.owner_alert_window_hours) <= 0:
             raise SettingsError("OWNER_ALERT_THRESHOLD must be >= 0 and OWNER_ALERT_WINDOW_HOURS > 0")
+
+
+# Waits before each retry of a forward parked after a transient Twilio failure.
+DEFAULT_FORWARD_RETRY_DELAYS = (15, 60, 300, 1800, 7200)
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardSettings:
+    """Parked forwards (``masking.messaging.forwarding``): the queue and the backoff."""
+
+    queue_url: str = ""
+    dead_letter_queue_url: str = ""
+    retry_delays: tuple[int, ...] = DEFAULT_FORWARD_RETRY_DELAYS  # FORWARD_RETRY_DELAYS="15,60,300,1800,7200"
+    claim_stale_seconds: float = 120  # a part claim older than this belongs to a dead attempt
+    hot_path_budget_seconds: float = 5  # the webhook parks the remaining parts after this long
+
+    def __post_init__(self) -> None:
+        delays: Any = self.retry_delays
+        if isinstance(delays, str):
+            try:
+                delays = tuple(int(d.strip()) for d in delays.split(",") if d.strip())
+            except ValueError:
+                raise SettingsError(f"FORWARD_RETRY_DELAYS must be comma-separated seconds, not {self.retry_delays!r}") from None
+            object.__setattr__(self, "retry_delays", delays)
+        if not delays or any(d < 0 for d in delays):
+            raise SettingsError("FORWARD_RETRY_DELAYS needs at least one delay, none negative")
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +245,26 @@ def get_aws_settings() -> AwsSettings:
 def get_twilio_settings() -> TwilioSettings:
     return _from_env(
         TwilioSettings,
-        {"transport": "TWILIO_TRANSPORT", "public_base_url": "PUBLIC_BASE_URL", "messaging_service_sid": "MESSAGING_SERVICE_SID"},
+        {
+            "transport": "TWILIO_TRANSPORT",
+            "public_base_url": "PUBLIC_BASE_URL",
+            "messaging_service_sid": "MESSAGING_SERVICE_SID",
+            "connect_timeout_seconds": "TWILIO_CONNECT_TIMEOUT",
+            "read_timeout_seconds": "TWILIO_READ_TIMEOUT",
+        },
+    )
+
+
+@lru_cache(maxsize=1)
+def get_forward_settings() -> ForwardSettings:
+    return _from_env(
+        ForwardSettings,
+        {
+            "queue_url": "FORWARD_QUEUE_URL",
+            "dead_letter_queue_url": "FORWARD_DLQ_URL",
+            "retry_delays": "FORWARD_RETRY_DELAYS",
+            "claim_stale_seconds": "FORWARD_CLAIM_STALE_SECONDS",
+        },
     )
 
 
@@ -268,6 +317,7 @@ def clear_settings_cache() -> None:
         get_delivery_settings,
         get_schedule_settings,
         get_voice_settings,
+        get_forward_settings,
     )
     for getter in getters:
         getter.cache_clear()

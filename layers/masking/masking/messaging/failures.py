@@ -10,7 +10,9 @@ A forwarded SMS that Twilio reports ``failed`` or ``undelivered``:
   more than 5 failures fall within 24 hours the owner gets one alert (SNS) per window.
 
 The resend is claimed with a conditional write per outbound SID, so duplicate callbacks
-or a redelivered queue message can never resend twice, and a resend is never resent.
+can never schedule it twice, and a resend is never resent; the consumer moves the claim
+from pending to sending with another conditional write (``start_resend``) before it
+sends, so two deliveries of the queue message racing each other send it once.
 """
 
 from __future__ import annotations
@@ -102,8 +104,8 @@ class FailureHandler:
         if record is None or data is None:
             logger.warning("resend of an unknown message part, dropped", extra={"message_sid": resend.message_sid})
             return []
-        if record.resends.get(resend.outbound_sid, "pending") != "pending":
-            return []  # a redelivered queue message: already resent
+        if not self.store.start_resend(record.message_sid, resend.outbound_sid):
+            return []  # a redelivered or duplicated queue message: another delivery sends it
         part = ForwardedPart.from_map(resend.outbound_sid, data)
         message = OutboundSms(from_number=part.from_number, to_phone=part.to_phone, body=part.body, media_urls=part.media_urls)
         try:

@@ -17,8 +17,9 @@ It returns what it did; the caller publishes ``records`` on the outbox.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from masking.core.errors import DuplicateMessage, LeaseConflict
@@ -40,6 +41,7 @@ from masking.core.models import (
 from masking.core.observability import count, logger, mask_phone
 from masking.core.ports import RoutingStore, SendError, SmsGateway
 from masking.core.settings import RoutingSettings
+from masking.messaging.forwarding import UNDELIVERED_TO_SENDER, ForwardWorker, ParkedForward
 from masking.messaging.text import (
     CLIENT_OPTED_OUT_TO_PROVIDER,
     EXPIRED_SMS_TO_PROVIDER,
@@ -90,11 +92,13 @@ class SmsRouter:
         gateway: SmsGateway,
         settings: RoutingSettings,
         clock: Callable[[], datetime] = utcnow,
+        forwarding: ForwardWorker | None = None,
     ) -> None:
         self.store = store
         self.gateway = gateway
         self.settings = settings
         self.clock = clock
+        self.forwarding = forwarding  # parks forwards after transient Twilio failures
 
     @property
     def ttl(self) -> timedelta:
@@ -178,12 +182,8 @@ class SmsRouter:
             )
         prefix = self._prefix(client.name, created)
         outbound = OutboundSms(from_number=lease.pool_number, to_phone=provider.phone, body=prefix + sms.body, media_urls=sms.media_urls)
-        result = self._forward(ctx, outbound, "client_to_provider", provider, client, lease)
-        if created and not result.sent and result.outcome == "send_failed":
-            # nothing reached the provider: end the new lease so Twilio's retry opens it
-            # again (same pool number) and the provider still gets the name prefix
-            self.store.expire_lease(lease, int(ctx.now.timestamp()))
-        return result
+        # a transient failure parks this exact body (prefix included) and the lease stays
+        return self._forward(ctx, outbound, "client_to_provider", provider, client, lease)
 
     def _prefix(self, client_name: str, new_lease: bool) -> str:
         policy = self.settings.prefix_policy
@@ -333,19 +333,28 @@ class SmsRouter:
                 "Empty message", "Nothing to forward: no body and no media", "Messaging", "Warning", provider.provider_id, client.client_id
             )
             return RouteResult(outcome="empty", direction=direction)
-        parts = split_body(outbound.body, self.settings.max_body_length)
+        pieces = [
+            OutboundSms(outbound.from_number, outbound.to_phone, part, outbound.media_urls if index == 0 else [])
+            for index, part in enumerate(split_body(outbound.body, self.settings.max_body_length))
+        ]
         sent: list[SentSms] = []
         forwarded: list[ForwardedPart] = []
+        started = time.monotonic()
         try:
-            for index, part in enumerate(parts):
-                media = outbound.media_urls if index == 0 else []
-                piece = OutboundSms(from_number=outbound.from_number, to_phone=outbound.to_phone, body=part, media_urls=media)
+            for piece in pieces:
+                if forwarded and self.forwarding and time.monotonic() - started > self.forwarding.settings.hot_path_budget_seconds:
+                    raise SendError("webhook time budget used: the remaining parts are parked", transport=True)
                 sent.append(self.gateway.send_sms(piece, ctx.status_callback))
-                forwarded.append(ForwardedPart(sent[-1].sid, piece.from_number, piece.to_phone, piece.body, list(media)))
+                forwarded.append(ForwardedPart(sent[-1].sid, piece.from_number, piece.to_phone, piece.body, list(piece.media_urls)))
         except SendError as error:
+            if error.transient and self.forwarding is not None:
+                lease_id = lease.lease_id if lease else None
+                parked = ParkedForward.start(sms, ctx.stamp, ctx.status_callback, direction, provider, client, lease_id, pieces, forwarded)
+                ctx.records.extend(self.forwarding.after_failure(replace(parked, ambiguous=error.ambiguous), error))
+                return RouteResult(outcome="parked", direction=direction, sent=sent, lease_id=lease_id)
             return self._send_failed(ctx, error, forwarded, direction, provider, client)
         count("MessagesForwarded")
-        if len(parts) > 1:
+        if len(pieces) > 1:
             count("MessagesSplit")
         self._finish(sms.message_sid, "forwarded", forwarded)
         records = self._message_records(ctx, outbound, direction, provider, client, lease, sent)
@@ -354,12 +363,10 @@ class SmsRouter:
     def _send_failed(
         self, ctx: _Context, error: SendError, sent: list[ForwardedPart], direction: str, provider: Provider, client: Client
     ) -> RouteResult:
+        """A permanent refusal (or a transient one with no forward queue): recorded, the
+        sender told; the MessageSid stays claimed (Twilio does not retry an answered webhook)."""
         count("ForwardFailed")
-        if not sent:
-            # nothing went out: forget the MessageSid so Twilio's retry is processed
-            self.store.release_message(ctx.sms.message_sid)
-        else:
-            self._finish(ctx.sms.message_sid, "partially_forwarded", sent)
+        self._finish(ctx.sms.message_sid, "partially_forwarded" if sent else "send_failed", sent)
         logger.error("forwarding failed", extra={"twilio_code": error.code, "parts_sent": len(sent)})
         ctx.audit(
             "Forwarding failed",
@@ -371,6 +378,7 @@ class SmsRouter:
             twilio_error_code=error.code,
             parts_sent=len(sent),
         )
+        self._send_system(ctx, ctx.sms.to_number, ctx.sms.from_phone, UNDELIVERED_TO_SENDER)
         return RouteResult(outcome="send_failed", direction=direction, sent=[SentSms(p.sid, "queued") for p in sent])
 
     def _send_system(self, ctx: _Context, from_number: str | None, to_phone: str, text: str) -> None:

@@ -23,6 +23,8 @@ CLIENTPHONE#<e164>         CLIENTPHONE           the client, by real phone
 CLIENTEXT#<external id>    CLIENTEXT             client id by external id (Time To Pet)
 LEASE#<lease id>           LEASE                 (provider, client) of a lease id
 MSG#<MessageSid>           MSG                   idempotency + what was forwarded (TTL)
+MSG#<MessageSid>           PART#<index>          a parked forward's part: sending / sent /
+                                                 failed, the attempt holding it (TTL)
 FAILURES                   <outbound SID>        permanent failures of the window (TTL)
 OWNERALERT                 OWNERALERT            the last owner alert
 GUARD                      pool-purchase, ...    one purchase per schedule decision

@@ -31,6 +31,7 @@ from masking.core.models import (
     PoolView,
     Provider,
 )
+from masking.store.forwarding import DynamoForwardParts
 from masking.store.items import (
     MESSAGE_RETENTION_SECONDS,
     DynamoTable,
@@ -51,7 +52,7 @@ from masking.store.items import (
 )
 
 
-class DynamoRoutingStore(DynamoTable):
+class DynamoRoutingStore(DynamoForwardParts, DynamoTable):
     def _message_put(self, record: MessageRecord) -> dict[str, Any]:
         data = asdict(record)
         data["ttl"] = int(time.time()) + MESSAGE_RETENTION_SECONDS
@@ -195,9 +196,6 @@ class DynamoRoutingStore(DynamoTable):
             if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 raise DuplicateMessage(record.message_sid) from error
             raise
-
-    def release_message(self, message_sid: str) -> None:
-        self.client.delete_item(TableName=self.table_name, Key=message_key(message_sid))
 
     def set_message_outcome(self, message_sid: str, outcome: str, parts: list[ForwardedPart]) -> None:
         forwarded = {part.sid: part.as_map() for part in parts}
@@ -367,6 +365,19 @@ class DynamoRoutingStore(DynamoTable):
                 return False
             raise
         return True
+
+    def start_resend(self, message_sid: str, outbound_sid: str) -> bool:
+        """pending -> sending, once: the one queue delivery that may send the resend."""
+        return self._conditional(
+            lambda: self.client.update_item(
+                TableName=self.table_name,
+                Key=message_key(message_sid),
+                UpdateExpression="SET resends.#sid = :sending",
+                ConditionExpression="resends.#sid = :pending",
+                ExpressionAttributeNames={"#sid": outbound_sid},
+                ExpressionAttributeValues={":sending": {"S": "sending"}, ":pending": {"S": "pending"}},
+            )
+        )
 
     def add_resent_part(self, message_sid: str, original_sid: str, part: ForwardedPart) -> None:
         self.client.update_item(

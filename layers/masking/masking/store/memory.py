@@ -30,9 +30,10 @@ from masking.core.models import (
     Provider,
     StatusChange,
 )
+from masking.store.forwarding import MemoryForwardParts
 
 
-class MemoryRoutingStore:
+class MemoryRoutingStore(MemoryForwardParts):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.failures: dict[str, int] = {}
@@ -122,11 +123,6 @@ class MemoryRoutingStore:
             if record.message_sid in self.messages:
                 raise DuplicateMessage(record.message_sid)
             self.messages[record.message_sid] = replace(record)
-
-    def release_message(self, message_sid: str) -> None:
-        with self._lock:
-            self._count("release_message")
-            self.messages.pop(message_sid, None)
 
     def set_message_outcome(self, message_sid: str, outcome: str, parts: list[ForwardedPart]) -> None:
         with self._lock:
@@ -218,6 +214,14 @@ class MemoryRoutingStore:
             if record is None or part is None or int(part.get("attempt", 1)) != 1 or outbound_sid in record.resends:
                 return False
             record.resends[outbound_sid] = "pending"
+            return True
+
+    def start_resend(self, message_sid: str, outbound_sid: str) -> bool:
+        with self._lock:
+            record = self.messages.get(message_sid)
+            if record is None or record.resends.get(outbound_sid) != "pending":
+                return False
+            record.resends[outbound_sid] = "sending"
             return True
 
     def add_resent_part(self, message_sid: str, original_sid: str, part: ForwardedPart) -> None:
