@@ -83,8 +83,10 @@ def _credentials() -> TwilioCredentials:
 @lru_cache(maxsize=1)
 def get_outbox() -> Outbox:
     from masking.adapters.aws_queues import SqsOutbox
+    from masking.store.spill import DynamoOutboxSpill
 
-    return SqsOutbox(get_aws_settings().outbox_queue_url)
+    aws = get_aws_settings()
+    return SqsOutbox(aws.outbox_queue_url, spill=DynamoOutboxSpill(aws.table_name))
 
 
 @lru_cache(maxsize=1)

@@ -17,6 +17,7 @@ It returns what it did; the caller publishes ``records`` on the outbox.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -73,6 +74,8 @@ class _Context:
     now: datetime
     status_callback: str | None
     records: list[MirrorRecord] = field(default_factory=list)
+    # who claims the MessageSid: one token per route call (masking.store.dynamo._message_put)
+    claim_token: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     @property
     def stamp(self) -> str:
@@ -399,6 +402,7 @@ class SmsRouter:
             outcome=outcome,
             body=ctx.sms.body,
             media_urls=list(ctx.sms.media_urls),
+            claim_token=ctx.claim_token,
         )
 
     def _message_records(

@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from masking.core.errors import DuplicateMessage, LeaseConflict
+from masking.core.errors import ClaimInProgress, DuplicateMessage, LeaseConflict, StoreBusy
 from masking.core.models import (
     ClaimOutcome,
     Client,
@@ -30,6 +30,7 @@ from masking.core.models import (
     Party,
     PoolView,
     Provider,
+    stale_claim,
 )
 from masking.store.items import (
     MESSAGE_RETENTION_SECONDS,
@@ -53,16 +54,52 @@ from masking.store.items import (
 
 class DynamoRoutingStore(DynamoTable):
     def _message_put(self, record: MessageRecord) -> dict[str, Any]:
+        """The MessageSid claim: written when the MessageSid is new, or when the item is this
+        invocation's own earlier claim (``claim_token``): a retried write whose first attempt
+        was applied but timed out carries on instead of calling the message a duplicate."""
         data = asdict(record)
         data["ttl"] = int(time.time()) + MESSAGE_RETENTION_SECONDS
         data["entity"] = "message"
-        return {
-            "Put": {
-                "TableName": self.table_name,
-                "Item": to_item(f"MSG#{record.message_sid}", "MSG", data),
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
+        put: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Item": to_item(f"MSG#{record.message_sid}", "MSG", data),
+            "ConditionExpression": "attribute_not_exists(pk)",
         }
+        if record.claim_token:
+            put["ConditionExpression"] = "attribute_not_exists(pk) OR claim_token = :tok"
+            put["ExpressionAttributeValues"] = {":tok": {"S": record.claim_token}}
+        return {"Put": put}
+
+    def _message_taken(self, record: MessageRecord) -> None:
+        """The claim of ``record`` failed its condition: someone else holds the MessageSid.
+        A finished message is a duplicate. An unfinished claim (outcome "received") older
+        than ``STALE_CLAIM_SECONDS`` belongs to an invocation that died (Twilio then called
+        the fallback URL): this invocation takes it over, and the caller writes again.
+        A fresh unfinished claim raises ``ClaimInProgress``."""
+        response = self.client.get_item(TableName=self.table_name, Key=message_key(record.message_sid), ConsistentRead=True)
+        item = response.get("Item")
+        if not item:
+            return  # released meanwhile: the caller's next write claims it
+        existing = build_record(MessageRecord, from_item(item))
+        if existing.outcome != "received":
+            raise DuplicateMessage(record.message_sid)
+        if not stale_claim(existing, record):
+            raise ClaimInProgress(record.message_sid)
+        taken = self._conditional(
+            lambda: self.client.update_item(
+                TableName=self.table_name,
+                Key=message_key(record.message_sid),
+                UpdateExpression="SET claim_token = :mine",
+                ConditionExpression="outcome = :received AND claim_token = :theirs",
+                ExpressionAttributeValues={
+                    ":mine": {"S": record.claim_token},
+                    ":theirs": {"S": existing.claim_token},
+                    ":received": {"S": "received"},
+                },
+            )
+        )
+        if not taken:
+            raise ClaimInProgress(record.message_sid)
 
     # ---- hot path reads
     def lookup_inbound(self, to_number: str, from_phone: str) -> InboundLookup:
@@ -94,15 +131,22 @@ class DynamoRoutingStore(DynamoTable):
 
     # ---- hot path writes
     def touch_lease(self, lease: Lease, last_activity_at: str, expires_at: int, record: MessageRecord | None) -> Lease:
-        items = [self._message_put(record)] if record is not None else []
-        codes = self._transact([*items, *self.lease_touch_items(lease, last_activity_at, expires_at)])
-        if codes is not None:
-            if record is not None and codes and codes[0] == "ConditionalCheckFailed":
-                raise DuplicateMessage(record.message_sid)
-            raise LeaseConflict(lease.lease_id)
-        lease.last_activity_at = last_activity_at
-        lease.expires_at = expires_at
-        return lease
+        for _ in range(2):  # a second time after taking over a stale claim of this MessageSid
+            items = [self._message_put(record)] if record is not None else []
+            codes = self._transact([*items, *self.lease_touch_items(lease, last_activity_at, expires_at)])
+            if codes is None:
+                lease.last_activity_at = last_activity_at
+                lease.expires_at = expires_at
+                return lease
+            if record is not None:
+                if codes and codes[0] == "ConditionalCheckFailed":
+                    self._message_taken(record)
+                    continue
+                codes = codes[1:]
+            if "ConditionalCheckFailed" in codes:
+                raise LeaseConflict(lease.lease_id)  # the lease itself changed: a lost race
+            raise StoreBusy(f"lease touch cancelled for another reason: {codes}")
+        raise StoreBusy("lease touch: the MessageSid claim changed hands twice")
 
     def lease_touch_items(self, lease: Lease, last_activity_at: str, expires_at: int) -> list[dict[str, Any]]:
         """Transaction items extending an active lease (pair and slot), under the condition
@@ -179,22 +223,22 @@ class DynamoRoutingStore(DynamoTable):
             return ClaimOutcome.CLAIMED
         if record is not None:
             if codes and codes[0] == "ConditionalCheckFailed":
-                raise DuplicateMessage(record.message_sid)
+                self._message_taken(record)
+                return ClaimOutcome.PAIR_CHANGED  # taken over: read the pair again and retry
             codes = codes[1:]
         if codes and codes[0] == "ConditionalCheckFailed":
             return ClaimOutcome.PAIR_CHANGED
         if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
             return ClaimOutcome.SLOT_TAKEN
-        raise RuntimeError(f"lease transaction cancelled for another reason: {codes}")
+        raise StoreBusy(f"lease transaction cancelled for another reason: {codes}")
 
     def claim_message(self, record: MessageRecord) -> None:
-        put = self._message_put(record)["Put"]
-        try:
-            self.client.put_item(**put)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                raise DuplicateMessage(record.message_sid) from error
-            raise
+        for _ in range(2):  # a second time after taking over a stale claim
+            put = self._message_put(record)["Put"]
+            if self._conditional(lambda: self.client.put_item(**put)):
+                return
+            self._message_taken(record)
+        raise StoreBusy("message claim: the MessageSid claim changed hands twice")
 
     def release_message(self, message_sid: str) -> None:
         self.client.delete_item(TableName=self.table_name, Key=message_key(message_sid))
@@ -226,8 +270,14 @@ class DynamoRoutingStore(DynamoTable):
         )
         if codes is None:
             return client
+        if not codes or codes[0] != "ConditionalCheckFailed":
+            raise StoreBusy(f"client creation cancelled for another reason: {codes}")
+        # a lost race: another message created this phone's client first; use that one
         found = self._batch_get([client_phone_key(client.phone)])
-        return build_record(Client, from_item(found[(f"CLIENTPHONE#{client.phone}", "CLIENTPHONE")]))
+        existing = found.get((f"CLIENTPHONE#{client.phone}", "CLIENTPHONE"))
+        if existing is None:
+            raise StoreBusy("client creation lost a race to a client that is gone")
+        return build_record(Client, from_item(existing))
 
     def set_opt_out(self, lease: Lease, party: Party, opted_out: bool) -> None:
         attribute = "client_opted_out" if party == "client" else "provider_opted_out"
