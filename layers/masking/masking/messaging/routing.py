@@ -386,8 +386,16 @@ class SmsRouter:
             ctx.audit("System reply failed", str(error), "Error", "Error", twilio_error_code=error.code)
 
     def _finish(self, message_sid: str, outcome: str, parts: list[ForwardedPart]) -> None:
-        """Records how a claimed message ended and what was sent under which SID."""
-        self.store.set_message_outcome(message_sid, outcome, parts)
+        """Records how a claimed message ended and what was sent under which SID. When
+        something was sent, a store failure here is logged, not raised: a 500 now would
+        make Twilio's fallback replay send the message a second time."""
+        try:
+            self.store.set_message_outcome(message_sid, outcome, parts)
+        except Exception:
+            if not parts:
+                raise
+            count("MessageOutcomeNotRecorded")
+            logger.exception("forwarded, but the outcome could not be recorded", extra={"message_sid": message_sid})
 
     # ---- records
     def _record(

@@ -76,7 +76,9 @@ class DynamoRoutingStore(DynamoTable):
         than ``STALE_CLAIM_SECONDS`` belongs to an invocation that died (Twilio then called
         the fallback URL): this invocation takes it over, and the caller writes again.
         A fresh unfinished claim raises ``ClaimInProgress``."""
-        response = self.client.get_item(TableName=self.table_name, Key=message_key(record.message_sid), ConsistentRead=True)
+        response = self._idempotent(
+            lambda: self.client.get_item(TableName=self.table_name, Key=message_key(record.message_sid), ConsistentRead=True)
+        )
         item = response.get("Item")
         if not item:
             return  # released meanwhile: the caller's next write claims it
@@ -235,7 +237,8 @@ class DynamoRoutingStore(DynamoTable):
     def claim_message(self, record: MessageRecord) -> None:
         for _ in range(2):  # a second time after taking over a stale claim
             put = self._message_put(record)["Put"]
-            if self._conditional(lambda: self.client.put_item(**put)):
+            # idempotent: a retry finds its own claim (claim_token) and succeeds
+            if self._conditional(lambda: self._idempotent(lambda: self.client.put_item(**put))):
                 return
             self._message_taken(record)
         raise StoreBusy("message claim: the MessageSid claim changed hands twice")
@@ -245,12 +248,14 @@ class DynamoRoutingStore(DynamoTable):
 
     def set_message_outcome(self, message_sid: str, outcome: str, parts: list[ForwardedPart]) -> None:
         forwarded = {part.sid: part.as_map() for part in parts}
-        self.client.update_item(
-            TableName=self.table_name,
-            Key=message_key(message_sid),
-            UpdateExpression="SET outcome = :o, forwarded = :f",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":o": {"S": outcome}, ":f": serializer.serialize(forwarded)},
+        self._idempotent(  # a SET: the same write twice is one write
+            lambda: self.client.update_item(
+                TableName=self.table_name,
+                Key=message_key(message_sid),
+                UpdateExpression="SET outcome = :o, forwarded = :f",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":o": {"S": outcome}, ":f": serializer.serialize(forwarded)},
+            )
         )
 
     def create_client(self, client: Client) -> Client:

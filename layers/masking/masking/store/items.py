@@ -207,7 +207,7 @@ class DynamoTable:
         found: dict[tuple[str, str], dict[str, Any]] = {}
         request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
         for attempt in range(5):
-            response = self.client.batch_get_item(RequestItems=request)
+            response = self._idempotent(lambda: self.client.batch_get_item(RequestItems=request))
             for item in response.get("Responses", {}).get(self.table_name, []):
                 found[(item["pk"]["S"], item["sk"]["S"])] = item
             request = response.get("UnprocessedKeys") or {}
@@ -251,10 +251,31 @@ class DynamoTable:
                 last = type(error).__name__
         raise StoreBusy(f"transaction not settled after {TRANSACT_ATTEMPTS} attempts ({last})")
 
+    def _idempotent(self, call: Callable[[], Any]) -> Any:
+        """Runs a read or an idempotent write, retrying throttles, timeouts and connection
+        errors that outlast botocore's own retries (backoff); then raises ``StoreBusy``."""
+        from masking.core.observability import count
+
+        last = ""
+        for attempt in range(TRANSACT_ATTEMPTS):
+            if attempt:
+                self.sleep(backoff_delay(attempt))
+            try:
+                return call()
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code", "")
+                if code not in AMBIGUOUS_ERRORS:
+                    raise
+                last = code
+            except (BotoConnectionError, HTTPClientError) as error:
+                last = type(error).__name__
+            count("DynamoAmbiguousRetry")
+        raise StoreBusy(f"DynamoDB call not settled after {TRANSACT_ATTEMPTS} attempts ({last})")
+
     def _query(self, **kwargs: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         while True:
-            response = self.client.query(TableName=self.table_name, ConsistentRead=True, **kwargs)
+            response = self._idempotent(lambda: self.client.query(TableName=self.table_name, ConsistentRead=True, **kwargs))
             items.extend(response.get("Items", []))
             if "LastEvaluatedKey" not in response:
                 return items
