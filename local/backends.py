@@ -24,6 +24,7 @@ TABLE_NAME = "masking-local"
 OUTBOX_QUEUE = "masking-local-outbox"
 SECRETS_PATH = "/masking/local"
 RETRY_QUEUE = "masking-local-retry"
+FALLBACK_QUEUE = "masking-local-fallback"
 OWNER_ALERT_TOPIC = "masking-local-owner-alerts"
 AIRTABLE_BASE_ID = "appLOCALSTANDIN"
 DEMO_ACCOUNT_SID = "AC" + "1" * 32
@@ -90,6 +91,7 @@ class EmbeddedAws:
             Attributes={"RedrivePolicy": f'{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"5"}}'},
         )["QueueUrl"]
         retry_url = sqs.create_queue(QueueName=RETRY_QUEUE)["QueueUrl"]
+        fallback_url = sqs.create_queue(QueueName=FALLBACK_QUEUE)["QueueUrl"]  # nothing lost: storage
         topic_arn = boto3.client("sns", region_name=REGION).create_topic(Name=OWNER_ALERT_TOPIC)["TopicArn"]
         ssm = boto3.client("ssm", region_name=REGION)
         ssm.put_parameter(Name=f"{SECRETS_PATH}/airtable/token", Value="local-standin-token", Type="SecureString")
@@ -103,6 +105,7 @@ class EmbeddedAws:
             "OUTBOX_QUEUE_URL": queue_url,
             "OUTBOX_DLQ_URL": dlq_url,
             "RETRY_QUEUE_URL": retry_url,
+            "FALLBACK_QUEUE_URL": fallback_url,
             "RETRY_DELAY_SECONDS": "5",  # 600 in AWS; the runner's resends come 5 s later
             "OWNER_ALERT_TOPIC_ARN": topic_arn,
             "SECRETS_PATH": SECRETS_PATH,

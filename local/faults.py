@@ -25,6 +25,11 @@ DynamoDB (``DYNAMO_KINDS``):
 SQS (``SQS_KINDS``): ``sqs_batch_fail`` makes a whole SendMessageBatch (or SendMessage)
 raise; ``sqs_partial`` fails each entry of a batch with that probability (in ``Failed``).
 
+Twilio (``TWILIO_KINDS``, on a ``SandboxHttpClient``'s Messages POSTs, ``wrap_twilio``):
+``twilio_5xx`` (HTTP 500, code 20500), ``twilio_429`` (HTTP 429, code 20429),
+``twilio_timeout`` (a read timeout, nothing sent) and ``twilio_accepted_timeout`` (Twilio
+accepted and sent the message, the answer was lost).
+
 ``install(plan)`` wraps the clients every ``DynamoTable`` and ``SqsOutbox`` creates from
 then on (the local runner's ``POST /_local/faults``); ``uninstall()`` undoes it.
 """
@@ -43,6 +48,8 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 
 DYNAMO_KINDS = ("dynamodb_conflict", "dynamodb_throttle", "dynamodb_applied_timeout", "dynamodb_timeout")
 SQS_KINDS = ("sqs_batch_fail", "sqs_partial")
+TWILIO_KINDS = ("twilio_5xx", "twilio_429", "twilio_timeout", "twilio_accepted_timeout")
+ALL_KINDS = (*DYNAMO_KINDS, *SQS_KINDS, *TWILIO_KINDS)
 DYNAMO_WRITES = frozenset({"put_item", "update_item", "delete_item", "transact_write_items"})
 DYNAMO_READS = frozenset({"get_item", "batch_get_item", "query"})
 SQS_SENDS = frozenset({"send_message_batch", "send_message"})
@@ -72,7 +79,7 @@ class FaultPlan:
         self.random = random.Random(self.seed)
 
     def set(self, rates: dict[str, float], seed: int | None = None) -> None:
-        unknown = set(rates) - set(DYNAMO_KINDS) - set(SQS_KINDS)
+        unknown = set(rates) - set(ALL_KINDS)
         if unknown:
             raise ValueError(f"unknown fault kinds: {sorted(unknown)}")
         for kind, rate in rates.items():
@@ -215,6 +222,37 @@ class FaultySqsClient:
                 {"Id": entry["Id"], "SenderFault": False, "Code": "InternalError", "Message": "injected"} for entry in failed
             ]
         return response
+
+
+def wrap_twilio(sandbox: Any, plan: FaultPlan) -> None:
+    """Makes a ``SandboxHttpClient``'s message sends fail by ``plan`` (once per sandbox)."""
+    if getattr(sandbox, "_faults_wrapped", False):
+        return
+    original = sandbox.request
+
+    def request(method: str, uri: str, *args: Any, **kwargs: Any) -> Any:
+        if method.upper() != "POST" or not uri.endswith("/Messages.json"):
+            return original(method, uri, *args, **kwargs)
+        kind = plan.draw("send_sms", TWILIO_KINDS)
+        if kind == "twilio_5xx":
+            sandbox.fail_next(20500)
+        elif kind == "twilio_429":
+            from twilio.http.response import Response
+
+            return Response(429, json.dumps({"code": 20429, "message": "Too Many Requests", "status": 429}))
+        elif kind == "twilio_timeout":
+            import requests
+
+            raise requests.exceptions.ReadTimeout("injected: Twilio read timeout")
+        elif kind == "twilio_accepted_timeout":
+            import requests
+
+            original(method, uri, *args, **kwargs)  # accepted and sent
+            raise requests.exceptions.ReadTimeout("injected: Twilio accepted, the answer was lost")
+        return original(method, uri, *args, **kwargs)
+
+    sandbox.request = request
+    sandbox._faults_wrapped = True
 
 
 # ---- process-wide installation (the local runner)
