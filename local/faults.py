@@ -36,6 +36,7 @@ then on (the local runner's ``POST /_local/faults``); ``uninstall()`` undoes it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import threading
@@ -168,10 +169,8 @@ class FaultyDynamoClient:
         if kind == "dynamodb_timeout":
             raise ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com/")
         if kind == "dynamodb_applied_timeout":
-            try:
+            with contextlib.suppress(ClientError):
                 self._send(name, method, kwargs)  # applied; its answer is lost
-            except ClientError:
-                pass
             # botocore's retry of the same request (the same ClientRequestToken)
         return self._send(name, method, kwargs)
 

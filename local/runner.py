@@ -254,7 +254,9 @@ class LocalRunner:
                 try:
                     self.replay_fallback_queue()
                     if ticks % 5 == 0:
-                        self.consumers["OutboxRepublisherFunction"]({"source": "aws.scheduler"}, FakeLambdaContext("OutboxRepublisherFunction"))
+                        self.consumers["OutboxRepublisherFunction"](
+                            {"source": "aws.scheduler"}, FakeLambdaContext("OutboxRepublisherFunction")
+                        )
                         self.mirror_outbox()
                 except Exception:
                     traceback.print_exc()
@@ -317,7 +319,7 @@ class LocalRunner:
             traceback.print_exc()
             return 500, {"Content-Type": "application/json"}, b'{"message": "Internal server error"}'
         status, content_type, answer = route.static_answer()
-        return status, {"Content-Type": "text/xml"}, answer.encode()
+        return status, {"Content-Type": content_type}, answer.encode()
 
     def set_faults(self, body: bytes) -> Response:
         from local import faults
@@ -517,7 +519,8 @@ class LocalRunner:
         lines += [f"  {r.api.method:6} {self.base_url}{r.api.path}  -> {r.api.function}" for r in self.routes]
         lines += [
             "  GET    /_local/health | /_local/sent[?clear=1] | /_local/outbox[?clear=1] | /_local/airtable[/<table>]",
-            "  POST   /_local/sign (form body, X-Url header) | /_local/schedules/<pool_monitor|standby_keeper|lease_sweeper|outbox_republisher>",
+            "  POST   /_local/sign (form body, X-Url header)",
+            "  POST   /_local/schedules/<pool_monitor|standby_keeper|lease_sweeper|outbox_republisher>",
             "  GET|POST /_local/faults (JSON rates per fault kind: dynamodb_throttle, dynamodb_conflict, sqs_batch_fail, twilio_5xx...)",
             "Demo data:",
         ]

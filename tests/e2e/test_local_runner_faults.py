@@ -66,7 +66,9 @@ def test_a_message_the_webhook_could_not_take_survives_through_the_fallback_rout
 
 
 def test_voice_fallback_answers_a_spoken_apology(runner_url: str) -> None:
-    status, body = http("POST", f"{runner_url}/twilio/voice/fallback", b"CallSid=CA1&ErrorCode=11200", {"Content-Type": "application/x-www-form-urlencoded"})
+    status, body = http(
+        "POST", f"{runner_url}/twilio/voice/fallback", b"CallSid=CA1&ErrorCode=11200", {"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert status == 200
     assert b"<Say>" in body and b"<Dial" not in body
 

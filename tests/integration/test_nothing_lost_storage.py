@@ -122,7 +122,9 @@ def test_throttling_that_outlasts_botocore_is_retried_by_the_store(world: World,
 def test_persistent_throttling_answers_500_and_the_fallback_replay_delivers(world: World, plan: FaultPlan) -> None:
     plan.set({"dynamodb_throttle": 1.0})
     params = world.sms_params(OLIVIA.phone, str(PROVIDER.reserved_number), "Storm")
-    answer = handle_sms_webhook(world.sms_event(OLIVIA.phone, str(PROVIDER.reserved_number), "Storm", sid=params["MessageSid"]), world.services)
+    answer = handle_sms_webhook(
+        world.sms_event(OLIVIA.phone, str(PROVIDER.reserved_number), "Storm", sid=params["MessageSid"]), world.services
+    )
     # measured: 9 of 20 lost. Now a 500 without detail: Twilio calls the SmsFallbackUrl
     assert answer["statusCode"] == 500
     assert "Throughput" not in answer["body"] and "Traceback" not in answer["body"]
@@ -195,7 +197,9 @@ def test_a_claim_left_by_a_dead_invocation_is_taken_over_when_stale(world: World
         return real_send(*args, **kwargs)
 
     monkeypatch.setattr(world.router.gateway, "send_sms", crash_once)
-    primary = handle_sms_webhook(world.sms_event(OLIVIA.phone, str(PROVIDER.reserved_number), "Crash after claim", sid=params["MessageSid"]), world.services)
+    primary = handle_sms_webhook(
+        world.sms_event(OLIVIA.phone, str(PROVIDER.reserved_number), "Crash after claim", sid=params["MessageSid"]), world.services
+    )
     assert primary["statusCode"] == 500
     record = fallback_record(params)
     # moments later the claim may still be live: retried later, not called a duplicate

@@ -238,7 +238,7 @@ class DynamoRoutingStore(DynamoTable):
         for _ in range(2):  # a second time after taking over a stale claim
             put = self._message_put(record)["Put"]
             # idempotent: a retry finds its own claim (claim_token) and succeeds
-            if self._conditional(lambda: self._idempotent(lambda: self.client.put_item(**put))):
+            if self._conditional(lambda put=put: self._idempotent(lambda: self.client.put_item(**put))):  # type: ignore[misc]
                 return
             self._message_taken(record)
         raise StoreBusy("message claim: the MessageSid claim changed hands twice")

@@ -207,7 +207,7 @@ class DynamoTable:
         found: dict[tuple[str, str], dict[str, Any]] = {}
         request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
         for attempt in range(5):
-            response = self._idempotent(lambda: self.client.batch_get_item(RequestItems=request))
+            response = self._idempotent(lambda keys=request: self.client.batch_get_item(RequestItems=keys))  # type: ignore[misc]
             for item in response.get("Responses", {}).get(self.table_name, []):
                 found[(item["pk"]["S"], item["sk"]["S"])] = item
             request = response.get("UnprocessedKeys") or {}
