@@ -74,6 +74,9 @@ AMBIGUOUS_ERRORS = frozenset(
         "ThrottlingException",
         "RequestLimitExceeded",
         "TransactionInProgressException",
+        # "Operation was rejected because there is an ongoing transaction for the item."
+        # (https://docs.aws.amazon.com/sdk-for-python/v1/reference/clients/dynamodb/errors/TransactionConflictException/)
+        "TransactionConflictException",
         "InternalServerError",
         "ServiceUnavailable",
     }
