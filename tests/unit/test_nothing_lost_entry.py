@@ -28,9 +28,10 @@ def test_bought_numbers_get_sms_and_voice_fallback_urls() -> None:
     gateway = TwilioGateway.create("AC" + "0" * 32, "token", http_client=sandbox)
     bought = gateway.buy_number("+13035550100", SMS_URL, VOICE_URL)
     number = sandbox.numbers[bought.sid]
-    assert (number["sms_fallback_url"], number["sms_fallback_method"]) == (SMS_URL + "/fallback", "POST")
-    assert (number["voice_fallback_url"], number["voice_fallback_method"]) == (VOICE_URL + "/fallback", "POST")
-    assert sandbox.requests[-1].data["SmsFallbackUrl"] == SMS_URL + "/fallback"  # on the wire
+    assert (number["sms_fallback_url"], number["voice_fallback_url"]) == (SMS_URL + "/fallback", VOICE_URL + "/fallback")
+    wire = sandbox.requests[-1].data
+    assert (wire["SmsFallbackUrl"], wire["SmsFallbackMethod"]) == (SMS_URL + "/fallback", "POST")
+    assert (wire["VoiceFallbackUrl"], wire["VoiceFallbackMethod"]) == (VOICE_URL + "/fallback", "POST")
 
 
 def test_attached_and_adopted_numbers_get_them_too() -> None:
