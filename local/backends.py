@@ -26,6 +26,7 @@ OUTBOX_QUEUE = "masking-local-outbox"
 SECRETS_PATH = "/masking/local"
 RETRY_QUEUE = "masking-local-retry"
 FORWARD_QUEUE = "masking-local-forward"
+FALLBACK_QUEUE = "masking-local-fallback"
 OWNER_ALERT_TOPIC = "masking-local-owner-alerts"
 AIRTABLE_BASE_ID = "appLOCALSTANDIN"
 DEMO_ACCOUNT_SID = "AC" + "1" * 32
@@ -94,6 +95,7 @@ class EmbeddedAws:
         retry_url = sqs.create_queue(QueueName=RETRY_QUEUE)["QueueUrl"]
         forward_dlq_url = sqs.create_queue(QueueName=f"{FORWARD_QUEUE}-dlq")["QueueUrl"]
         forward_url = sqs.create_queue(QueueName=FORWARD_QUEUE)["QueueUrl"]
+        fallback_url = sqs.create_queue(QueueName=FALLBACK_QUEUE)["QueueUrl"]  # nothing lost: storage
         topic_arn = boto3.client("sns", region_name=REGION).create_topic(Name=OWNER_ALERT_TOPIC)["TopicArn"]
         ssm = boto3.client("ssm", region_name=REGION)
         ssm.put_parameter(Name=f"{SECRETS_PATH}/airtable/token", Value="local-standin-token", Type="SecureString")
@@ -107,6 +109,7 @@ class EmbeddedAws:
             "OUTBOX_QUEUE_URL": queue_url,
             "OUTBOX_DLQ_URL": dlq_url,
             "RETRY_QUEUE_URL": retry_url,
+            "FALLBACK_QUEUE_URL": fallback_url,
             "RETRY_DELAY_SECONDS": "5",  # 600 in AWS; the runner's resends come 5 s later
             "FORWARD_QUEUE_URL": forward_url,
             "FORWARD_DLQ_URL": forward_dlq_url,

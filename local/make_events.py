@@ -18,8 +18,9 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
-from local.apigw import api_gateway_event, signed_twilio_event
+from local.apigw import api_gateway_event, signed_twilio_event, twilio_signature
 from local.backends import DEMO_ACCOUNT_SID, DEMO_ADMIN_API_KEY, DEMO_AUTH_TOKEN
 from local.template import load_template
 
@@ -262,7 +263,33 @@ def sqs_events() -> dict[str, dict[str, Any]]:
         "sqs_outbox_batch": _sqs_batch("OutboxQueue", [record.to_json() for record in outbox]),
         "sqs_retry_batch": _sqs_batch("RetryQueue", [resend.to_json()]),
         "sqs_forward_batch": _sqs_batch("ForwardQueue", [forward.to_json()]),
+        "sqs_fallback_batch": fallback_batch(),
     }
+
+
+def fallback_batch() -> dict[str, Any]:
+    """What API Gateway's SQS integration puts on the fallback queue for a Twilio request to
+    /twilio/sms/fallback: the raw form body; signature, host and paths as attributes."""
+    params = {
+        "MessageSid": "SM" + "9" * 32,
+        "AccountSid": DEMO_ACCOUNT_SID,
+        "From": "+13035550201",
+        "To": "+17205550001",
+        "Body": "Hi Sam, are you free Friday?",
+        "NumMedia": "0",
+        "ErrorCode": "11200",
+        "ErrorUrl": f"https://{HOST}/{STAGE}/twilio/sms",
+    }
+    signature = twilio_signature(DEMO_AUTH_TOKEN, f"https://{HOST}/{STAGE}/twilio/sms/fallback", params)
+    batch = _sqs_batch("FallbackQueue", [urlencode(params)])
+    attributes = {
+        "TwilioSignature": signature,
+        "Host": HOST,
+        "Path": f"/{STAGE}/twilio/sms/fallback",
+        "ResourcePath": "/twilio/sms/fallback",
+    }
+    batch["Records"][0]["messageAttributes"] = {name: {"stringValue": value, "dataType": "String"} for name, value in attributes.items()}
+    return batch
 
 
 def all_events() -> dict[str, dict[str, Any]]:

@@ -16,14 +16,22 @@ recorded is printed. Local-only endpoints:
 - ``GET /_local/airtable[/<table>]``: the Airtable stand-in's tables (row counts) or rows;
   the outbox is synced into it through ``airtable_sync`` by a background thread (no request
   waits for Airtable); this endpoint answers once what the outbox held is written
-- ``POST /_local/schedules/<pool_monitor|standby_keeper|lease_sweeper|airtable_redrive>``: runs a schedule now
+- ``POST /_local/schedules/<name>``: runs a schedule now (``SCHEDULES`` below)
 - ``GET /``: the browser console (``local/console/``): one phone per demo person and an
   operator panel; its own endpoints are under ``/_local/console/`` (see ``Console``)
+- ``GET /_local/faults``: the injected fault rates and what was injected so far;
+  ``POST /_local/faults`` (JSON ``{"<kind>": rate, ..., "seed": n}``, kinds in
+  ``local.faults.ALL_KINDS``; ``{}`` turns them off) injects DynamoDB, SQS and Twilio faults
 
 The retry queue is polled every second and delivered to ``resend`` (with a 5 s delay
 instead of 600 s), and so is the forward queue to ``forward`` (forwards parked after a
 transient Twilio failure; the waits are 1-5 s instead of 15 s to 2 h). A forward record
 the consumer reports as failed goes back on the queue, as SQS would redeliver it.
+The API's own integrations (template.yaml DefinitionBody) are emulated:
+``POST /twilio/sms/fallback`` stores the request on the fallback queue as API Gateway's SQS
+integration does (raw body, signature and URL as message attributes), and the queue is
+polled every second into ``fallback_replay``; ``POST /twilio/voice/fallback`` answers its
+static TwiML. Records the outbox spilled to the table are republished every 5 seconds.
 """
 
 from __future__ import annotations
@@ -58,7 +66,7 @@ if str(LAYER) not in sys.path:  # what the Lambda layer provides in AWS
 
 from local.apigw import api_gateway_event, twilio_signature  # noqa: E402
 from local.backends import DEMO_ADMIN_API_KEY, DEMO_AUTH_TOKEN, REGION, VERIFICATION_PHONE, EmbeddedAws  # noqa: E402
-from local.template import ApiRoute, api_routes, function_spec, load_template  # noqa: E402
+from local.template import ApiRoute, IntegrationRoute, api_routes, function_spec, integration_routes, load_template  # noqa: E402
 
 STAGE = "local"
 QUEUE_CONSUMERS = {"outbox": "AirtableSyncFunction", "retry": "ResendFunction", "forward": "ForwardFunction"}
@@ -67,7 +75,12 @@ SCHEDULES = {
     "standby_keeper": "StandbyKeeperFunction",
     "lease_sweeper": "LeaseSweeperFunction",
     "airtable_redrive": "AirtableRedriveFunction",
+    "outbox_republisher": "OutboxRepublisherFunction",
 }
+# nothing lost: storage. Queues API Gateway integrations write to, by logical id -> env name
+INTEGRATION_QUEUES = {"FallbackQueue": "FALLBACK_QUEUE_URL"}
+FALLBACK_CONSUMER = "FallbackReplayFunction"
+MAX_RECEIVES = 10  # the fallback queue's maxReceiveCount
 MIRROR_TABLES = ("Sitters", "Clients", "Messages", "Number Inventory", "Audit Log", "Calls")
 SERVICE = "masking-local-runner"
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -176,6 +189,7 @@ class LocalRunner:
         self._public_base_url = public_base_url.rstrip("/") if public_base_url else None
         self.aws = EmbeddedAws()
         self.routes: list[Route] = []
+        self.integrations: list[IntegrationRoute] = []
         self.handlers: dict[str, Handler] = {}
         self.outbox: list[dict[str, Any]] = []
         self.consumers: dict[str, Handler] = {}
@@ -224,10 +238,12 @@ class LocalRunner:
         for route in self.routes:
             if route.api.function not in self.handlers:
                 self.handlers[route.api.function] = load_handler(route.api)
-        for logical_id in (*QUEUE_CONSUMERS.values(), *SCHEDULES.values()):
+        for logical_id in (*QUEUE_CONSUMERS.values(), *SCHEDULES.values(), FALLBACK_CONSUMER):
             self.consumers[logical_id] = load_function(logical_id, *function_spec(logical_id))
+        self.integrations = integration_routes()
         threading.Thread(target=self._poll_retry_queue, name="retry-queue", daemon=True).start()
         threading.Thread(target=self._sync_mirror, name="airtable-sync", daemon=True).start()
+        threading.Thread(target=self._poll_storage, name="fallback-queue", daemon=True).start()
 
     def start_airtable_standin(self) -> None:
         """The operator's Airtable base, in memory on a loopback port (schema applied)."""
@@ -261,6 +277,98 @@ class LocalRunner:
         if failed:
             self.aws.requeue(queue_env, [body for index, body in enumerate(bodies) if f"m{index}" in failed], delay_seconds=2)
         self.mirror_outbox()
+
+    def _poll_storage(self) -> None:
+        """Delivers the fallback queue to fallback_replay (a failed record comes back, as
+        SQS would, until MAX_RECEIVES) and republishes spilled outbox records every 5 s."""
+        ticks = 0
+        while not self._stopping.wait(1.0):
+            ticks += 1
+            with self._lock:
+                try:
+                    self.replay_fallback_queue()
+                    if ticks % 5 == 0:
+                        self.consumers["OutboxRepublisherFunction"](
+                            {"source": "aws.scheduler"}, FakeLambdaContext("OutboxRepublisherFunction")
+                        )
+                        self.mirror_outbox()
+                except Exception:
+                    traceback.print_exc()
+
+    def replay_fallback_queue(self) -> int:
+        """Receives the fallback queue into fallback_replay once (call under the lock);
+        returns how many records were delivered."""
+        import boto3
+
+        sqs = boto3.client("sqs", region_name=REGION)
+        url = self.aws.env["FALLBACK_QUEUE_URL"]
+        messages = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], AttributeNames=["ApproximateReceiveCount"]
+        ).get("Messages", [])
+        if not messages:
+            return 0
+        records = [
+            {
+                "messageId": m["MessageId"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {
+                    name: {"stringValue": value.get("StringValue", ""), "dataType": value.get("DataType", "String")}
+                    for name, value in (m.get("MessageAttributes") or {}).items()
+                },
+            }
+            for m in messages
+        ]
+        result = self.consumers[FALLBACK_CONSUMER]({"Records": records}, FakeLambdaContext(FALLBACK_CONSUMER))
+        failed = {item["itemIdentifier"] for item in (result or {}).get("batchItemFailures", [])}
+        for m in messages:
+            received = int(m.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+            if m["MessageId"] not in failed or received >= MAX_RECEIVES:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            else:  # visible again in 5 s instead of the queue's 60 s visibility timeout
+                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=5)
+        self.mirror_outbox()
+        return len(messages)
+
+    def store_on_queue(self, route: IntegrationRoute, raw_path: str, headers: dict[str, str], body: bytes) -> Response:
+        """API Gateway's SQS integration of ``route`` (template.yaml's request template):
+        the raw body, the signature, the host and the path as message attributes."""
+        import boto3
+
+        lowered = {k.lower(): v for k, v in headers.items()}
+        path = urlsplit(raw_path).path
+        attributes = {
+            "TwilioSignature": lowered.get("x-twilio-signature") or "missing",
+            "Host": lowered.get("host") or "unknown",
+            "Path": f"/{STAGE}{path}",
+            "ResourcePath": route.path,
+        }
+        try:
+            boto3.client("sqs", region_name=REGION).send_message(
+                QueueUrl=self.aws.env[INTEGRATION_QUEUES[route.queue]],
+                MessageBody=body.decode("utf-8"),
+                MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
+            )
+        except Exception:
+            traceback.print_exc()
+            return 500, {"Content-Type": "application/json"}, b'{"message": "Internal server error"}'
+        status, content_type, answer = route.static_answer()
+        return status, {"Content-Type": content_type}, answer.encode()
+
+    def set_faults(self, body: bytes) -> Response:
+        from local import faults
+
+        try:
+            wanted = json.loads(body or b"{}")
+            if not isinstance(wanted, dict):
+                raise ValueError("a JSON object of fault kind -> rate")
+            seed = wanted.pop("seed", None)
+            faults.PLAN.set({str(k): float(v) for k, v in wanted.items()}, seed=int(seed) if seed is not None else None)
+        except (ValueError, TypeError) as exc:
+            return json_body(422, {"success": False, "error": str(exc), "details": {"kinds": list(faults.ALL_KINDS)}})
+        faults.install(faults.PLAN)
+        faults.wrap_twilio(self.sandbox, faults.PLAN)
+        return json_body(200, {"success": True, **faults.PLAN.describe()})
 
     def consume(self, logical_id: str, bodies: list[str]) -> Any:
         """Invokes a queue consumer with an SQS event of ``bodies`` (call under the lock)."""
@@ -341,6 +449,12 @@ class LocalRunner:
             return self.console.handle(method, raw_path, headers, body)
         if path.startswith("/_local/"):
             return self.local_endpoint(method, raw_path, headers, body)
+        for integration in self.integrations:
+            if integration.path == path and integration.method == method:
+                if integration.kind == "sqs":
+                    return self.store_on_queue(integration, raw_path, headers, body)
+                status, content_type, answer = integration.static_answer()
+                return status, {"Content-Type": content_type}, answer.encode()
         allowed = []
         for route in self.routes:
             params = route.match(path)
@@ -433,6 +547,10 @@ class LocalRunner:
             if not table:
                 return json_body(200, {name: len(self.standin.rows(name, AIRTABLE_BASE_ID)) for name in MIRROR_TABLES})
             return json_body(200, self.standin.rows(table, AIRTABLE_BASE_ID))
+        if parts.path == "/_local/faults" and method in ("GET", "POST"):
+            from local import faults
+
+            return self.set_faults(body) if method == "POST" else json_body(200, faults.PLAN.describe())
         if method == "POST" and parts.path == "/_local/sign":
             lowered = {k.lower(): v for k, v in headers.items()}
             url = lowered.get("x-url") or f"{self.public_base_url}/twilio/sms"
@@ -453,7 +571,8 @@ class LocalRunner:
         lines += [
             "  GET    /_local/health | /_local/sent[?clear=1] | /_local/outbox[?clear=1] | /_local/airtable[/<table>]",
             "  POST   /_local/sign (form body, X-Url header)",
-            "  POST   /_local/schedules/<pool_monitor|standby_keeper|lease_sweeper|airtable_redrive>",
+            "  POST   /_local/schedules/<pool_monitor|standby_keeper|lease_sweeper|airtable_redrive|outbox_republisher>",
+            "  GET|POST /_local/faults (JSON rates per fault kind: dynamodb_throttle, dynamodb_conflict, sqs_batch_fail, twilio_5xx...)",
             "Demo data:",
         ]
         lines += [f"  provider {p.name:12} phone {p.phone}  reserved number {p.reserved_number}" for p in PROVIDERS]

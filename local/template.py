@@ -92,3 +92,41 @@ def function_spec(logical_id: str) -> tuple[str, str]:
     """(CodeUri, Handler) of a function of the template."""
     props = resource(logical_id)["Properties"]
     return props["CodeUri"], props.get("Handler", "app.lambda_handler")
+
+
+@dataclass(frozen=True)
+class IntegrationRoute:
+    """A route of the API's DefinitionBody served by API Gateway itself (no function):
+    ``kind`` "mock" (static answer) or "sqs" (the request stored on ``queue``)."""
+
+    method: str
+    path: str
+    kind: str
+    queue: str  # logical id of the queue ("" for mock)
+    integration: dict[str, Any]
+
+    def static_answer(self) -> tuple[int, str, str]:
+        """(status, content type, body) of a mock route or of an SQS route's success."""
+        default = self.integration.get("responses", {}).get("default", {})
+        templates = default.get("responseTemplates") or {}
+        content_type = next(iter(templates), "application/json")
+        return int(default.get("statusCode", 200)), content_type, str(templates.get(content_type, ""))
+
+
+def integration_routes() -> list[IntegrationRoute]:
+    """The MaskingApi DefinitionBody's routes that API Gateway answers itself."""
+    body = resource("MaskingApi")["Properties"].get("DefinitionBody") or {}
+    routes = []
+    for path, methods in (body.get("paths") or {}).items():
+        for method, spec in methods.items():
+            integration = spec.get("x-amazon-apigateway-integration") or {}
+            kind = str(integration.get("type", "")).lower()
+            if kind == "mock":
+                routes.append(IntegrationRoute(method.upper(), path, "mock", "", integration))
+            elif kind == "aws":
+                uri = integration.get("uri", {})
+                text = uri.get("Fn::Sub", "") if isinstance(uri, dict) else str(uri)
+                # ...:sqs:path/${AWS::AccountId}/${FallbackQueue.QueueName} -> FallbackQueue
+                queue = text.rsplit("${", 1)[-1].split(".", 1)[0] if ":sqs:path/" in text else ""
+                routes.append(IntegrationRoute(method.upper(), path, "sqs", queue, integration))
+    return routes

@@ -33,6 +33,7 @@ from masking.core.settings import (
 from masking.mirror.outbox import Outbox
 from masking.store.calls import DynamoCallStore
 from masking.store.dynamo import DynamoRoutingStore
+from masking.store.spill import DynamoOutboxSpill
 
 if TYPE_CHECKING:
     from masking.adapters.twilio_sandbox import SandboxHttpClient
@@ -90,7 +91,8 @@ def _credentials() -> TwilioCredentials:
 
 @lru_cache(maxsize=1)
 def get_outbox() -> Outbox:
-    return SqsOutbox(get_aws_settings().outbox_queue_url)
+    aws = get_aws_settings()
+    return SqsOutbox(aws.outbox_queue_url, spill=DynamoOutboxSpill(aws.table_name))
 
 
 @lru_cache(maxsize=1)

@@ -1,6 +1,10 @@
 """The AWS queues and topics the domain writes to, behind the ports it declares.
 
-- ``SqsOutbox``: mirror records for airtable_sync (``masking.mirror.outbox.Outbox``);
+- ``SqsOutbox``: mirror records for airtable_sync (``masking.mirror.outbox.Outbox``); a
+  failed or partially failed SendMessageBatch is retried (``Failed`` is checked even on
+  HTTP 200: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html),
+  what still fails is spilled to the table (``masking.store.spill``) and republished by
+  the ``outbox_republisher`` schedule. Metrics: OutboxRetried, OutboxSpilled, OutboxRepublished;
 - ``SqsRetryQueue``: the one timed resend (``masking.core.ports.RetryQueue``);
 - ``SqsForwardQueue``: forwards parked after a transient Twilio failure, and their DLQ
   (``masking.core.ports.ForwardQueue``);
@@ -10,10 +14,15 @@ and their in-memory twins for tests and benchmarks. Clients are created on first
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from masking.core.observability import logger
+from botocore.exceptions import BotoCoreError, ClientError
+
+from masking.core.observability import count, logger
 from masking.messaging.failures import Resend
 from masking.mirror.outbox import MirrorRecord
 
@@ -26,32 +35,93 @@ else:
     SNSClient = SQSClient = Any
 
 SQS_BATCH_LIMIT = 10
+OUTBOX_ATTEMPTS = 3  # per chunk of 10, on top of botocore's own retries
+OUTBOX_BASE_DELAY = 0.05
+
+
+class OutboxSpill(Protocol):
+    """Durable storage of records the outbox could not queue (``masking.store.spill``)."""
+
+    def spill(self, records: list[MirrorRecord]) -> None: ...
+
+    def pending(self, limit: int = 100) -> list[tuple[str, list[MirrorRecord]]]: ...
+
+    def replace(self, sort_key: str, records: list[MirrorRecord]) -> None: ...
+
+
+def sqs_config() -> Any:
+    from botocore.config import Config
+
+    return Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 3})
 
 
 class SqsOutbox:
-    def __init__(self, queue_url: str, client: SQSClient | None = None) -> None:
+    sleep: Callable[[float], None] = staticmethod(time.sleep)
+
+    def __init__(self, queue_url: str, client: SQSClient | None = None, spill: OutboxSpill | None = None) -> None:
         self.queue_url = queue_url
         self._client = client
+        self.spill = spill
 
     @property
     def client(self) -> SQSClient:
         if self._client is None:
             import boto3
 
-            self._client = boto3.client("sqs")
+            self._client = boto3.client("sqs", config=sqs_config())
         return self._client
 
     def publish(self, records: list[MirrorRecord]) -> None:
+        """Queues every record; what SQS still refuses after the retries is spilled (raises
+        only when the spill fails too, or when there is no spill)."""
+        unsent = self.send(records)
+        if not unsent:
+            return
+        if self.spill is None:
+            raise RuntimeError(f"outbox: {len(unsent)} records could not be queued")
+        self.spill.spill(unsent)
+        count("OutboxSpilled", len(unsent))
+        logger.warning("outbox: records spilled to the table for the republisher", extra={"records": len(unsent)})
+
+    def send(self, records: list[MirrorRecord]) -> list[MirrorRecord]:
+        """Sends in batches of 10, retrying failed calls and failed entries; returns the
+        records that still could not be queued."""
+        unsent: list[MirrorRecord] = []
         for start in range(0, len(records), SQS_BATCH_LIMIT):
-            chunk = records[start : start + SQS_BATCH_LIMIT]
-            entries = [{"Id": str(i), "MessageBody": record.to_json()} for i, record in enumerate(chunk)]
-            response = self.client.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
-            failed = response.get("Failed") or []
-            if failed:
-                retry = [entries[int(f["Id"])] for f in failed]
-                response = self.client.send_message_batch(QueueUrl=self.queue_url, Entries=retry)
-                if response.get("Failed"):
-                    raise RuntimeError(f"outbox: {len(response['Failed'])} records could not be queued")
+            unsent.extend(self._send_chunk(records[start : start + SQS_BATCH_LIMIT]))
+        return unsent
+
+    def _send_chunk(self, chunk: list[MirrorRecord]) -> list[MirrorRecord]:
+        pending = {str(i): record for i, record in enumerate(chunk)}
+        for attempt in range(OUTBOX_ATTEMPTS):
+            if attempt:
+                count("OutboxRetried", len(pending))
+                self.sleep(random.uniform(0, OUTBOX_BASE_DELAY * 2**attempt))
+            entries = [{"Id": key, "MessageBody": record.to_json()} for key, record in pending.items()]
+            try:
+                response = self.client.send_message_batch(QueueUrl=self.queue_url, Entries=entries)  # type: ignore[arg-type]
+            except (ClientError, BotoCoreError) as error:
+                logger.warning("outbox: SendMessageBatch failed", extra={"error": type(error).__name__, "attempt": attempt + 1})
+                continue
+            failed = {str(f["Id"]) for f in response.get("Failed") or []}
+            pending = {key: record for key, record in pending.items() if key in failed}
+            if not pending:
+                return []
+        return list(pending.values())
+
+    def republish_spilled(self, limit: int = 100) -> int:
+        """Puts spilled records back on the outbox (the ``outbox_republisher`` schedule);
+        returns how many were queued. What SQS still refuses stays spilled."""
+        if self.spill is None:
+            return 0
+        queued = 0
+        for sort_key, records in self.spill.pending(limit):
+            unsent = self.send(records)
+            self.spill.replace(sort_key, unsent)
+            queued += len(records) - len(unsent)
+        if queued:
+            count("OutboxRepublished", queued)
+        return queued
 
 
 class SqsRetryQueue:

@@ -80,6 +80,30 @@ RECONCILE_CLOCK_SKEW = timedelta(minutes=2)
 RECONCILE_LIMIT = 50
 
 
+def fallback_url(webhook_url: str) -> str:
+    """``.../twilio/sms`` -> ``.../twilio/sms/fallback`` (template.yaml, "nothing lost: storage")."""
+    base, _, query = webhook_url.partition("?")
+    return base.rstrip("/") + "/fallback" + (f"?{query}" if query else "")
+
+
+def webhook_options(sms_url: str, voice_url: str) -> dict[str, str]:
+    """A number's webhooks, each with its fallback: Twilio requests SmsFallbackUrl /
+    VoiceFallbackUrl when it cannot retrieve or execute TwiML from the primary URL
+    (https://www.twilio.com/docs/usage/security/availability-reliability). The SMS
+    fallback stores the request on a queue for a replay; the voice fallback answers a
+    short apology (static TwiML)."""
+    return {
+        "sms_url": sms_url,
+        "sms_method": "POST",
+        "sms_fallback_url": fallback_url(sms_url),
+        "sms_fallback_method": "POST",
+        "voice_url": voice_url,
+        "voice_method": "POST",
+        "voice_fallback_url": fallback_url(voice_url),
+        "voice_fallback_method": "POST",
+    }
+
+
 class TwilioGateway:
     def __init__(self, client: TwilioRestClient, messaging_service_sid: str = "") -> None:
         self._client = client
@@ -157,14 +181,8 @@ class TwilioGateway:
         status_callback: str | None = None,
         friendly_name: str | None = None,
     ) -> PurchasedNumber:
-        """Buys ``number`` with its SMS and voice webhooks already pointing at us."""
-        options: dict[str, Any] = {
-            "phone_number": number,
-            "sms_url": sms_url,
-            "sms_method": "POST",
-            "voice_url": voice_url,
-            "voice_method": "POST",
-        }
+        """Buys ``number`` with its SMS and voice webhooks (and their fallbacks) pointing at us."""
+        options: dict[str, Any] = {"phone_number": number, **webhook_options(sms_url, voice_url)}
         if friendly_name:
             options["friendly_name"] = friendly_name
         if status_callback:
@@ -175,11 +193,9 @@ class TwilioGateway:
         return PurchasedNumber(number=str(created.phone_number), sid=str(created.sid))
 
     def configure_number(self, number_sid: str, sms_url: str, voice_url: str) -> None:
-        """Points an owned number's SMS and voice webhooks at the given URLs."""
+        """Points an owned number's SMS and voice webhooks (and their fallbacks) at the given URLs."""
         with _twilio_errors():
-            self._client.incoming_phone_numbers(number_sid).update(
-                sms_url=sms_url, sms_method="POST", voice_url=voice_url, voice_method="POST"
-            )
+            self._client.incoming_phone_numbers(number_sid).update(**webhook_options(sms_url, voice_url))
 
     def add_to_messaging_service(self, service_sid: str, number_sid: str) -> None:
         """Adds a number to a Messaging Service (A2P 10DLC); already being a member is success."""

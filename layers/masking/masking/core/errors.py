@@ -56,5 +56,15 @@ class LeaseConflict(Exception):
     """The lease changed under us (another message touched, took or renewed it)."""
 
 
+class StoreBusy(Exception):
+    """DynamoDB stayed contended, throttled or unreachable through every retry. Nothing is
+    decided: the webhook answers 500 so Twilio calls the fallback URL (the message is kept)."""
+
+
+class ClaimInProgress(Exception):
+    """Another invocation claimed this MessageSid moments ago and has not finished it: a
+    replay must wait (the fallback consumer retries it later), not call it a duplicate."""
+
+
 class DuplicateCall(Exception):
     """This CallSid was answered already (Twilio retried, or a replay)."""

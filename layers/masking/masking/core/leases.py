@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from masking.core.errors import LeaseConflict
+from masking.core.errors import LeaseConflict, StoreBusy
 from masking.core.models import NEW_CLIENT_NAME, ClaimOutcome, Client, Lease, MessageRecord, PoolView, iso
 from masking.core.ports import RoutingStore
 
@@ -104,4 +104,6 @@ def acquire_lease(
             if outcome is ClaimOutcome.PAIR_CHANGED:
                 break
         pair = store.get_provider_and_pair(provider_id, client.client_id)[1]
-    raise RuntimeError(f"could not settle a lease for provider {provider_id} after {MAX_ATTEMPTS} attempts")
+    # only reachable under sustained contention: the webhook answers 500 and Twilio calls the
+    # fallback URL, whose consumer routes the message again later
+    raise StoreBusy(f"could not settle a lease for provider {provider_id} after {MAX_ATTEMPTS} attempts")

@@ -163,6 +163,21 @@ class MessageRecord:
     delivery: dict[str, dict[str, object]] = field(default_factory=dict)
     # outbound MessageSid -> the MessageSid of its one resend
     resends: dict[str, str] = field(default_factory=dict)
+    # who wrote the claim (one token per route call): a retried write that finds its own
+    # claim carries on; a claim left unfinished by a dead invocation can be taken over
+    claim_token: str = ""
+
+
+STALE_CLAIM_SECONDS = 30  # > the intercept and replay functions' 10 s timeout
+
+
+def stale_claim(existing: MessageRecord, attempt: MessageRecord) -> bool:
+    """True when ``existing`` (an unfinished claim) is old enough that its invocation is dead."""
+    try:
+        age = datetime.fromisoformat(attempt.received_at) - datetime.fromisoformat(existing.received_at)
+    except ValueError:
+        return True
+    return age.total_seconds() >= STALE_CLAIM_SECONDS
 
 
 @dataclass(slots=True)

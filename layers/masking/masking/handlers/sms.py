@@ -4,6 +4,13 @@
   routing (``masking.messaging.routing``), the mirror records on the outbox, empty TwiML.
 - ``handle_status_webhook`` (POST /twilio/sms/status): a delivery status callback, stored
   and acted on by ``masking.messaging.delivery``.
+
+When the service cannot take a message (DynamoDB stayed throttled or contended, a bug),
+the SMS webhook answers 500 with no detail, never a 200 that drops it: Twilio then calls the
+number's SmsFallbackUrl, which stores the request for ``handlers.fallback`` to replay
+(Twilio "cannot retrieve TwiML" -> fallback URL:
+https://www.twilio.com/docs/usage/security/availability-reliability; a 4xx/5xx answer is
+such a failure, error 11217: https://www.twilio.com/docs/api/errors/11217).
 """
 
 from __future__ import annotations
@@ -13,7 +20,15 @@ from typing import TYPE_CHECKING, Any
 from masking.core.models import DeliveryUpdate, InboundSms, iso, utcnow
 from masking.core.observability import count, logger
 from masking.core.phones import is_e164
-from masking.handlers.twilio_request import BadRequest, FormParams, TwilioRequest, public_base, twiml_response, verify_twilio_request
+from masking.handlers.twilio_request import (
+    BadRequest,
+    FormParams,
+    TwilioRequest,
+    json_response,
+    public_base,
+    twiml_response,
+    verify_twilio_request,
+)
 from masking.messaging.delivery import SMS_STATUS_RANK, record_status
 from masking.mirror.outbox import publish_records
 from masking.mirror.rows import audit_record
@@ -22,6 +37,7 @@ if TYPE_CHECKING:
     from masking.wiring import SmsServices
 
 SMS_PATH = "/twilio/sms"
+SMS_FALLBACK_PATH = SMS_PATH + "/fallback"  # stored by API Gateway, replayed by handlers.fallback
 MAX_MEDIA = 10
 
 
@@ -50,7 +66,22 @@ def _verified(event: dict[str, Any], services: SmsServices, what: str) -> Twilio
     return verify_twilio_request(event, services.twilio.public_base_url, lambda: services.credentials().auth_token, what)
 
 
+def service_unavailable() -> dict[str, Any]:
+    """The answer when the service could not take a request: 500, no detail in the body."""
+    return json_response(500, {"success": False, "error": "internal error", "details": None})
+
+
 def handle_sms_webhook(event: dict[str, Any], services: SmsServices) -> dict[str, Any]:
+    """An inbound SMS; any unexpected failure is logged and answered 500 (see above)."""
+    try:
+        return _sms_webhook(event, services)
+    except Exception:
+        count("WebhookFailed")
+        logger.exception("SMS webhook failed; answered 500 so Twilio calls the fallback URL")
+        return service_unavailable()
+
+
+def _sms_webhook(event: dict[str, Any], services: SmsServices) -> dict[str, Any]:
     request = _verified(event, services, "webhook")
     if not isinstance(request, TwilioRequest):
         return request
@@ -70,13 +101,25 @@ def handle_sms_webhook(event: dict[str, Any], services: SmsServices) -> dict[str
         publish_records(services.outbox, [audit])
         return twiml_response()
     logger.set_correlation_id(sms.message_sid)
-    callback = f"{public_base(request.url, SMS_PATH)}{services.twilio.status_callback_path}?ref={sms.message_sid}"
+    path = SMS_FALLBACK_PATH if request.url.split("?", 1)[0].endswith(SMS_FALLBACK_PATH) else SMS_PATH
+    callback = f"{public_base(request.url, path)}{services.twilio.status_callback_path}?ref={sms.message_sid}"
     result = services.router.route(sms, status_callback=callback)
     publish_records(services.outbox, result.records)
     return twiml_response()
 
 
 def handle_status_webhook(event: dict[str, Any], services: SmsServices) -> dict[str, Any]:
+    """A delivery status callback; an unexpected failure is logged and answered 500 (Twilio
+    has no fallback for status callbacks, it logs warning 15003)."""
+    try:
+        return _status_webhook(event, services)
+    except Exception:
+        count("WebhookFailed")
+        logger.exception("SMS status callback failed; answered 500")
+        return service_unavailable()
+
+
+def _status_webhook(event: dict[str, Any], services: SmsServices) -> dict[str, Any]:
     request = _verified(event, services, "status callback")
     if not isinstance(request, TwilioRequest):
         return request

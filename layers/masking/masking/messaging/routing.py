@@ -18,6 +18,7 @@ It returns what it did; the caller publishes ``records`` on the outbox.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -75,6 +76,8 @@ class _Context:
     now: datetime
     status_callback: str | None
     records: list[MirrorRecord] = field(default_factory=list)
+    # who claims the MessageSid: one token per route call (masking.store.dynamo._message_put)
+    claim_token: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     @property
     def stamp(self) -> str:
@@ -391,8 +394,16 @@ class SmsRouter:
             ctx.audit("System reply failed", str(error), "Error", "Error", twilio_error_code=error.code)
 
     def _finish(self, message_sid: str, outcome: str, parts: list[ForwardedPart]) -> None:
-        """Records how a claimed message ended and what was sent under which SID."""
-        self.store.set_message_outcome(message_sid, outcome, parts)
+        """Records how a claimed message ended and what was sent under which SID. When
+        something was sent, a store failure here is logged, not raised: a 500 now would
+        make Twilio's fallback replay send the message a second time."""
+        try:
+            self.store.set_message_outcome(message_sid, outcome, parts)
+        except Exception:
+            if not parts:
+                raise
+            count("MessageOutcomeNotRecorded")
+            logger.exception("forwarded, but the outcome could not be recorded", extra={"message_sid": message_sid})
 
     # ---- records
     def _record(
@@ -407,6 +418,7 @@ class SmsRouter:
             outcome=outcome,
             body=ctx.sms.body,
             media_urls=list(ctx.sms.media_urls),
+            claim_token=ctx.claim_token,
         )
 
     def _message_records(

@@ -8,14 +8,13 @@ this client's.
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from masking.core.errors import DuplicateMessage, LeaseConflict
+from masking.core.errors import LeaseConflict, StoreBusy
 from masking.core.models import (
     ClaimOutcome,
     Client,
@@ -31,10 +30,9 @@ from masking.core.models import (
     PoolView,
     Provider,
 )
+from masking.store.claims import MessageClaims
 from masking.store.forwarding import DynamoForwardParts
 from masking.store.items import (
-    MESSAGE_RETENTION_SECONDS,
-    DynamoTable,
     build_record,
     client_key,
     client_phone_key,
@@ -52,19 +50,7 @@ from masking.store.items import (
 )
 
 
-class DynamoRoutingStore(DynamoForwardParts, DynamoTable):
-    def _message_put(self, record: MessageRecord) -> dict[str, Any]:
-        data = asdict(record)
-        data["ttl"] = int(time.time()) + MESSAGE_RETENTION_SECONDS
-        data["entity"] = "message"
-        return {
-            "Put": {
-                "TableName": self.table_name,
-                "Item": to_item(f"MSG#{record.message_sid}", "MSG", data),
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        }
-
+class DynamoRoutingStore(DynamoForwardParts, MessageClaims):
     # ---- hot path reads
     def lookup_inbound(self, to_number: str, from_phone: str) -> InboundLookup:
         keys = [number_key(to_number), client_phone_key(from_phone), provider_phone_key(from_phone)]
@@ -95,15 +81,22 @@ class DynamoRoutingStore(DynamoForwardParts, DynamoTable):
 
     # ---- hot path writes
     def touch_lease(self, lease: Lease, last_activity_at: str, expires_at: int, record: MessageRecord | None) -> Lease:
-        items = [self._message_put(record)] if record is not None else []
-        codes = self._transact([*items, *self.lease_touch_items(lease, last_activity_at, expires_at)])
-        if codes is not None:
-            if record is not None and codes and codes[0] == "ConditionalCheckFailed":
-                raise DuplicateMessage(record.message_sid)
-            raise LeaseConflict(lease.lease_id)
-        lease.last_activity_at = last_activity_at
-        lease.expires_at = expires_at
-        return lease
+        for _ in range(2):  # a second time after taking over a stale claim of this MessageSid
+            items = [self._message_put(record)] if record is not None else []
+            codes = self._transact([*items, *self.lease_touch_items(lease, last_activity_at, expires_at)])
+            if codes is None:
+                lease.last_activity_at = last_activity_at
+                lease.expires_at = expires_at
+                return lease
+            if record is not None:
+                if codes and codes[0] == "ConditionalCheckFailed":
+                    self._message_taken(record)
+                    continue
+                codes = codes[1:]
+            if "ConditionalCheckFailed" in codes:
+                raise LeaseConflict(lease.lease_id)  # the lease itself changed: a lost race
+            raise StoreBusy(f"lease touch cancelled for another reason: {codes}")
+        raise StoreBusy("lease touch: the MessageSid claim changed hands twice")
 
     def lease_touch_items(self, lease: Lease, last_activity_at: str, expires_at: int) -> list[dict[str, Any]]:
         """Transaction items extending an active lease (pair and slot), under the condition
@@ -180,32 +173,14 @@ class DynamoRoutingStore(DynamoForwardParts, DynamoTable):
             return ClaimOutcome.CLAIMED
         if record is not None:
             if codes and codes[0] == "ConditionalCheckFailed":
-                raise DuplicateMessage(record.message_sid)
+                self._message_taken(record)
+                return ClaimOutcome.PAIR_CHANGED  # taken over: read the pair again and retry
             codes = codes[1:]
         if codes and codes[0] == "ConditionalCheckFailed":
             return ClaimOutcome.PAIR_CHANGED
         if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
             return ClaimOutcome.SLOT_TAKEN
-        raise RuntimeError(f"lease transaction cancelled for another reason: {codes}")
-
-    def claim_message(self, record: MessageRecord) -> None:
-        put = self._message_put(record)["Put"]
-        try:
-            self.client.put_item(**put)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                raise DuplicateMessage(record.message_sid) from error
-            raise
-
-    def set_message_outcome(self, message_sid: str, outcome: str, parts: list[ForwardedPart]) -> None:
-        forwarded = {part.sid: part.as_map() for part in parts}
-        self.client.update_item(
-            TableName=self.table_name,
-            Key=message_key(message_sid),
-            UpdateExpression="SET outcome = :o, forwarded = :f",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":o": {"S": outcome}, ":f": serializer.serialize(forwarded)},
-        )
+        raise StoreBusy(f"lease transaction cancelled for another reason: {codes}")
 
     def create_client(self, client: Client) -> Client:
         data = asdict(client)
@@ -224,8 +199,14 @@ class DynamoRoutingStore(DynamoForwardParts, DynamoTable):
         )
         if codes is None:
             return client
+        if not codes or codes[0] != "ConditionalCheckFailed":
+            raise StoreBusy(f"client creation cancelled for another reason: {codes}")
+        # a lost race: another message created this phone's client first; use that one
         found = self._batch_get([client_phone_key(client.phone)])
-        return build_record(Client, from_item(found[(f"CLIENTPHONE#{client.phone}", "CLIENTPHONE")]))
+        existing = found.get((f"CLIENTPHONE#{client.phone}", "CLIENTPHONE"))
+        if existing is None:
+            raise StoreBusy("client creation lost a race to a client that is gone")
+        return build_record(Client, from_item(existing))
 
     def set_opt_out(self, lease: Lease, party: Party, opted_out: bool) -> None:
         attribute = "client_opted_out" if party == "client" else "provider_opted_out"

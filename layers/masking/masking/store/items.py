@@ -4,19 +4,39 @@ Every key of the one table is built here (the layout is in ``masking.store``'s d
 ``DynamoTable`` holds the client and the four ways the stores touch the table: BatchGetItem
 (retrying unprocessed keys), TransactWriteItems (returning the cancellation reasons),
 Query (all pages) and a conditional write that returns False when its condition failed.
+
+Faults (docs/architecture.md; research: /work/research/aws.md section 4):
+
+- the client uses botocore's ``adaptive`` retry mode (standard retries of throttling, 5xx
+  and connection errors plus a client-side rate limiter) and bounded connect/read timeouts
+  (https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html);
+- a ``TransactionConflict`` (or a throttle) only ever shows up as a cancellation reason
+  inside ``TransactionCanceledException``, which botocore never retries
+  (https://github.com/pynamodb/PynamoDB/issues/1264): ``_transact`` retries it with
+  backoff. After an ambiguous failure (timeout, connection error, 5xx) it resends the same
+  ``ClientRequestToken``, so an attempt that was applied is not applied twice
+  ("multiple identical calls have the same effect as one single call", valid 10 minutes:
+  https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/dynamodb/aws.sdk.kotlin.services.dynamodb.model/-transact-write-items-request/client-request-token.html);
+  after a definite cancellation nothing was applied and it takes a fresh token;
+- a failed condition is a lost race, an answer, never an error.
 """
 
 from __future__ import annotations
 
+import random
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import fields
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
+from botocore.config import Config
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from masking.core.errors import StoreBusy
 from masking.core.models import Lifecycle, NumberRecord, NumberStatus
 
 if TYPE_CHECKING:
@@ -25,6 +45,42 @@ else:
     DynamoDBClient = Any
 
 MESSAGE_RETENTION_SECONDS = 30 * 86400
+
+# botocore client settings of every store (the webhook functions time out after 10 s)
+CONNECT_TIMEOUT_SECONDS = 2
+READ_TIMEOUT_SECONDS = 3
+TOTAL_MAX_ATTEMPTS = 4
+
+
+def dynamo_config() -> Config:
+    return Config(
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=READ_TIMEOUT_SECONDS,
+        retries={"mode": "adaptive", "total_max_attempts": TOTAL_MAX_ATTEMPTS},
+        tcp_keepalive=True,
+    )
+
+
+# TransactWriteItems: how often _transact tries a contended or ambiguous transaction
+TRANSACT_ATTEMPTS = 6
+TRANSACT_BASE_DELAY = 0.02
+TRANSACT_MAX_DELAY = 0.5
+# cancellation reasons that are contention, not an answer
+CONTENTION_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
+# request errors that leave the outcome unknown or say "slow down": retry with the same token
+AMBIGUOUS_ERRORS = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TransactionInProgressException",
+        # "Operation was rejected because there is an ongoing transaction for the item."
+        # (https://docs.aws.amazon.com/sdk-for-python/v1/reference/clients/dynamodb/errors/TransactionConflictException/)
+        "TransactionConflictException",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
 
 serializer = TypeSerializer()
 
@@ -122,8 +178,20 @@ def conditional_failed(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
+def contention_only(codes: list[str]) -> bool:
+    """True when a cancelled transaction failed only for contention (no condition failed)."""
+    return any(code in CONTENTION_REASONS for code in codes) and all(code in CONTENTION_REASONS or code in ("None", "") for code in codes)
+
+
+def backoff_delay(attempt: int) -> float:
+    """Full jitter: rand(0, min(max, base * 2**attempt))."""
+    return random.uniform(0, min(TRANSACT_MAX_DELAY, TRANSACT_BASE_DELAY * (2**attempt)))
+
+
 class DynamoTable:
     """The table and its client (created on first use, so importing a store costs nothing)."""
+
+    sleep: Callable[[float], None] = staticmethod(time.sleep)
 
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
@@ -134,7 +202,7 @@ class DynamoTable:
         if self._client is None:
             import boto3
 
-            self._client = boto3.client("dynamodb")
+            self._client = boto3.client("dynamodb", config=dynamo_config())
         return self._client
 
     # ---- helpers
@@ -142,7 +210,7 @@ class DynamoTable:
         found: dict[tuple[str, str], dict[str, Any]] = {}
         request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
         for attempt in range(5):
-            response = self.client.batch_get_item(RequestItems=request)
+            response = self._idempotent(lambda keys=request: self.client.batch_get_item(RequestItems=keys))  # type: ignore[misc]
             for item in response.get("Responses", {}).get(self.table_name, []):
                 found[(item["pk"]["S"], item["sk"]["S"])] = item
             request = response.get("UnprocessedKeys") or {}
@@ -152,19 +220,65 @@ class DynamoTable:
         raise RuntimeError("DynamoDB left keys unprocessed after 5 attempts")
 
     def _transact(self, items: list[dict[str, Any]]) -> list[str] | None:
-        """Runs a transaction; returns None on success, else the per-item cancellation codes."""
-        try:
-            self.client.transact_write_items(TransactItems=items)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                raise
-            return cancellation_codes(error)
-        return None
+        """Runs a transaction; returns None on success, else the per-item cancellation codes
+        of a transaction whose conditions said no. Contention and ambiguous failures are
+        retried (see the module docstring); when they outlast ``TRANSACT_ATTEMPTS`` it
+        raises ``StoreBusy``, which the webhooks answer with a 500 (Twilio then calls the
+        fallback URL, so the message is kept)."""
+        from masking.core.observability import count
+
+        token = str(uuid.uuid4())
+        last = ""
+        for attempt in range(TRANSACT_ATTEMPTS):
+            if attempt:
+                self.sleep(backoff_delay(attempt))
+            try:
+                self.client.transact_write_items(TransactItems=items, ClientRequestToken=token)
+                return None
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code", "")
+                if code == "TransactionCanceledException":
+                    codes = cancellation_codes(error)
+                    if not contention_only(codes):
+                        return codes
+                    count("DynamoTransactionContention")
+                    token = str(uuid.uuid4())  # cancelled: nothing applied, a new request
+                    last = ",".join(codes)
+                elif code in AMBIGUOUS_ERRORS:
+                    count("DynamoAmbiguousRetry")
+                    last = code
+                else:
+                    raise
+            except (BotoConnectionError, HTTPClientError) as error:
+                count("DynamoAmbiguousRetry")
+                last = type(error).__name__
+        raise StoreBusy(f"transaction not settled after {TRANSACT_ATTEMPTS} attempts ({last})")
+
+    def _idempotent(self, call: Callable[[], Any]) -> Any:
+        """Runs a read or an idempotent write, retrying throttles, timeouts and connection
+        errors that outlast botocore's own retries (backoff); then raises ``StoreBusy``."""
+        from masking.core.observability import count
+
+        last = ""
+        for attempt in range(TRANSACT_ATTEMPTS):
+            if attempt:
+                self.sleep(backoff_delay(attempt))
+            try:
+                return call()
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code", "")
+                if code not in AMBIGUOUS_ERRORS:
+                    raise
+                last = code
+            except (BotoConnectionError, HTTPClientError) as error:
+                last = type(error).__name__
+            count("DynamoAmbiguousRetry")
+        raise StoreBusy(f"DynamoDB call not settled after {TRANSACT_ATTEMPTS} attempts ({last})")
 
     def _query(self, **kwargs: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         while True:
-            response = self.client.query(TableName=self.table_name, ConsistentRead=True, **kwargs)
+            response = self._idempotent(lambda: self.client.query(TableName=self.table_name, ConsistentRead=True, **kwargs))
             items.extend(response.get("Items", []))
             if "LastEvaluatedKey" not in response:
                 return items

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
-from masking.core.errors import DuplicateCall, DuplicateMessage, LeaseConflict
+from masking.core.errors import ClaimInProgress, DuplicateCall, DuplicateMessage, LeaseConflict
 from masking.core.models import (
     CallRecord,
     CallSession,
@@ -29,6 +29,7 @@ from masking.core.models import (
     PoolView,
     Provider,
     StatusChange,
+    stale_claim,
 )
 from masking.store.forwarding import MemoryForwardParts
 
@@ -82,12 +83,23 @@ class MemoryRoutingStore(MemoryForwardParts):
     def touch_lease(self, lease: Lease, last_activity_at: str, expires_at: int, record: MessageRecord | None) -> Lease:
         with self._lock:
             self._count("touch_lease")
-            if record is not None and record.message_sid in self.messages:
-                raise DuplicateMessage(record.message_sid)
+            if record is not None:
+                self._check_claim(record)
             touched = self._touch_unlocked(lease, last_activity_at, expires_at)
             if record is not None:
                 self.messages[record.message_sid] = replace(record)
             return touched
+
+    def _check_claim(self, record: MessageRecord) -> None:
+        """What the DynamoDB store's claim condition and ``_message_taken`` decide: new, or
+        this invocation's own claim, or a stale unfinished claim (taken over) may proceed."""
+        existing = self.messages.get(record.message_sid)
+        if existing is None or (existing.claim_token and existing.claim_token == record.claim_token):
+            return
+        if existing.outcome != "received":
+            raise DuplicateMessage(record.message_sid)
+        if not stale_claim(existing, record):
+            raise ClaimInProgress(record.message_sid)
 
     def _touch_unlocked(self, lease: Lease, last_activity_at: str, expires_at: int) -> Lease:
         """Extends the lease (pair and slot) if it is still this client's; call under the lock."""
@@ -103,8 +115,8 @@ class MemoryRoutingStore(MemoryForwardParts):
     def claim_slot(self, lease: Lease, expected_pair_version: int | None, now_epoch: int, record: MessageRecord | None) -> ClaimOutcome:
         with self._lock:
             self._count("claim_slot")
-            if record is not None and record.message_sid in self.messages:
-                raise DuplicateMessage(record.message_sid)
+            if record is not None:
+                self._check_claim(record)
             pair = self.pairs.get((lease.provider_id, lease.client_id))
             if (pair.version if pair else None) != expected_pair_version:
                 return ClaimOutcome.PAIR_CHANGED
@@ -120,8 +132,7 @@ class MemoryRoutingStore(MemoryForwardParts):
     def claim_message(self, record: MessageRecord) -> None:
         with self._lock:
             self._count("claim_message")
-            if record.message_sid in self.messages:
-                raise DuplicateMessage(record.message_sid)
+            self._check_claim(record)
             self.messages[record.message_sid] = replace(record)
 
     def set_message_outcome(self, message_sid: str, outcome: str, parts: list[ForwardedPart]) -> None:
