@@ -210,24 +210,32 @@ class DynamoRoutingStore(DynamoTable):
         )
 
     def create_client(self, client: Client) -> Client:
+        """``client``, or the one that holds its phone already. A transaction cancelled for
+        another reason (a concurrent one on the same items) is tried once more; the error
+        after that names neither the phone nor the client (it reaches the Lambda log)."""
         data = asdict(client)
         data["entity"] = "client"
-        codes = self._transact(
-            [
-                {
-                    "Put": {
-                        "TableName": self.table_name,
-                        "Item": to_item(f"CLIENTPHONE#{client.phone}", "CLIENTPHONE", data),
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
-                {"Put": {"TableName": self.table_name, "Item": to_item(f"CLIENT#{client.client_id}", "PROFILE", data)}},
-            ]
-        )
-        if codes is None:
-            return client
-        found = self._batch_get([client_phone_key(client.phone)])
-        return build_record(Client, from_item(found[(f"CLIENTPHONE#{client.phone}", "CLIENTPHONE")]))
+        phone_key = (f"CLIENTPHONE#{client.phone}", "CLIENTPHONE")
+        codes: list[str] | None = None
+        for _ in range(2):
+            codes = self._transact(
+                [
+                    {
+                        "Put": {
+                            "TableName": self.table_name,
+                            "Item": to_item(phone_key[0], phone_key[1], data),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {"Put": {"TableName": self.table_name, "Item": to_item(f"CLIENT#{client.client_id}", "PROFILE", data)}},
+                ]
+            )
+            if codes is None:
+                return client
+            found = self._batch_get([client_phone_key(client.phone)]).get(phone_key)
+            if found is not None:
+                return build_record(Client, from_item(found))
+        raise RuntimeError(f"client creation cancelled twice ({', '.join(str(code) for code in codes or [])})")
 
     def set_opt_out(self, lease: Lease, party: Party, opted_out: bool) -> None:
         attribute = "client_opted_out" if party == "client" else "provider_opted_out"
@@ -367,6 +375,17 @@ class DynamoRoutingStore(DynamoTable):
                 return False
             raise
         return True
+
+    def add_sent_part(self, message_sid: str, part: ForwardedPart) -> None:
+        """Records one more SMS sent for ``message_sid`` (a service reply, a delivery alert)."""
+        self.client.update_item(
+            TableName=self.table_name,
+            Key=message_key(message_sid),
+            UpdateExpression="SET forwarded.#new = :part",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#new": part.sid},
+            ExpressionAttributeValues={":part": serializer.serialize(part.as_map())},
+        )
 
     def add_resent_part(self, message_sid: str, original_sid: str, part: ForwardedPart) -> None:
         self.client.update_item(
