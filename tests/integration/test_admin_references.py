@@ -67,7 +67,7 @@ def test_calls_accept_client_phone_like_sessions(store: DynamoAdminStore) -> Non
     status, answer = call("POST", "/calls", {"provider": PROVIDER.provider_id})
     assert status == 422 and answer["details"][0]["field"] == "client"
 
-    status, unknown = call("POST", "/calls", {"provider": PROVIDER.provider_id, "client": "(303) 555-0999"})
+    status, _ = call("POST", "/calls", {"provider": PROVIDER.provider_id, "client": "(303) 555-0999"})
     assert status == 404
 
 

@@ -46,9 +46,7 @@ def shape(request: pytest.FixtureRequest, aws: EmbeddedAws) -> tuple[str, str]:
     return base, base_path
 
 
-def custom_domain_event(
-    method: str, url: str, *, body: str | None = None, headers: dict[str, str] | None = None
-) -> dict[str, Any]:
+def custom_domain_event(method: str, url: str, *, body: str | None = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
     """What API Gateway hands the function for a request to ``url`` on the custom domain."""
     parts = urlsplit(url)
     base_path = urlsplit(os.environ["PUBLIC_BASE_URL"]).path

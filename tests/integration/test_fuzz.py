@@ -99,10 +99,10 @@ TWILIO_FIELDS = [
     "DialCallSid",
     "Direction",
 ]
-DIGITS = ["²", "٣", "１", "-1", "99999999999999999999", "1e3", "", " 7", "7\n", "0x10"]
+DIGITS = ["²", "٣", "\uff11", "-1", "99999999999999999999", "1e3", "", " 7", "7\n", "0x10"]
 PHONES = ["+13035550201\n", "(303) 555-0201", "+1303555020²", "+", "+99999999999999999", "13035550201", OLIVIA.phone + " "]
 FIELD_NASTY = {
-    "NumMedia": DIGITS + ["1", "2", "11"],
+    "NumMedia": [*DIGITS, "1", "2", "11"],
     "CallDuration": DIGITS,
     "DialCallDuration": DIGITS,
     "ErrorCode": DIGITS,

@@ -160,7 +160,8 @@ def test_a_provider_alert_is_tracked_and_its_failure_alerts_nobody(world: World)
     post(world, Body="hi")  # client -> provider opens the lease
     pool_number = world.sandbox.sent[-1].from_number
     reply_sid = world.next_sid()
-    handle_sms_webhook(signed_event(SMS, {"MessageSid": reply_sid, "From": PROVIDER.phone, "To": pool_number, "Body": "Rex ok"}), world.services)
+    reply = {"MessageSid": reply_sid, "From": PROVIDER.phone, "To": pool_number, "Body": "Rex ok"}
+    handle_sms_webhook(signed_event(SMS, reply), world.services)
     forward = world.sandbox.sent[-1]
     assert forward.status_callback
     status(world, forward.status_callback, forward.sid, "failed", "30006")
