@@ -33,7 +33,10 @@ from local.backends import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN  # noqa: E402
 from local.demo_data import OLIVIA, PEOPLE, PETE, SAM  # noqa: E402
 
 RUNNER_SERVICE = "masking-local-runner"
-IMAGES = ("https://example.com/demo/rex-1.jpg", "https://example.com/demo/rex-2.jpg")
+IMAGES = (  # inbound MMS media live on api.twilio.com (only those are forwarded)
+    "https://api.twilio.com/2010-04-01/Accounts/AC00000000000000000000000000000000/Messages/MM00000000000000000000000000000001/Media/ME00000000000000000000000000000001",
+    "https://api.twilio.com/2010-04-01/Accounts/AC00000000000000000000000000000000/Messages/MM00000000000000000000000000000001/Media/ME00000000000000000000000000000002",
+)
 
 
 def http(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None, timeout: float = 30) -> tuple[int, bytes]:

@@ -108,10 +108,11 @@ def request_base(event: dict[str, Any]) -> str:
     """``https://<host><stage or base path>`` as this request arrived (no setting)."""
     context = event.get("requestContext") or {}
     host = context.get("domainName") or header(event, "host") or "localhost"
-    full = str(context.get("path") or event.get("path") or "/")
-    route = route_path(event)
-    prefix = full[: -len(route)] if route != "/" and full.endswith(route) else full.rsplit("/", 1)[0]
-    return f"https://{host}{prefix.rstrip('/')}"
+    full = [part for part in str(context.get("path") or event.get("path") or "/").split("/") if part]
+    route = [part for part in route_path(event).split("/") if part]
+    # by segments: one of the two paths may spell "+" as "%2B"
+    prefix = full[: len(full) - len(route)] if len(full) >= len(route) else []
+    return f"https://{host}" + "".join(f"/{part}" for part in prefix)
 
 
 def public_base_of(event: dict[str, Any], public_base_url: str = "") -> str:

@@ -210,9 +210,8 @@ class DynamoRoutingStore(DynamoTable):
         )
 
     def create_client(self, client: Client) -> Client:
-        """``client``, or the one that holds its phone already. A transaction cancelled for
-        another reason (a concurrent one on the same items) is tried once more; the error
-        after that names neither the phone nor the client (it reaches the Lambda log)."""
+        """``client``, or the one holding its phone. Cancelled otherwise (a concurrent transaction):
+        tried once more; the error names no phone (it reaches the Lambda log)."""
         data = asdict(client)
         data["entity"] = "client"
         phone_key = (f"CLIENTPHONE#{client.phone}", "CLIENTPHONE")
