@@ -15,7 +15,7 @@
 4. idempotent on CallSid: the answer is stored under the CallSid, in the same transaction
    as the lease touch; a repeated webhook gets the stored answer and allocates nothing.
 
-Every bridging ``<Dial>`` has ``action=<base>/twilio/voice/status?call=<id>&leg=dial``,
+Every bridging ``<Dial>`` has ``action=<base>/twilio/voice/status/<id>/dial``,
 which records the outcome and duration of the dialed leg (``id`` = the inbound CallSid, or
 the click-to-call session id, see ``masking.voice.click_to_call``). The webhook is
 ``masking.handlers.voice``.
