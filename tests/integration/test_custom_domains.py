@@ -134,3 +134,33 @@ def test_admin_routes_numbers_and_click_to_call_on_the_custom_domain(shape: tupl
     assert f'action="{action}"' in answered["body"]
     done = twilio_post(call_connect, action, {"CallSid": placed.sid, "DialCallStatus": "completed", "DialCallDuration": "7"})
     assert done["statusCode"] == 200 and "<Hangup" in done["body"]
+
+
+def test_hmac_sha256_webhooks_are_checked_with_the_shared_key_secret_from_ssm(aws: EmbeddedAws) -> None:
+    """Measured: X-Twilio-Webhooks-Signature-Settings was ignored, so such a request got 403."""
+    import boto3
+    from twilio.request_validator import RequestValidator
+
+    from local.backends import SECRETS_PATH
+    from tests.support import API_HOST, signed_event
+
+    seed(DynamoAdminStore(aws.env["TABLE_NAME"]))
+    boto3.client("ssm", region_name="us-east-1").put_parameter(
+        Name=f"{SECRETS_PATH}/twilio/webhook_signing_secret", Value="shared-key-secret", Type="SecureString"
+    )
+
+    class Multi(dict[str, list[str]]):
+        def getall(self, name: str) -> list[str]:
+            return self[name]
+
+    def post(secret: str, sid: str) -> int:
+        params = {"MessageSid": sid, "From": OLIVIA.phone, "To": PROVIDER.reserved_number or "", "Body": "sha256"}
+        signed = f"https://{API_HOST}/dev/twilio/sms"
+        signature = RequestValidator(secret).compute_signature(signed, Multi({k: [v] for k, v in params.items()}), algorithm="HMAC_SHA256")
+        event = signed_event(f"https://{API_HOST}/twilio/sms", params, signature)
+        event["headers"]["X-Twilio-Webhooks-Signature-Settings"] = "key=webhooks_sharedkey_1,algorithm=HMAC_SHA256"
+        return int(intercept(event, FakeLambdaContext())["statusCode"])
+
+    assert post("shared-key-secret", "SM" + "e" * 32) == 200
+    assert sandbox_http_client().sent[-1].body.endswith("sha256")
+    assert post("not-the-secret", "SM" + "f" * 32) == 403
