@@ -87,7 +87,9 @@ def test_deep_or_huge_json_is_a_400(store: DynamoAdminStore, body: str) -> None:
 PHONE = re.compile(r"\+?1?\s*\(?303\)?[\s.-]*555[\s.-]*0[0-9]{3}")
 
 
-def test_failure_paths_log_no_phone_and_no_body(store: DynamoAdminStore, aws: EmbeddedAws, capsys: pytest.CaptureFixture[str]) -> None:
+def test_failure_paths_log_no_phone_and_no_body(
+    store: DynamoAdminStore, aws: EmbeddedAws, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Measured: a KeyError in the DynamoDB store put a client's phone in the error log.
     Every failure path below is run and its log lines and exception texts grepped."""
     routing = DynamoRoutingStore(aws.env["TABLE_NAME"])
@@ -109,11 +111,9 @@ def test_failure_paths_log_no_phone_and_no_body(store: DynamoAdminStore, aws: Em
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise ClientError({"Error": {"Code": "InternalServerError", "Message": "boom"}}, "GetItem")
 
-    DynamoAdminStore.get_provider = broken  # type: ignore[method-assign]
-    try:
-        texts.append(json.dumps(call("POST", "/sessions", {"provider": PROVIDER.provider_id, "client_phone": "+13035550444"})))
-    finally:
-        del DynamoAdminStore.get_provider
+    monkeypatch.setattr(DynamoAdminStore, "get_provider", broken)
+    texts.append(json.dumps(call("POST", "/sessions", {"provider": PROVIDER.provider_id, "client_phone": "+13035550444"})))
+    monkeypatch.undo()
     texts.append(capsys.readouterr().out)
 
     joined = "\n".join(texts)
