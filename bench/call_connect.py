@@ -194,7 +194,7 @@ def calls_per_inbound_call(n_calls: int = N_CALLS, seed: int = 11) -> dict[str, 
                 if len(dial_rows) < 20 and row["root"] is not None and row["root"].find("Dial") is not None:
                     sid = params["CallSid"]
                     outcome = {"CallSid": sid, "AccountSid": params["AccountSid"], "DialCallStatus": "completed", "DialCallDuration": "30"}
-                    dial_rows.append(invoke(f"/twilio/voice/status?call={sid}&leg=dial", outcome, bridged=False))
+                    dial_rows.append(invoke(f"/twilio/voice/status/{sid}/dial", outcome, bridged=False))
         finally:
             embedded.stop()
             os.environ.clear()

@@ -104,6 +104,7 @@ def main(
     from masking.core.models import Client
     from masking.core.settings import ForwardSettings
     from masking.handlers.sms import handle_sms_webhook
+    from masking.messaging.delivery import parse_ref
     from masking.messaging.forwarding import ForwardWorker, ParkedForward
     from masking.mirror.outbox import MirrorRecord, publish_records
     from tests.support import SMS_URL, make_world, signed_event
@@ -155,7 +156,13 @@ def main(
 
     arrived: dict[str, float] = {}
     last_send: dict[str, float] = {}
-    world.sandbox._on_send = lambda sms: sms.status_callback and last_send.__setitem__(sms.status_callback.split("ref=")[1], now())
+
+    def on_send(sms: Any) -> None:
+        if sms.status_callback:
+            ref = parse_ref(sms.status_callback.rsplit("/", 1)[1])
+            last_send[ref[0] if ref else sms.status_callback] = now()
+
+    world.sandbox._on_send = on_send
     world.sandbox.set_send_faults(twilio_fault_rate, TWILIO_FAULT_KINDS, seed=seed + 2)
 
     for index in range(n_messages):
@@ -183,7 +190,7 @@ def main(
 
     outcome_of = {sid: getattr(routing_store.get_message(sid), "outcome", "missing") for sid in arrived}
     outcomes = Counter(outcome_of.values())
-    sends = Counter((s.status_callback.split("ref=")[1], s.body) for s in world.sandbox.sent if s.status_callback)
+    sends = Counter((parse_ref(s.status_callback.rsplit("/", 1)[1])[0], s.body) for s in world.sandbox.sent if s.status_callback)
     delivered = [sid for sid, outcome in outcome_of.items() if outcome == "forwarded"]
     rows = [MirrorRecord.from_json(body) for body in sqs.bodies]
     mirrored = {r.key for r in rows if r.kind == "message" and "Forwarded SIDs" in r.fields}

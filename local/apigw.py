@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import base64
 import uuid
+from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from twilio.request_validator import RequestValidator
 
@@ -28,6 +29,33 @@ def twilio_signature(auth_token: str, url: str, params: dict[str, str] | list[tu
     return str(RequestValidator(auth_token).compute_signature(url, _Multi(multi)))
 
 
+@lru_cache(maxsize=1)
+def _template_paths() -> tuple[str, ...]:
+    from local.template import api_routes
+
+    # static routes first, then fewer parameters: as API Gateway picks
+    return tuple(sorted({route.path for route in api_routes()}, key=lambda p: (p.count("{"), -len(p))))
+
+
+def template_resource(path: str) -> tuple[str | None, dict[str, str] | None]:
+    """The template's resource for ``path`` (``/twilio/sms/status/{ref}``) and its path
+    parameters, as API Gateway puts them in the event; ``(None, None)`` if none matches."""
+    segments = [part for part in path.split("/") if part]
+    for resource in _template_paths():
+        wanted = [part for part in resource.split("/") if part]
+        if len(wanted) != len(segments) or any("+" in part for part in wanted):
+            continue
+        params: dict[str, str] = {}
+        for want, got in zip(wanted, segments, strict=True):
+            if want.startswith("{"):
+                params[want.strip("{}")] = unquote(got)
+            elif want != got:
+                break
+        else:
+            return resource, params or None
+    return None, None
+
+
 def api_gateway_event(
     method: str,
     url: str,
@@ -44,6 +72,9 @@ def api_gateway_event(
     ``requestContext.path`` carries the stage, like a deployed API.
     """
     parts = urlsplit(url)
+    if resource is None:
+        resource, found = template_resource(parts.path)
+        path_parameters = path_parameters if path_parameters is not None else found
     query_pairs = parse_qsl(parts.query, keep_blank_values=True)
     multi: dict[str, list[str]] = {}
     for key, value in query_pairs:

@@ -33,7 +33,8 @@ from local.backends import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN  # noqa: E402
 from local.demo_data import OLIVIA, PEOPLE, PETE, SAM  # noqa: E402
 
 RUNNER_SERVICE = "masking-local-runner"
-IMAGES = ("https://example.com/demo/rex-1.jpg", "https://example.com/demo/rex-2.jpg")
+_MEDIA = "https://api.twilio.com/2010-04-01/Accounts/AC" + "0" * 32 + "/Messages/MM" + "0" * 31 + "1/Media/ME" + "0" * 31
+IMAGES = (_MEDIA + "1", _MEDIA + "2")  # inbound MMS media live on api.twilio.com: only those are forwarded
 
 
 def http(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None, timeout: float = 30) -> tuple[int, bytes]:

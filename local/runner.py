@@ -65,7 +65,7 @@ if str(LAYER) not in sys.path:  # what the Lambda layer provides in AWS
     sys.path.insert(0, str(LAYER))
 
 from local.apigw import api_gateway_event, twilio_signature  # noqa: E402
-from local.backends import DEMO_ADMIN_API_KEY, DEMO_AUTH_TOKEN, REGION, VERIFICATION_PHONE, EmbeddedAws  # noqa: E402
+from local.backends import DEMO_ACCOUNT_SID, DEMO_ADMIN_API_KEY, DEMO_AUTH_TOKEN, REGION, VERIFICATION_PHONE, EmbeddedAws  # noqa: E402
 from local.template import ApiRoute, IntegrationRoute, api_routes, function_spec, integration_routes, load_template  # noqa: E402
 
 STAGE = "local"
@@ -606,7 +606,10 @@ CONSOLE_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; c
 CONSOLE_TYPES[".svg"] = "image/svg+xml"
 # Pictures the console's camera button attaches: https URLs (the SMS webhook accepts no
 # other MediaUrl) on a reserved example domain, shown from local/console/pictures/.
-CONSOLE_MEDIA_PREFIX = "https://example.com/console/"
+PAGE_MEDIA_PREFIX = "https://example.com/console/"  # what the page sends (console.js MEDIA_PREFIX)
+# What the webhook gets instead: a URL of Twilio's media shape (the SMS webhook accepts no other
+# host), on the demo account; its last segment names the picture.
+CONSOLE_MEDIA_PREFIX = f"https://api.twilio.com/2010-04-01/Accounts/{DEMO_ACCOUNT_SID}/Messages/MM{'c' * 32}/Media/"
 PICTURE_PLACEHOLDER = "/console/pictures/placeholder.svg"  # any other MediaUrl: nothing is fetched
 NEW_NUMBER_PHONE = "+13035550299"  # the "new number" phone: nobody in the demo data knows it
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -733,7 +736,6 @@ class Console:
         return json_body(422, {"success": False, "error": f"{field_name}: {reason}", "details": {"field": field_name}})
 
     def send_sms(self, request: dict[str, Any]) -> Response:
-        from local.backends import DEMO_ACCOUNT_SID
 
         sender, to, text = request.get("from"), request.get("to"), request.get("body", "")
         media = request.get("media") or []
@@ -749,15 +751,15 @@ class Console:
         form = {"MessageSid": "SM" + uuid.uuid4().hex, "AccountSid": DEMO_ACCOUNT_SID, "From": sender, "To": to, "Body": text}
         form["NumMedia"] = str(len(media))
         for index, url in enumerate(media):
-            form[f"MediaUrl{index}"] = url
-            form[f"MediaContentType{index}"] = "image/svg+xml" if url.endswith(".svg") else "image/jpeg"
+            picture = url.removeprefix(PAGE_MEDIA_PREFIX) if url.startswith(PAGE_MEDIA_PREFIX) else ""
+            form[f"MediaUrl{index}"] = CONSOLE_MEDIA_PREFIX + picture.removesuffix(".svg") if picture else url
+            form[f"MediaContentType{index}"] = "image/svg+xml" if picture else "image/jpeg"
         status, _, _ = self.signed_post("/twilio/sms", form)
         return json_body(
             200 if status == 200 else 502, {"success": status == 200, "webhook_status": status, "message_sid": form["MessageSid"]}
         )
 
     def place_call(self, request: dict[str, Any]) -> Response:
-        from local.backends import DEMO_ACCOUNT_SID
 
         caller, to = request.get("from"), request.get("to")
         for name, value in (("from", caller), ("to", to)):
@@ -910,7 +912,7 @@ class Console:
         """Where the page shows each picture from: a console picture, else a placeholder (never fetched)."""
         shown = []
         for url in urls:
-            name = url[len(CONSOLE_MEDIA_PREFIX) :] if url.startswith(CONSOLE_MEDIA_PREFIX) else ""
+            name = url[len(CONSOLE_MEDIA_PREFIX) :] + ".svg" if url.startswith(CONSOLE_MEDIA_PREFIX) else ""
             local = CONSOLE_DIR / "pictures" / name
             shown.append(f"/console/pictures/{name}" if re.fullmatch(r"[a-z0-9-]+\.svg", name) and local.is_file() else PICTURE_PLACEHOLDER)
         return shown

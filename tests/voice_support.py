@@ -99,7 +99,7 @@ class VoiceWorld:
         url = event_url(public)
         event = signed_event(url, {"AccountSid": ACCOUNT_SID, **params}, signature)
         path = urlsplit(url).path
-        if path.endswith("/bridge"):
+        if path.endswith("/bridge") or "/bridge/" in path:
             return handle_bridge_webhook(event, self.services)
         return handle_call_status_webhook(event, self.services)
 

@@ -1,6 +1,6 @@
 """call_connect: Twilio's voice webhook (POST /twilio/voice), the click-to-call bridge
-(POST /twilio/voice/bridge) and call status callbacks and <Dial> actions
-(POST /twilio/voice/status). Handlers live in masking.handlers.voice,
+(POST /twilio/voice/bridge/{call}) and call status callbacks and <Dial> actions
+(POST /twilio/voice/status/{call}[/{leg}]; the old ?call= forms too). Handlers live in masking.handlers.voice,
 routing in masking.voice.
 
 A hot-path function: no pydantic, no pyairtable, no twilio REST client."""
@@ -21,8 +21,8 @@ snapstart.register(prime=get_voice_services)  # only where the runtime has SnapS
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     path = event.get("resource") or event.get("path") or ""
-    if path.endswith("/voice/status"):
+    if path.endswith("/voice/status") or "/voice/status/" in path:
         return handle_call_status_webhook(event, get_voice_services())
-    if path.endswith("/voice/bridge"):
+    if path.endswith("/voice/bridge") or "/voice/bridge/" in path:
         return handle_bridge_webhook(event, get_voice_services())
     return handle_voice_webhook(event, get_voice_services())

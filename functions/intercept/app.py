@@ -1,5 +1,5 @@
-"""intercept: Twilio's SMS webhook (POST /twilio/sms) and delivery status callback
-(POST /twilio/sms/status). Handlers live in masking.handlers.sms,
+"""intercept: Twilio's SMS webhook (POST /twilio/sms) and delivery status callbacks
+(POST /twilio/sms/status/{ref}, and the old /twilio/sms/status?ref=). Handlers live in masking.handlers.sms,
 routing in masking.messaging.routing."""
 
 from typing import Any
@@ -18,6 +18,7 @@ snapstart.register(prime=get_sms_services)  # only where the runtime has SnapSta
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if (event.get("resource") or event.get("path", "")).endswith("/status"):
+    route = event.get("resource") or event.get("path") or ""
+    if route.endswith("/status") or "/status/" in route:
         return handle_status_webhook(event, get_sms_services())
     return handle_sms_webhook(event, get_sms_services())

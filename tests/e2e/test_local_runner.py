@@ -81,9 +81,9 @@ def test_outbox_shows_message_record_and_delivery_status(runner_url: str, twilio
     messages = [r for r in records if r["kind"] == "message" and r["key"] == params["MessageSid"]]
     assert messages and messages[0]["fields"]["Body"] == "Bella needs her pills at 6"
 
-    # Twilio's delivery callback, signed over the callback URL with its ?ref= query
+    # Twilio's delivery callback, signed over the callback URL (the ref is in its path)
     callback = sent[0]["status_callback"]
-    assert callback.startswith(f"{runner_url}/twilio/sms/status?ref=")
+    assert callback == f"{runner_url}/twilio/sms/status/{params['MessageSid']}"
     delivered = {"MessageSid": sent[0]["sid"], "MessageStatus": "delivered", "AccountSid": DEMO_ACCOUNT_SID}
     assert twilio.post(delivered, url=callback) == 200
     _, records = get_json(f"{runner_url}/_local/outbox")

@@ -165,7 +165,7 @@ def test_a_stored_request_is_replayed_and_delivered_once(world: World) -> None:
     assert bodies_to(world, PROVIDER.phone) == ["From Olivia Owner: Stored first"]
     # the forward's status callback is the primary webhook's, not under the fallback path
     callback = world.sent_to(PROVIDER.phone)[0].status_callback
-    assert callback == f"https://{API_HOST}/{STAGE}/twilio/sms/status?ref={params['MessageSid']}"
+    assert callback == f"https://{API_HOST}/{STAGE}/twilio/sms/status/{params['MessageSid']}"
 
 
 def test_a_replay_of_a_message_the_primary_processed_sends_nothing_more(world: World) -> None:

@@ -58,7 +58,7 @@ def test_handler_bridges_an_inbound_call_and_records_the_dial_outcome(deployed: 
     root = twiml_of(invoke(f"https://{API_HOST}/twilio/voice", {"CallSid": sid, "From": OLIVIA.phone, "To": str(RESERVED)}))
     assert dialed(root) == (POOL[0], PROVIDER.phone)
     [dial] = root.iter("Dial")
-    assert dial.get("action") == f"{BASE}/twilio/voice/status?call={sid}&leg=dial"
+    assert dial.get("action") == f"{BASE}/twilio/voice/status/{sid}/dial"
 
     action = twiml_of(
         invoke(

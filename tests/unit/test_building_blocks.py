@@ -17,7 +17,7 @@ from masking.core.settings import (
     get_aws_settings,
     get_routing_settings,
 )
-from masking.handlers.twilio_request import BadRequest, form_params, public_base, public_url
+from masking.handlers.twilio_request import BadRequest, form_params, public_base_of, public_url
 from masking.messaging.text import classify_keyword, split_body, utf16_units
 
 
@@ -87,7 +87,8 @@ def test_public_url_from_the_api_gateway_event_includes_stage_and_query() -> Non
     event = api_gateway_event("POST", "https://abc.execute-api.us-east-1.amazonaws.com/twilio/sms/status?ref=SM1", stage="prod")
     assert public_url(event) == "https://abc.execute-api.us-east-1.amazonaws.com/prod/twilio/sms/status?ref=SM1"
     assert public_url(event, "https://sms.example.com") == "https://sms.example.com/twilio/sms/status?ref=SM1"
-    assert public_base("https://abc/prod/twilio/sms", "/twilio/sms") == "https://abc/prod"
+    assert public_base_of(event) == "https://abc.execute-api.us-east-1.amazonaws.com/prod"
+    assert public_base_of(event, "https://sms.example.com/masking") == "https://sms.example.com/masking"
 
 
 def test_form_params_keep_repeated_fields_and_reject_bad_bodies() -> None:

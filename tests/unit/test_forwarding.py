@@ -16,6 +16,7 @@ import pytest
 
 from masking.core.models import OutboundSms
 from masking.handlers.sms import handle_sms_webhook
+from masking.messaging.delivery import parse_ref
 from masking.messaging.forwarding import UNDELIVERED_TO_SENDER, ForwardBusy, ParkedForward
 from tests.support import OLIVIA, PETE, PROVIDER, World
 
@@ -34,7 +35,7 @@ def send(world: World, from_phone: str, to_number: str, body: str, **kwargs) -> 
 
 def deliveries(world: World) -> Counter[tuple[str, str]]:
     """How often each (inbound MessageSid, part body) reached Twilio."""
-    return Counter((s.status_callback.split("ref=")[1], s.body) for s in world.sandbox.sent if s.status_callback)
+    return Counter((parse_ref(s.status_callback.rsplit("/", 1)[1])[0], s.body) for s in world.sandbox.sent if s.status_callback)
 
 
 def audits(world: World) -> list[str]:
@@ -54,7 +55,7 @@ def test_each_transient_fault_leads_to_exactly_one_delivery(world: World, fault:
 
     [sms] = world.sandbox.sent
     assert (sms.to_phone, sms.body) == (PROVIDER.phone, "From Olivia Owner: my dog is sick, please come")
-    assert sms.status_callback and sms.status_callback.endswith(f"?ref={sid}")
+    assert sms.status_callback and sms.status_callback.endswith(f"/twilio/sms/status/{sid}")
     assert world.store.get_message(sid).outcome == "forwarded"  # type: ignore[union-attr]
     assert sms.sid in world.store.get_message(sid).forwarded  # type: ignore[union-attr]
     message_rows = [r for r in world.outbox.records if r.kind == "message" and r.key == sid]
@@ -75,7 +76,8 @@ def test_a_provider_reply_is_parked_and_delivered_once(world: World) -> None:
 
 
 def test_a_multipart_body_that_failed_on_part_two_resumes_at_part_two(world: World) -> None:
-    body = " ".join(f"word{i:04d}" for i in range(450))  # ~4,000 characters: 3 parts
+    # 1,600 characters (Twilio's inbound limit), 3,200 UTF-16 units: 3 parts with the prefix
+    body = "🐶" * 1600
     world.sandbox.fail_next_send("connection", after=1)
 
     sid = send(world, OLIVIA.phone, RESERVED, body)
@@ -222,7 +224,7 @@ def test_a_lookup_does_not_match_an_older_identical_message(world: World) -> Non
 
 def test_the_webhook_parks_the_remaining_parts_when_its_time_budget_is_used(world: World) -> None:
     world.forwarding.settings = replace(world.forwarding.settings, hot_path_budget_seconds=0)
-    body = " ".join(f"word{i:04d}" for i in range(300))  # 2 parts
+    body = " ".join(f"word{i:04d}" for i in range(176))  # 1,583 characters: 2 parts with the prefix
     sid = send(world, OLIVIA.phone, RESERVED, body)
     assert len(world.sandbox.sent) == 1 and not world.forwards.parked[0][0].ambiguous
     world.run_parked()
@@ -280,10 +282,11 @@ def test_the_timed_resend_runs_once_when_two_deliveries_race(world: World) -> No
 
 def test_parked_forward_survives_the_queue_as_json(world: World) -> None:
     world.sandbox.fail_next_send("accepted_lost", after=1)
-    send(world, OLIVIA.phone, RESERVED, " ".join(["x" * 20] * 100), media=["https://api.twilio.com/m/ME1"])
+    media = f"https://api.twilio.com/2010-04-01/Accounts/AC{'0' * 32}/Messages/MM{'1' * 32}/Media/ME{'1' * 32}"
+    send(world, OLIVIA.phone, RESERVED, " ".join(["x" * 20] * 76), media=[media])  # 1,595 characters: 2 parts
     [(forward, _)] = world.forwards.parked
     copy = ParkedForward.from_json(forward.to_json())
-    assert copy == forward and isinstance(copy.parts[0], OutboundSms) and copy.parts[0].media_urls == ["https://api.twilio.com/m/ME1"]
+    assert copy == forward and isinstance(copy.parts[0], OutboundSms) and copy.parts[0].media_urls == [media]
 
 
 def test_a_forward_that_can_neither_be_sent_nor_parked_is_not_answered_200(world: World) -> None:

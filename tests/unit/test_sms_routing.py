@@ -31,7 +31,7 @@ def test_client_message_is_forwarded_from_a_pool_number_with_the_name_prefix(wor
     assert sms.to_phone == PROVIDER.phone
     assert sms.from_number in POOL
     assert sms.body == "From Olivia Owner: Is Rex OK?"
-    assert sms.status_callback is not None and "/dev/twilio/sms/status?ref=SM" in sms.status_callback
+    assert sms.status_callback is not None and "/dev/twilio/sms/status/SM" in sms.status_callback
 
 
 def test_second_message_has_no_prefix_and_keeps_the_pool_number(world: World) -> None:

@@ -93,7 +93,7 @@ def test_client_call_is_bridged_to_the_provider_with_the_pool_number_as_caller_i
     caller_id, number = dialed(root)
     assert (caller_id, number) == (POOL[0], PROVIDER.phone)
     [dial] = root.iter("Dial")
-    assert dial.get("action") == f"{BASE}/twilio/voice/status?call=CA{'1' * 32}&leg=dial"
+    assert dial.get("action") == f"{BASE}/twilio/voice/status/CA{'1' * 32}/dial"
     assert dial.get("method") == "POST"
     assert dial.get("record") is None  # recording is off by default
     lease = pair_of(voice)
@@ -391,8 +391,8 @@ def test_click_to_call_rings_the_provider_then_bridges_to_the_client(voice: Voic
     assert session.call_id.startswith("CS") and len(session.call_id) == 34
     [placed] = voice.sandbox.calls
     assert (placed.to_phone, placed.from_number) == (PROVIDER.phone, RESERVED)
-    assert placed.url == f"{BASE}/twilio/voice/bridge?call={session.call_id}"
-    assert placed.status_callback == f"{BASE}/twilio/voice/status?call={session.call_id}"
+    assert placed.url == f"{BASE}/twilio/voice/bridge/{session.call_id}"
+    assert placed.status_callback == f"{BASE}/twilio/voice/status/{session.call_id}"
     assert placed.status_callback_events == ["initiated", "ringing", "answered", "completed"]
     assert placed.sid.startswith("CA") and len(placed.sid) == 34
     stored = voice.session(session.call_id)
@@ -408,7 +408,7 @@ def test_click_to_call_rings_the_provider_then_bridges_to_the_client(voice: Voic
 
     assert dialed(root) == (RESERVED, OLIVIA.phone)
     [dial] = root.iter("Dial")
-    assert dial.get("action") == f"{BASE}/twilio/voice/status?call={session.call_id}&leg=dial"
+    assert dial.get("action") == f"{BASE}/twilio/voice/status/{session.call_id}/dial"
     assert verbs(action) == ["Hangup"]
     done = voice.session(session.call_id)
     assert (done.status, done.duration, done.dial_status, done.dial_duration) == ("completed", 50, "completed", 42)

@@ -37,3 +37,16 @@ def load_twilio_credentials(secrets_path: str) -> TwilioCredentials:
         max_age=SECRET_MAX_AGE_SECONDS,
     )
     return TwilioCredentials(account_sid=values[sid_name], auth_token=values[token_name])
+
+
+def load_webhook_signing_secret(secrets_path: str) -> str:
+    """The SharedKey secret Twilio signs with when a Webhooks Rule matches
+    (``X-Twilio-Webhooks-Signature-Settings``), from ``<SECRETS_PATH>/twilio/webhook_signing_secret``;
+    "" when none is stored or it cannot be read (the Auth Token is tried then).
+    https://www.twilio.com/docs/usage/webhooks/webhook-shared-keys"""
+    from aws_lambda_powertools.utilities.parameters import get_parameter
+
+    try:
+        return str(get_parameter(f"{secrets_path.rstrip('/')}/twilio/webhook_signing_secret", decrypt=True, max_age=SECRET_MAX_AGE_SECONDS))
+    except Exception:  # not stored, or no permission: not an error for HMAC-SHA1 webhooks
+        return ""

@@ -1,13 +1,16 @@
-"""Client sync: upsert a client by external id (e.g. a Time To Pet id) or by phone."""
+"""Client sync: upsert a client by external id (e.g. a Time To Pet id) or by phone; and the
+one place a client reference is resolved (``find_client_by_reference``, ``resolve_client``)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from typing import Protocol
 
 from masking.admin.context import AdminContext
 from masking.core.errors import Conflict, NotFound
 from masking.core.models import NEW_CLIENT_NAME, Client
+from masking.core.phones import InvalidPhoneNumber, normalize_e164
 
 
 def upsert_client(
@@ -58,14 +61,46 @@ def upsert_client(
     return client, existing is None
 
 
+class ClientLookup(Protocol):
+    def get_client(self, client_id: str) -> Client | None: ...
+
+    def find_client(self, *, phone: str | None = None, external_id: str | None = None) -> Client | None: ...
+
+
+def as_phone(reference: str) -> str | None:
+    """``reference`` as an E.164 phone if it reads as one written any way people type it
+    ("(303) 555-0201", "303.555.0201", "+1 303 555 0201"), else None."""
+    text = reference.strip()
+    if not any(char in "0123456789" for char in text) or len(text) > 40:
+        return None
+    try:
+        return normalize_e164(text)
+    except InvalidPhoneNumber:
+        return None
+
+
+def find_client_by_reference(store: ClientLookup, reference: str) -> Client | None:
+    """The one way every admin route reads a client reference: an id, an external id
+    (Time To Pet), or a phone written any way people type it."""
+    ref = (reference or "").strip()
+    if not ref:
+        return None
+    client = store.get_client(ref) or store.find_client(external_id=ref)
+    if client is None:
+        phone = as_phone(ref)
+        client = store.find_client(phone=phone) if phone else None
+    return client
+
+
 def resolve_client(ctx: AdminContext, reference: str, phone: str | None) -> Client:
-    """A client by id, by external id, or by phone (E.164); creates one for an unknown phone."""
-    client = ctx.store.get_client(reference) if reference else None
-    client = client or (ctx.store.find_client(external_id=reference) if reference else None)
+    """A client by reference (``find_client_by_reference``), else by ``phone`` (E.164
+    already: the request models normalize it), created for an unknown phone. Sessions and
+    calls both resolve ``client`` / ``client_phone`` here."""
+    client = find_client_by_reference(ctx.store, reference)
     if client is None and phone:
         client = ctx.store.find_client(phone=phone)
         if client is None:
             client, _ = upsert_client(ctx, phone)
     if client is None:
-        raise NotFound("no such client", {"client": reference or phone})
+        raise NotFound("no such client", {"client": reference or None})
     return client

@@ -4,12 +4,13 @@ publishes ``take_records()`` when the request ends, as the webhooks publish a ro
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from masking.core.models import Client, NumberRecord, Provider, iso, utcnow
-from masking.core.ports import AdminStore, NumberGateway
+from masking.core.models import Client, ForwardedPart, MessageRecord, NumberRecord, OutboundSms, Provider, SentSms, iso, utcnow
+from masking.core.ports import AdminStore, NumberGateway, SendError
 from masking.core.settings import InventorySettings, RoutingSettings, TwilioSettings
 from masking.mirror import rows
 from masking.mirror.outbox import Category, MirrorRecord, Severity
@@ -69,6 +70,26 @@ class AdminContext:
 
     def mirror_client(self, client: Client, provider_id: str | None = None) -> None:
         self.records.append(rows.client_profile(client, provider_id, self.stamp()))
+
+    def send_system_sms(self, message: OutboundSms, webhook_base: str, provider_id: str | None = None) -> SentSms:
+        """Sends one of the service's own texts (session notice, verification SMS), tracked
+        like a forward: a ``SY...`` message record holds it, and its StatusCallback
+        (``/twilio/sms/status/SY....system``) lets a failed delivery be audited. Raises
+        SendError (the record then says ``send_failed``: nothing went out)."""
+        ref = f"SY{uuid.uuid4().hex}"
+        callback = None
+        if webhook_base:
+            self.store.claim_message(MessageRecord(ref, self.stamp(), provider_id=provider_id, direction="system", outcome="system"))
+            callback = f"{webhook_base.rstrip('/')}/twilio/sms/status/{ref}.system"
+        try:
+            sent = self.gateway.send_sms(message, callback)
+        except SendError:
+            if callback:
+                self.store.set_message_outcome(ref, "send_failed", [])
+            raise
+        if callback:
+            self.store.add_sent_part(ref, ForwardedPart(sent.sid, message.from_number, message.to_phone, message.body, kind="system"))
+        return sent
 
     def take_records(self) -> list[MirrorRecord]:
         """This request's mirror records, handed over once (the context keeps none)."""

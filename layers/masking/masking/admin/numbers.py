@@ -136,8 +136,9 @@ def attach_number(ctx: AdminContext, number: str, webhook_base: str) -> NumberRe
             ctx.gateway.add_to_messaging_service(ctx.twilio.messaging_service_sid, stored.twilio_sid)
         if ctx.inventory.verification_phone:
             step = "send the verification SMS"
-            ctx.gateway.send_sms(
-                OutboundSms(from_number=number, to_phone=ctx.inventory.verification_phone, body=VERIFICATION_TEXT.format(number=number))
+            ctx.send_system_sms(
+                OutboundSms(from_number=number, to_phone=ctx.inventory.verification_phone, body=VERIFICATION_TEXT.format(number=number)),
+                webhook_base,
             )
             verification = "Sent"
     except SendError as error:

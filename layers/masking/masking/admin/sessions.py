@@ -42,8 +42,11 @@ class SessionView:
         }
 
 
-def open_session(ctx: AdminContext, provider: Provider, client: Client, ttl_days: float | None, notify: bool) -> SessionView:
-    """Returns the pair's active lease, or allocates one (idempotent per pair)."""
+def open_session(
+    ctx: AdminContext, provider: Provider, client: Client, ttl_days: float | None, notify: bool, webhook_base: str = ""
+) -> SessionView:
+    """Returns the pair's active lease, or allocates one (idempotent per pair). ``webhook_base``:
+    where the notice's delivery status is reported."""
     if provider.status != "Active" or not provider.reserved_number:
         raise Conflict("the provider has no active reserved number", {"provider": provider.provider_id})
     now = ctx.now()
@@ -78,14 +81,15 @@ def open_session(ctx: AdminContext, provider: Provider, client: Client, ttl_days
         )
         mirror_lease(ctx, lease, lease.lease_id)
     if notify:
-        view.notified = _notify_provider(ctx, provider, lease)
+        view.notified = _notify_provider(ctx, provider, lease, webhook_base)
     return view
 
 
-def _notify_provider(ctx: AdminContext, provider: Provider, lease: Lease) -> bool:
+def _notify_provider(ctx: AdminContext, provider: Provider, lease: Lease, webhook_base: str) -> bool:
     text = NOTIFY_TEXT.format(client=lease.client_name, pool_number=lease.pool_number)
     try:
-        ctx.gateway.send_sms(OutboundSms(from_number=lease.pool_number, to_phone=provider.phone, body=text))
+        notice = OutboundSms(from_number=lease.pool_number, to_phone=provider.phone, body=text)
+        ctx.send_system_sms(notice, webhook_base, provider.provider_id)
     except SendError as error:
         ctx.audit(
             "Session notification failed",

@@ -19,10 +19,14 @@ from masking.core.ports import RoutingStore
 MAX_ATTEMPTS = 8
 
 
-def create_client_from_phone(store: RoutingStore, phone: str, stamp: str) -> Client:
-    """The client a phone belongs to, created (named "New client") when it is new to us.
-    Two first messages at once create one client: the store keeps the first."""
-    return store.create_client(Client(client_id=f"CL{uuid.uuid4().hex}", name=NEW_CLIENT_NAME, phone=phone, created_at=stamp))
+def create_client_from_phone(store: RoutingStore, phone: str, stamp: str) -> tuple[Client, bool]:
+    """The client a phone belongs to, created (named "New client") when it is new to us,
+    and whether this call created it. Two first messages at once create one client: the
+    store keeps the first, and only the request whose candidate was kept gets ``True``
+    (so only it writes the "Client created" audit row)."""
+    candidate = Client(client_id=f"CL{uuid.uuid4().hex}", name=NEW_CLIENT_NAME, phone=phone, created_at=stamp)
+    client = store.create_client(candidate)
+    return client, client.client_id == candidate.client_id
 
 
 def new_lease_id() -> str:

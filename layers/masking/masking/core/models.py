@@ -190,15 +190,19 @@ class ForwardedPart:
     body: str
     media_urls: list[str] = field(default_factory=list)
     attempt: int = 1  # 2 for the one timed resend
+    kind: str = "forward"  # "system": a service reply; "alert": a delivery alert to the provider
 
     def as_map(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "from": self.from_number,
             "to": self.to_phone,
             "body": self.body,
             "media_urls": list(self.media_urls),
             "attempt": self.attempt,
         }
+        if self.kind != "forward":
+            data["kind"] = self.kind
+        return data
 
     @classmethod
     def from_map(cls, sid: str, data: dict[str, Any]) -> ForwardedPart:
@@ -209,6 +213,7 @@ class ForwardedPart:
             str(data.get("body", "")),
             list(data.get("media_urls") or []),
             int(data.get("attempt", 1)),
+            str(data.get("kind", "forward")),
         )
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+# [0-9], not \d (which matches "²" and other Unicode digits); used with fullmatch, since
+# "$" also matches before a final newline ("+13035550201\n" would pass).
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 class InvalidPhoneNumber(ValueError):
@@ -20,7 +22,12 @@ class InvalidPhoneNumber(ValueError):
 
 
 def is_e164(value: str | None) -> bool:
-    return bool(value) and bool(E164.match(value or ""))
+    return bool(value) and bool(E164.fullmatch(value or ""))
+
+
+def ascii_digits(value: str) -> bool:
+    """Only 0-9 (``str.isdigit`` also takes "²" and "٣", which ``int`` then refuses or reads)."""
+    return bool(value) and value.isascii() and value.isdigit()
 
 
 def normalize_e164(value: str, default_region: str = "US") -> str:

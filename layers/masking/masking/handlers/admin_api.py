@@ -55,7 +55,7 @@ from masking.handlers.admin_input import (
     UnreadableRequest,
     normalize_event,
 )
-from masking.handlers.twilio_request import header, json_response, public_base, public_url
+from masking.handlers.twilio_request import header, json_response, public_base_of, route_path
 from masking.mirror.outbox import publish_records
 from masking.voice.click_to_call import session_view, start_call
 from masking.wiring import get_admin_context, get_outbox
@@ -188,11 +188,9 @@ def admin() -> AdminContext:
 
 
 def webhook_base() -> str:
-    """The API's public base URL (scheme, host, stage): where bought numbers point."""
-    event = app.current_event.raw_event
-    url = public_url(event, admin().twilio.public_base_url).split("?", 1)[0]
-    # unquoted: API Gateway may give "%2B" in one of the two and "+" in the other
-    return public_base(unquote(url), unquote(event.get("path") or ""))
+    """The API's public base URL (``PUBLIC_BASE_URL`` with its base path, or host + stage):
+    where bought numbers, click-to-calls and status callbacks point."""
+    return public_base_of(app.current_event.raw_event, admin().twilio.public_base_url)
 
 
 def answer(status: int = 200, **payload: Any) -> Response[dict[str, Any]]:
@@ -214,7 +212,7 @@ def post_session(request: SessionRequest) -> Response[dict[str, Any]]:
     ctx = admin()
     provider = get_provider(ctx, request.provider)
     client = resolve_client(ctx, request.client or "", request.client_phone)
-    view = open_session(ctx, provider, client, request.ttl_days, request.notify)
+    view = open_session(ctx, provider, client, request.ttl_days, request.notify, webhook_base())
     return answer(201 if view.created else 200, session=view.as_dict())
 
 
@@ -339,7 +337,11 @@ def get_pool_stats() -> Response[dict[str, Any]]:
 def post_call(request: CallRequest) -> Response[dict[str, Any]]:
     """Rings the provider from their reserved number; when they answer, the client is dialed
     with the reserved number as caller ID. The session expires 30 minutes after creation."""
-    session = start_call(admin(), request.provider, request.client, request.reference, webhook_base())
+    if not request.client and not request.client_phone:
+        raise Unprocessable("client or client_phone is required", [{"field": "client", "problem": "client or client_phone is required"}])
+    session = start_call(
+        admin(), request.provider, request.client or "", request.reference, webhook_base(), client_phone=request.client_phone
+    )
     return answer(201, call=session_view(session))
 
 
@@ -463,6 +465,9 @@ def handle_admin_request(event: dict[str, Any], context: LambdaContext) -> dict[
     except Exception:
         logger.exception("the admin context could not be built")
         return _error(500, "internal error")
+    # a custom domain with a base path mapping gives path = "/masking/sessions": the resolver
+    # routes on the path without it
+    normalized["path"] = route_path(normalized, ctx.twilio.public_base_url)
     app.append_context(admin=ctx)
     try:
         return app.resolve(normalized, context)

@@ -80,25 +80,49 @@ def _body_text(event: dict[str, Any]) -> str:
     return str(body)
 
 
+MAX_BODY_CHARS = 64 * 1024  # the largest request (a client upsert) is under 1 KB
+MAX_JSON_DEPTH = 8  # the models are flat: an object of scalars
+
+
+def json_depth(value: Any) -> int:
+    """How deep ``value`` nests (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
 def _body_pairs(event: dict[str, Any]) -> list[tuple[str, Any]]:
-    """The body's fields: a JSON object, or a form (sniffed when no content type says)."""
+    """The body's fields: a JSON object, or a form (sniffed when no content type says).
+    Bodies over 64 KB, or JSON nested deeper than 8, are refused (400)."""
     text = _body_text(event).strip()
     if not text:
         return []
+    if len(text) > MAX_BODY_CHARS:
+        raise UnreadableRequest(f"the body is larger than {MAX_BODY_CHARS // 1024} KB")
     content_type = (header(event, "content-type") or "").split(";")[0].strip().lower()
     if content_type in ("", "text/plain"):
         content_type = "application/json" if text.startswith(("{", "[", '"')) else FORM
     if content_type == FORM:
         try:
             return parse_qsl(text, keep_blank_values=True, strict_parsing=True, max_num_fields=100)
-        except ValueError as exc:
-            raise UnreadableRequest(f"the body is not a valid form: {exc}") from exc
+        except ValueError:  # its message quotes the body
+            raise UnreadableRequest("the body is not a valid form (key=value pairs joined by &)") from None
     if not content_type.endswith("json"):
         raise UnreadableRequest(f"unsupported content type {content_type!r}: send JSON or a form")
     try:
         parsed = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UnreadableRequest(f"the body is not valid JSON: {exc.msg} at position {exc.pos}") from exc
+    except RecursionError:  # "[[[[...": deeper than the parser goes
+        raise UnreadableRequest(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels") from None
+    if json_depth(parsed) > MAX_JSON_DEPTH:
+        raise UnreadableRequest(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
     if not isinstance(parsed, dict):
         raise UnreadableRequest("the JSON body must be an object")
     return list(parsed.items())
@@ -205,7 +229,8 @@ class ClientRequest(AdminInput):
 
 class CallRequest(AdminInput):
     provider: Identifier
-    client: Reference
+    client: Reference | None = None
+    client_phone: Phone | None = None
     reference: Annotated[str, Field(min_length=1, max_length=200, description="your own reference, e.g. a booking id")] | None = None
 
 

@@ -2,7 +2,8 @@
 
 - ``handle_sms_webhook`` (POST /twilio/sms): signature, parsing into an ``InboundSms``,
   routing (``masking.messaging.routing``), the mirror records on the outbox, empty TwiML.
-- ``handle_status_webhook`` (POST /twilio/sms/status): a delivery status callback, stored
+- ``handle_status_webhook`` (POST /twilio/sms/status/{ref}, or the old ?ref=): a delivery
+  status callback, stored
   and acted on by ``masking.messaging.delivery``.
 
 When the service cannot take a message (DynamoDB stayed throttled or contended, a bug),
@@ -15,21 +16,14 @@ such a failure, error 11217: https://www.twilio.com/docs/api/errors/11217).
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from masking.core.models import DeliveryUpdate, InboundSms, iso, utcnow
 from masking.core.observability import count, logger
-from masking.core.phones import is_e164
-from masking.handlers.twilio_request import (
-    BadRequest,
-    FormParams,
-    TwilioRequest,
-    json_response,
-    public_base,
-    twiml_response,
-    verify_twilio_request,
-)
-from masking.messaging.delivery import SMS_STATUS_RANK, record_status
+from masking.core.phones import ascii_digits, is_e164
+from masking.handlers.twilio_request import BadRequest, FormParams, TwilioRequest, json_response, twiml_response, verify_twilio_request
+from masking.messaging.delivery import SMS_STATUS_RANK, parse_ref, record_status, status_callback_url
 from masking.mirror.outbox import publish_records
 from masking.mirror.rows import audit_record
 
@@ -39,6 +33,18 @@ if TYPE_CHECKING:
 SMS_PATH = "/twilio/sms"
 SMS_FALLBACK_PATH = SMS_PATH + "/fallback"  # stored by API Gateway, replayed by handlers.fallback
 MAX_MEDIA = 10
+# "The text body of the message. Up to 1600 characters long." (Twilio's incoming-message
+# webhook parameters, https://www.twilio.com/docs/messaging/guides/webhook-request); error
+# 21617 covers messages "you tried to send or receive" over 1,600 characters
+# (https://www.twilio.com/docs/api/errors/21617). A longer Body is not Twilio's.
+MAX_INBOUND_BODY = 1600
+# Inbound MediaUrl{N} is the Media resource on Twilio's API host:
+# https://api.twilio.com/2010-04-01/Accounts/AC.../Messages/MM.../Media/ME...
+# (https://www.twilio.com/docs/messaging/api/media-resource). Any other host (a private
+# address, a metadata endpoint, someone's tracker) is not forwarded.
+MEDIA_URL = re.compile(
+    r"https://api\.twilio\.com/2010-04-01/Accounts/AC[0-9A-Za-z]{1,40}/Messages/[0-9A-Za-z]{2,40}/Media/[0-9A-Za-z]{2,40}"
+)
 
 
 def parse_inbound_sms(params: FormParams) -> InboundSms:
@@ -51,15 +57,18 @@ def parse_inbound_sms(params: FormParams) -> InboundSms:
     if not is_e164(to_number):
         raise BadRequest("To is not an E.164 phone number")
     raw_count = params.first("NumMedia", "0") or "0"
-    if not raw_count.isdigit() or int(raw_count) > MAX_MEDIA:
+    if not ascii_digits(raw_count) or int(raw_count) > MAX_MEDIA:
         raise BadRequest("NumMedia is not a number from 0 to 10")
     media_urls = []
     for index in range(int(raw_count)):
         url = params.first(f"MediaUrl{index}")
-        if not url.startswith("https://"):
-            raise BadRequest(f"MediaUrl{index} is missing or not an https URL")
+        if not MEDIA_URL.fullmatch(url):
+            raise BadRequest(f"MediaUrl{index} is missing or not a Twilio media URL (https://api.twilio.com/...)")
         media_urls.append(url)
-    return InboundSms(message_sid=sid, from_phone=from_phone, to_number=to_number, body=params.first("Body"), media_urls=media_urls)
+    body = params.first("Body")
+    if len(body) > MAX_INBOUND_BODY:
+        raise BadRequest(f"Body is longer than Twilio's {MAX_INBOUND_BODY}-character limit ({len(body)} characters)")
+    return InboundSms(message_sid=sid, from_phone=from_phone, to_number=to_number, body=body, media_urls=media_urls)
 
 
 def _verified(event: dict[str, Any], services: SmsServices, what: str) -> TwilioRequest | dict[str, Any]:
@@ -101,8 +110,7 @@ def _sms_webhook(event: dict[str, Any], services: SmsServices) -> dict[str, Any]
         publish_records(services.outbox, [audit])
         return twiml_response()
     logger.set_correlation_id(sms.message_sid)
-    path = SMS_FALLBACK_PATH if request.url.split("?", 1)[0].endswith(SMS_FALLBACK_PATH) else SMS_PATH
-    callback = f"{public_base(request.url, path)}{services.twilio.status_callback_path}?ref={sms.message_sid}"
+    callback = status_callback_url(request.base, sms.message_sid)
     result = services.router.route(sms, status_callback=callback)
     publish_records(services.outbox, result.records)
     return twiml_response()
@@ -124,19 +132,20 @@ def _status_webhook(event: dict[str, Any], services: SmsServices) -> dict[str, A
     if not isinstance(request, TwilioRequest):
         return request
     params = request.params
-    ref = request.query("ref")
+    ref = parse_ref(request.param("ref"))
     outbound_sid = params.first("MessageSid") or params.first("SmsSid")
     status = params.first("MessageStatus") or params.first("SmsStatus")
-    if not ref or not outbound_sid or status not in SMS_STATUS_RANK:
-        logger.warning("status callback without ref, MessageSid or a known status", extra={"status": status})
+    if ref is None or not outbound_sid or len(outbound_sid) > 64 or status not in SMS_STATUS_RANK:
+        logger.warning("status callback without ref, MessageSid or a known status", extra={"status": status[:20]})
         return twiml_response()
+    message_sid, kind = ref
     update = DeliveryUpdate(
-        message_sid=ref,
+        message_sid=message_sid,
         outbound_sid=outbound_sid,
         status=status,
         rank=SMS_STATUS_RANK[status],
-        error_code=params.first("ErrorCode"),
+        error_code=params.first("ErrorCode")[:10],
         at=iso(utcnow()),
     )
-    publish_records(services.outbox, record_status(services.store, services.failures, update, status_callback=request.url))
+    publish_records(services.outbox, record_status(services.store, services.failures, update, status_callback=request.url, kind=kind))
     return twiml_response()

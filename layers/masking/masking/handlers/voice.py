@@ -2,10 +2,14 @@
 
 - ``handle_voice_webhook`` (POST /twilio/voice, *A call comes in*): routing in
   ``masking.voice.routing``;
-- ``handle_bridge_webhook`` (POST /twilio/voice/bridge?call=<id>): the provider answered a
+- ``handle_bridge_webhook`` (POST /twilio/voice/bridge/{call}): the provider answered a
   click-to-call; ``masking.voice.click_to_call`` says whom to dial;
-- ``handle_call_status_webhook`` (POST /twilio/voice/status?call=<id>[&leg=dial]): call
-  status callbacks and ``<Dial>`` actions.
+- ``handle_call_status_webhook`` (POST /twilio/voice/status/{call}[/dial]): call status
+  callbacks and ``<Dial>`` actions.
+
+The call state is in the path: API Gateway hands a query string over decoded and
+regrouped, so a signed ``?call=..&leg=dial`` cannot always be rebuilt. The old query forms
+(``?call=<id>``, ``&leg=dial``) are still accepted for calls in flight.
 
 Every route is signature-checked like the SMS ones (``handlers.twilio_request``).
 """
@@ -16,20 +20,18 @@ from typing import TYPE_CHECKING, Any
 
 from masking.core.models import DialOutcome, iso
 from masking.core.observability import count, logger
-from masking.core.phones import is_e164
+from masking.core.phones import ascii_digits, is_e164
 from masking.core.settings import RECORDING_MODE
-from masking.handlers.twilio_request import BadRequest, FormParams, TwilioRequest, public_base, twiml_response, verify_twilio_request
+from masking.handlers.twilio_request import BadRequest, FormParams, TwilioRequest, twiml_response, verify_twilio_request
 from masking.mirror.outbox import publish_records
 from masking.mirror.rows import audit_record
 from masking.voice.click_to_call import DIAL_STATUSES, NOT_CONNECTED, answer_bridge, record_call_status, record_dial_outcome
 from masking.voice.routing import InboundCall, record_inbound_dial
 from masking.voice.twiml import (
-    BRIDGE_PATH,
     CALL_REQUEST_EXPIRED,
     CANNOT_CONNECT,
     CLIENT_NOT_ANSWERED,
     NOT_AVAILABLE,
-    VOICE_PATH,
     dial_action_url,
     dial_twiml,
     hang_up,
@@ -55,7 +57,8 @@ def _verified(event: dict[str, Any], services: VoiceServices) -> TwilioRequest |
 
 
 def _seconds(raw: str) -> int | None:
-    return int(raw) if raw.strip().isdigit() else None
+    raw = raw.strip()
+    return int(raw) if ascii_digits(raw) and len(raw) <= 9 else None
 
 
 def handle_voice_webhook(event: dict[str, Any], services: VoiceServices) -> dict[str, Any]:
@@ -63,7 +66,7 @@ def handle_voice_webhook(event: dict[str, Any], services: VoiceServices) -> dict
     request = _verified(event, services)
     if not isinstance(request, TwilioRequest):
         return request
-    url, params = request.url, request.params
+    params = request.params
     try:
         call = parse_inbound_call(params)
     except BadRequest as exc:
@@ -81,18 +84,18 @@ def handle_voice_webhook(event: dict[str, Any], services: VoiceServices) -> dict
         publish_records(services.outbox, [audit])
         return twiml_response(say_and_hang_up(CANNOT_CONNECT))
     logger.set_correlation_id(call.call_sid)
-    result = services.router.route(call, public_base(url, VOICE_PATH))
+    result = services.router.route(call, request.base)
     publish_records(services.outbox, result.records)
     return twiml_response(result.twiml)
 
 
 def handle_bridge_webhook(event: dict[str, Any], services: VoiceServices) -> dict[str, Any]:
-    """POST /twilio/voice/bridge?call=<id>: the provider answered a click-to-call."""
+    """POST /twilio/voice/bridge/{call}: the provider answered a click-to-call."""
     request = _verified(event, services)
     if not isinstance(request, TwilioRequest):
         return request
-    url, params = request.url, request.params
-    call_id, call_sid = request.query("call"), params.first("CallSid")
+    params = request.params
+    call_id, call_sid = request.param("call"), params.first("CallSid")
     if call_sid:
         logger.set_correlation_id(call_sid)
     result = answer_bridge(services.store, call_id, call_sid, services.now())
@@ -101,20 +104,20 @@ def handle_bridge_webhook(event: dict[str, Any], services: VoiceServices) -> dic
     if session is None:
         logger.info("bridge refused", extra={"reason": result.reason, "call_id": call_id})
         return twiml_response(say_and_hang_up(CALL_REQUEST_EXPIRED))
-    action = dial_action_url(public_base(url, BRIDGE_PATH), session.call_id)
+    action = dial_action_url(request.base, session.call_id)
     return twiml_response(dial_twiml(session.client_phone, session.reserved_number, action, RECORDING_MODE if session.record else None))
 
 
 def handle_call_status_webhook(event: dict[str, Any], services: VoiceServices) -> dict[str, Any]:
-    """POST /twilio/voice/status?call=<id>[&leg=dial]: a call status callback, or a <Dial> action."""
+    """POST /twilio/voice/status/{call}[/dial]: a call status callback, or a <Dial> action."""
     request = _verified(event, services)
     if not isinstance(request, TwilioRequest):
         return request
     params = request.params
-    call_id = request.query("call")
+    call_id = request.param("call")
     if params.first("CallSid"):
         logger.set_correlation_id(params.first("CallSid"))
-    if request.query("leg") == "dial":
+    if request.param("leg") == "dial":
         return _dial_action(services, call_id, params)
     if not call_id.startswith("CS"):
         logger.warning("call status callback for no call session", extra={"call_id": call_id})

@@ -1,7 +1,10 @@
 """Delivery status callbacks: what one callback changes.
 
-Every forwarded SMS carries ``StatusCallback=<base>/twilio/sms/status?ref=<inbound
-MessageSid>``. Each callback is stored on that inbound message's record, per outbound
+Every SMS we send carries ``StatusCallback=<base>/twilio/sms/status/<ref>``
+(``status_callback_url``): ``ref`` is the inbound MessageSid for a forward, and
+``<MessageSid>.<kind>`` for a service reply (``system``) or a delivery alert to the
+provider (``alert``); the admin API's own texts get a ``SY...`` record of their own. The
+old ``?ref=`` query form is still accepted for callbacks in flight. Each callback is stored on that inbound message's record, per outbound
 SID, only if it moves the status forward: repeated and out-of-order callbacks change
 nothing. A change is mirrored to the Messages row (Status, Twilio Status, Twilio Error
 Code). A ``failed``/``undelivered`` status goes on to ``masking.messaging.failures`` (one
@@ -9,6 +12,8 @@ timed resend, or provider and owner alerts). ``masking.handlers.sms`` is the web
 """
 
 from __future__ import annotations
+
+import re
 
 from masking.core.models import DeliveryUpdate
 from masking.core.observability import count, logger
@@ -32,13 +37,39 @@ SMS_STATUS_RANK = {
 }
 
 
-def record_status(store: RoutingStore, failures: FailureHandler, update: DeliveryUpdate, status_callback: str) -> list[MirrorRecord]:
-    """Stores one status callback; the mirror records of what it changed (none for a repeat)."""
+STATUS_PATH = "/twilio/sms/status"
+PART_KINDS = ("forward", "system", "alert")
+_REF = re.compile(r"(?P<sid>[A-Za-z]{2}[0-9A-Za-z]{1,62})(?:\.(?P<kind>system|alert))?")
+
+
+def status_callback_url(base: str, message_sid: str, kind: str = "forward") -> str:
+    """Where Twilio reports the delivery of one SMS we send for ``message_sid``."""
+    suffix = "" if kind == "forward" else f".{kind}"
+    return f"{base.rstrip('/')}{STATUS_PATH}/{message_sid}{suffix}"
+
+
+def callback_base(status_callback: str) -> str:
+    """``https://host/base/twilio/sms/status/SM1`` -> ``https://host/base``."""
+    return status_callback.split(STATUS_PATH, 1)[0]
+
+
+def parse_ref(ref: str) -> tuple[str, str] | None:
+    """``SM1`` -> ``("SM1", "forward")``, ``SM1.system`` -> ``("SM1", "system")``; None if malformed."""
+    found = _REF.fullmatch(ref or "")
+    return (found["sid"], found["kind"] or "forward") if found else None
+
+
+def record_status(
+    store: RoutingStore, failures: FailureHandler, update: DeliveryUpdate, status_callback: str, kind: str = "forward"
+) -> list[MirrorRecord]:
+    """Stores one status callback; the mirror records of what it changed (none for a repeat).
+    Only a forward's status is mirrored to the Messages row (a service reply's would
+    overwrite it); a failure of any kind goes on to the failure handler."""
     if not store.record_delivery(update):
         logger.info("status callback changed nothing", extra={"status": update.status, "message_sid": update.message_sid})
         return []
     count(f"Delivery{update.status.capitalize()}")
-    records = [rows.message_status(update.message_sid, update.status, update.error_code, update.at)]
+    records = [rows.message_status(update.message_sid, update.status, update.error_code, update.at)] if kind == "forward" else []
     if update.status in FAILED_STATUSES:
         records += failures.on_failure(update, status_callback=status_callback)
     return records

@@ -31,6 +31,8 @@ from masking.mirror import rows
 from masking.mirror.outbox import MirrorRecord
 from masking.mirror.rows import audit_record
 
+STATUS_PATH = "/twilio/sms/status"  # masking.messaging.delivery.status_callback_url
+
 FAILED_STATUSES = frozenset({"failed", "undelivered"})
 PROVIDER_ALERT = "Your message to {client} was not delivered (Twilio error {code})."
 OWNER_ALERT_SUBJECT = "Masking service: delivery failures"
@@ -95,7 +97,7 @@ class FailureHandler:
                     twilio_error_code=update.error_code,
                 )
             ]
-        return self._permanent(record, part, update.error_code)
+        return self._permanent(record, part, update.error_code, status_callback)
 
     def resend(self, resend: Resend) -> list[MirrorRecord]:
         """The retry queue's consumer: sends the part again, once."""
@@ -111,14 +113,16 @@ class FailureHandler:
         try:
             sent = self.gateway.send_sms(message, resend.status_callback)
         except SendError as error:
-            return self._permanent(record, part, str(error.code or ""))
+            return self._permanent(record, part, str(error.code or ""), resend.status_callback)
         self.store.add_resent_part(
-            record.message_sid, part.sid, ForwardedPart(sent.sid, part.from_number, part.to_phone, part.body, part.media_urls, attempt=2)
+            record.message_sid,
+            part.sid,
+            ForwardedPart(sent.sid, part.from_number, part.to_phone, part.body, part.media_urls, attempt=2, kind=part.kind),
         )
         count("Resends")
         return [self._audit(record, "Message resent", "The one timed resend went out", "Info", outbound_sid=part.sid, resend_sid=sent.sid)]
 
-    def _permanent(self, record: MessageRecord, part: ForwardedPart, code: str) -> list[MirrorRecord]:
+    def _permanent(self, record: MessageRecord, part: ForwardedPart, code: str, status_callback: str) -> list[MirrorRecord]:
         count("DeliveryFailedPermanently")
         records = [
             self._audit(
@@ -129,10 +133,13 @@ class FailureHandler:
                 outbound_sid=part.sid,
                 twilio_error_code=code,
                 attempt=part.attempt,
+                kind=part.kind,
             )
         ]
-        if record.direction == "provider_to_client" and record.provider_id and record.client_id:
-            records += self._tell_provider(record, part, code)
+        # only a forward's failure is told to the provider: a failed service reply or alert
+        # to the provider must not send another one (that loop would never end)
+        if part.kind == "forward" and record.direction == "provider_to_client" and record.provider_id and record.client_id:
+            records += self._tell_provider(record, part, code, status_callback)
         now = int(self.clock().timestamp())
         window = int(self.settings.owner_alert_window_hours * 3600)
         failures = self.store.record_permanent_failure(part.sid, now, window)
@@ -144,7 +151,7 @@ class FailureHandler:
             records.append(self._audit(record, "Owner alerted", f"{failures} permanent failures within the window", "Critical"))
         return records
 
-    def _tell_provider(self, record: MessageRecord, part: ForwardedPart, code: str) -> list[MirrorRecord]:
+    def _tell_provider(self, record: MessageRecord, part: ForwardedPart, code: str, status_callback: str) -> list[MirrorRecord]:
         provider, pair = self.store.get_provider_and_pair(record.provider_id or "", record.client_id or "")
         errors = self.store.increment_client_errors(record.client_id or "")
         records = [rows.client_error_count(record.client_id or "", errors, self._stamp())]
@@ -152,10 +159,15 @@ class FailureHandler:
             return records
         client_name = pair.client_name if pair else "your client"
         text = PROVIDER_ALERT.format(client=client_name, code=code or "unknown")
+        # tracked like a forward: its own StatusCallback (<ref>.alert) and a part on the record
+        callback = f"{status_callback.split(STATUS_PATH, 1)[0]}{STATUS_PATH}/{record.message_sid}.alert" if status_callback else None
         try:
-            self.gateway.send_sms(OutboundSms(from_number=part.from_number, to_phone=provider.phone, body=text))
+            sent = self.gateway.send_sms(OutboundSms(from_number=part.from_number, to_phone=provider.phone, body=text), callback)
         except SendError as error:
-            records.append(self._audit(record, "Provider alert failed", str(error), "Error", twilio_error_code=error.code))
+            refused = f"Twilio refused the alert: {error}"
+            records.append(self._audit(record, "Provider alert failed", refused, "Error", twilio_error_code=error.code))
+            return records
+        self.store.add_sent_part(record.message_sid, ForwardedPart(sent.sid, part.from_number, provider.phone, text, kind="alert"))
         return records
 
     def _stamp(self) -> str:

@@ -147,9 +147,10 @@ class SmsRouter:
     def _from_client(self, ctx: _Context, provider_id: str, client: Client | None) -> RouteResult:
         sms = ctx.sms
         if client is None:
-            client = create_client_from_phone(self.store, sms.from_phone, ctx.stamp)
-            ctx.records.append(rows.new_client(client, provider_id, ctx.stamp))
-            ctx.audit("Client created", "A new number texted a provider", "Client Sync", "Info", provider_id, client.client_id)
+            client, created = create_client_from_phone(self.store, sms.from_phone, ctx.stamp)
+            if created:  # a concurrent first message created it: that request writes these
+                ctx.records.append(rows.new_client(client, provider_id, ctx.stamp))
+                ctx.audit("Client created", "A new number texted a provider", "Client Sync", "Info", provider_id, client.client_id)
         provider, pair = self.store.get_provider_and_pair(provider_id, client.client_id)
         if provider is None:
             return self._unrouted(ctx, "Reserved number without provider", "the number's provider does not exist")
@@ -385,13 +386,21 @@ class SmsRouter:
         return RouteResult(outcome="send_failed", direction=direction, sent=[SentSms(p.sid, "queued") for p in sent])
 
     def _send_system(self, ctx: _Context, from_number: str | None, to_phone: str, text: str) -> None:
-        """A short service reply; failures are audited, never raised."""
+        """A short service reply, tracked like a forward: it carries a StatusCallback
+        (``<ref>.system``, so its status never overwrites the message's Messages row) and is
+        recorded on the inbound message's record, so a failed delivery is audited
+        (``masking.messaging.failures``). A refused send is audited, never raised."""
         if not from_number:
             return
+        callback = f"{ctx.status_callback}.system" if ctx.status_callback else None
+        message = OutboundSms(from_number=from_number, to_phone=to_phone, body=text)
         try:
-            self.gateway.send_sms(OutboundSms(from_number=from_number, to_phone=to_phone, body=text))
+            sent = self.gateway.send_sms(message, callback)
         except SendError as error:
-            ctx.audit("System reply failed", str(error), "Error", "Error", twilio_error_code=error.code)
+            count("SystemReplyFailed")
+            ctx.audit("System reply failed", f"Twilio refused a service reply: {error}", "Error", "Error", twilio_error_code=error.code)
+            return
+        self.store.add_sent_part(ctx.sms.message_sid, ForwardedPart(sent.sid, from_number, to_phone, text, kind="system"))
 
     def _finish(self, message_sid: str, outcome: str, parts: list[ForwardedPart]) -> None:
         """Records how a claimed message ended and what was sent under which SID. When

@@ -183,6 +183,8 @@ class DynamoRoutingStore(DynamoForwardParts, MessageClaims):
         raise StoreBusy(f"lease transaction cancelled for another reason: {codes}")
 
     def create_client(self, client: Client) -> Client:
+        """``client``, or the one holding its phone. Cancelled otherwise (a concurrent transaction):
+        tried once more; the error names no phone (it reaches the Lambda log)."""
         data = asdict(client)
         data["entity"] = "client"
         codes = self._transact(
@@ -358,6 +360,17 @@ class DynamoRoutingStore(DynamoForwardParts, MessageClaims):
                 ExpressionAttributeNames={"#sid": outbound_sid},
                 ExpressionAttributeValues={":sending": {"S": "sending"}, ":pending": {"S": "pending"}},
             )
+        )
+
+    def add_sent_part(self, message_sid: str, part: ForwardedPart) -> None:
+        """Records one more SMS sent for ``message_sid`` (a service reply, a delivery alert)."""
+        self.client.update_item(
+            TableName=self.table_name,
+            Key=message_key(message_sid),
+            UpdateExpression="SET forwarded.#new = :part",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#new": part.sid},
+            ExpressionAttributeValues={":part": serializer.serialize(part.as_map())},
         )
 
     def add_resent_part(self, message_sid: str, original_sid: str, part: ForwardedPart) -> None:

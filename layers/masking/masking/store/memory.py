@@ -235,6 +235,12 @@ class MemoryRoutingStore(MemoryForwardParts):
             record.resends[outbound_sid] = "sending"
             return True
 
+    def add_sent_part(self, message_sid: str, part: ForwardedPart) -> None:
+        with self._lock:
+            record = self.messages.get(message_sid)
+            if record is not None:
+                record.forwarded[part.sid] = part.as_map()
+
     def add_resent_part(self, message_sid: str, original_sid: str, part: ForwardedPart) -> None:
         with self._lock:
             record = self.messages[message_sid]

@@ -5,12 +5,12 @@
    atomic conditional counter: concurrent requests cannot pass it), creates a call session
    (``CS`` + 32 hex, valid 30 minutes) and has Twilio ring the provider from their reserved
    number. Every call is a new session.
-2. The provider answers: Twilio posts to ``/twilio/voice/bridge?call=<id>``;
+2. The provider answers: Twilio posts to ``/twilio/voice/bridge/<id>``;
    ``answer_bridge`` gives the session to dial (``masking.handlers.voice`` answers
    ``<Dial callerId=reserved number>`` the client), or None when it is unknown or older
    than 30 minutes (a spoken expiry).
-3. Status callbacks (``/twilio/voice/status?call=<id>``) move the session's status forward
-   only (``record_call_status``); the ``<Dial>`` action (``&leg=dial``) records the client
+3. Status callbacks (``/twilio/voice/status/<id>``) move the session's status forward
+   only (``record_call_status``); the ``<Dial>`` action (``.../<id>/dial``) records the client
    leg's outcome and duration once (``record_dial_outcome``). Each change is mirrored as a
    ``call`` record on the outbox.
 
@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING, cast
 from masking.core.errors import AdminError, Conflict, NotFound, UpstreamError
 from masking.core.models import CallSession, Client, DialOutcome, StatusChange, iso
 from masking.core.observability import count, logger
-from masking.core.phones import is_e164
 from masking.core.ports import CALL_STATUS_EVENTS, CallGateway, CallStore, SendError
 from masking.core.settings import VoiceSettings, get_voice_settings
 from masking.mirror import rows
 from masking.mirror.outbox import MirrorRecord
 from masking.mirror.rows import audit_record
 from masking.store.calls import call_store_for
+from masking.voice.twiml import bridge_url, call_status_url
 
 if TYPE_CHECKING:
     from masking.admin.context import AdminContext
@@ -102,16 +102,12 @@ def hour_window(now: datetime) -> tuple[str, int, int]:
     return start.strftime("%Y-%m-%dT%H"), max(1, int((following - now).total_seconds())), int((following + timedelta(days=1)).timestamp())
 
 
-def resolve_call_client(store: CallStore, reference: str) -> Client:
-    """A client by id, by external id (Time To Pet), or by E.164 phone."""
-    ref = (reference or "").strip()
-    client = store.get_client(ref) if ref else None
-    client = client or (store.find_client(external_id=ref) if ref else None)
-    if client is None and is_e164(ref):
-        client = store.find_client(phone=ref)
-    if client is None:
-        raise NotFound("no such client", {"client": reference})
-    return client
+def resolve_call_client(ctx: AdminContext, reference: str, phone: str | None = None) -> Client:
+    """The client to call: ``masking.admin.clients.resolve_client``, the one resolver every
+    admin route uses (id, external id, or a phone written any way; ``phone`` = client_phone)."""
+    from masking.admin.clients import resolve_client  # admin only: call_connect never calls this
+
+    return resolve_client(ctx, reference, phone)
 
 
 _BASE = re.compile(r"^https?://[^\s?#]+$")
@@ -125,6 +121,7 @@ def start_call(
     webhook_base: str = "",
     *,
     settings: VoiceSettings | None = None,
+    client_phone: str | None = None,
 ) -> CallSession:
     """Rings the provider from their reserved number; on answer the bridge dials the client.
 
@@ -142,7 +139,7 @@ def start_call(
         raise NotFound("no such provider", {"provider": provider_id})
     if provider.status != "Active" or not provider.reserved_number:
         raise Conflict("the provider has no active reserved number", {"provider": provider_id})
-    client = resolve_call_client(store, client_ref)
+    client = resolve_call_client(ctx, client_ref, client_phone)
 
     now = ctx.now()
     hour, retry_after, counter_expiry = hour_window(now)
@@ -184,8 +181,8 @@ def start_call(
         session.call_sid = gateway.create_call(
             to=provider.phone,
             from_=provider.reserved_number,
-            url=f"{base}/twilio/voice/bridge?call={session.call_id}",
-            status_callback=f"{base}/twilio/voice/status?call={session.call_id}",
+            url=bridge_url(base, session.call_id),
+            status_callback=call_status_url(base, session.call_id),
             status_callback_events=list(CALL_STATUS_EVENTS),
         )
     except SendError as error:
@@ -282,7 +279,7 @@ def record_call_status(
     """A status callback of the provider leg: moves the session forward, or changes nothing."""
     rank = CALL_STATUS_RANK.get(call_status)
     if rank is None or not call_id:
-        logger.warning("call status callback without a known status or session", extra={"status": call_status})
+        logger.warning("call status callback without a known status or session", extra={"status": call_status[:20]})
         return []
     stamp = iso(now)
     status = SESSION_STATUS.get(call_status, call_status)

@@ -15,7 +15,7 @@
 4. idempotent on CallSid: the answer is stored under the CallSid, in the same transaction
    as the lease touch; a repeated webhook gets the stored answer and allocates nothing.
 
-Every bridging ``<Dial>`` has ``action=<base>/twilio/voice/status?call=<id>&leg=dial``,
+Every bridging ``<Dial>`` has ``action=<base>/twilio/voice/status/<id>/dial``,
 which records the outcome and duration of the dialed leg (``id`` = the inbound CallSid, or
 the click-to-call session id, see ``masking.voice.click_to_call``). The webhook is
 ``masking.handlers.voice``.
@@ -197,9 +197,10 @@ class VoiceRouter:
     def _from_client(self, ctx: _CallContext, provider_id: str, client: Client | None) -> VoiceResult:
         call = ctx.call
         if client is None:
-            client = create_client_from_phone(self.store, call.from_phone, ctx.stamp)
-            ctx.records.append(rows.new_client(client, provider_id, ctx.stamp))
-            ctx.audit("Client created", "A new number called a provider", "Client Sync", "Info", provider_id, client.client_id)
+            client, created = create_client_from_phone(self.store, call.from_phone, ctx.stamp)
+            if created:  # a concurrent first message created it: that request writes these
+                ctx.records.append(rows.new_client(client, provider_id, ctx.stamp))
+                ctx.audit("Client created", "A new number called a provider", "Client Sync", "Info", provider_id, client.client_id)
         provider, pair = self.store.get_provider_and_pair(provider_id, client.client_id)
         if provider is None:
             return self._refuse(

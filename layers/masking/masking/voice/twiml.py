@@ -67,5 +67,16 @@ def dial_twiml(to_phone: str, caller_id: str | None, action: str, record: str | 
 
 def dial_action_url(webhook_base: str, call_id: str) -> str:
     """Where Twilio posts the outcome of a bridging ``<Dial>`` (``call_id``: the inbound
-    CallSid, or a click-to-call session id)."""
-    return f"{webhook_base}{STATUS_PATH}?call={call_id}&leg=dial"
+    CallSid, or a click-to-call session id). State in the path, not a query API Gateway
+    would hand over decoded and reordered."""
+    return f"{webhook_base}{STATUS_PATH}/{call_id}/dial"
+
+
+def call_status_url(webhook_base: str, call_id: str) -> str:
+    """The status callback of a click-to-call's provider leg."""
+    return f"{webhook_base}{STATUS_PATH}/{call_id}"
+
+
+def bridge_url(webhook_base: str, call_id: str) -> str:
+    """Where Twilio asks what to do when the provider answers a click-to-call."""
+    return f"{webhook_base}{BRIDGE_PATH}/{call_id}"
