@@ -151,7 +151,8 @@ class DynamoCallStore(DynamoAdminStore):
         for ref in refs:
             item = found.get((ref["pk"]["S"], ref["sk"]["S"]))
             if item is not None:
-                calls.append(build_record(CallSession if ref["sk"]["S"] == "CALL" else CallRecord, from_item(item)))
+                session = ref["sk"]["S"] == "CALL"
+                calls.append(build_record(CallSession, from_item(item)) if session else build_record(CallRecord, from_item(item)))
         return calls
 
     def _record_dial[T](self, key: dict[str, Any], outcome: DialOutcome, cls: type[T], with_call_sid: bool) -> T | None:

@@ -305,7 +305,7 @@ class VoiceRouter:
             caller_id=caller_id,
         )
 
-    def _dial(self, ctx: _CallContext, direction: str, to_phone: str, caller_id: str) -> str:
+    def _dial(self, ctx: _CallContext, direction: str, to_phone: str, caller_id: str | None) -> str:
         """The bridging ``<Dial>``: to the provider with the whisper (``masking.voice.whisper``)
         and a short ring (``masking.voice.voicemail``); with recording on, the caller hears the
         notice first and the dialed party in the whisper."""

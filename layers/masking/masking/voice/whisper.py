@@ -101,7 +101,7 @@ def bridge_twiml(session: CallSession, action: str, base: str, whisper_on: bool)
     """Click-to-call, the provider answered: their whisper names the client (they placed the
     call, so there is nothing to decline), the recording notice if on, then the ``<Dial>`` to
     the client, who hears the notice in their own whisper."""
-    before = (f"Calling {caller_words(session.client_name)}.",) if whisper_on else ()
+    before: tuple[str, ...] = (f"Calling {caller_words(session.client_name)}.",) if whisper_on else ()
     if session.record:
         before += (RECORDING_NOTICE,)
     record = RECORDING_MODE if session.record else None
