@@ -77,3 +77,51 @@ def test_handler_no_answer_voicemail_sms_and_link(deployed: EmbeddedAws) -> None
     assert {"Call SID": sid, "Voicemail Duration": 65, "Voicemail Link": link} in fields
     history = DynamoCallStore(deployed.env["TABLE_NAME"]).list_calls(PROVIDER.provider_id, OLIVIA.client_id)
     assert [getattr(c, "voicemail_sid", None) for c in history] == [recording]
+
+
+# ---------------------------------------------------------------- the events/ files
+
+
+@pytest.fixture
+def demo_aws():  # type: ignore[no-untyped-def]  # the events/ files are signed with the demo token
+    import os
+
+    from local.backends import DEMO_AUTH_TOKEN
+    from tests.integration.conftest import _clear_caches
+    from tests.support import seed
+
+    saved = dict(os.environ)
+    embedded = EmbeddedAws(auth_token=DEMO_AUTH_TOKEN)
+    embedded.start()
+    _clear_caches()
+    seed(DynamoCallStore(embedded.env["TABLE_NAME"]))
+    yield embedded
+    embedded.stop()
+    os.environ.clear()
+    os.environ.update(saved)
+    _clear_caches()
+
+
+def test_the_voice_events_replay_through_the_handler(demo_aws: EmbeddedAws) -> None:
+    from masking.core.models import CallRecord
+    from tests.support import load_event
+
+    call = "CA" + "1" * 32
+    store = DynamoCallStore(demo_aws.env["TABLE_NAME"])
+    store.claim_call(
+        CallRecord(call, "2026-11-01T12:00:00Z", "client_to_provider", "bridged", "<Response/>", PROVIDER.provider_id,
+                   OLIVIA.client_id, caller_id=POOL[0]))  # fmt: skip
+    sandbox_http_client().clear()
+
+    whisper = twiml_of(handler(load_event("voice_whisper"), FakeLambdaContext()), hidden=(OLIVIA.phone,))
+    accept = twiml_of(handler(load_event("voice_whisper_accept"), FakeLambdaContext()))
+    decline = twiml_of(handler(load_event("voice_whisper_decline"), FakeLambdaContext()))  # the first answer stands
+    thanks = twiml_of(handler(load_event("voice_voicemail_recorded"), FakeLambdaContext()))
+    page = handler(load_event("voicemail_link"), FakeLambdaContext())
+
+    assert verbs(whisper) == ["Gather", "Hangup"] and verbs(accept) == [] and verbs(decline) == []
+    assert verbs(thanks) == ["Say", "Hangup"]
+    [sms] = sandbox_http_client().sent
+    assert (sms.from_number, sms.to_phone) == (POOL[0], PROVIDER.phone)
+    assert sms.body.startswith("Voicemail from Olivia Owner, 0:42: https://abc123.execute-api.us-east-1.amazonaws.com/dev/voicemail/")
+    assert page["statusCode"] == 200 and "data:audio/mpeg;base64," in page["body"]

@@ -33,6 +33,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
+from masking.admin.call_history import MAX_CALLS, CallHistoryAnswer, call_history, signed_links
 from masking.admin.clients import resolve_client, upsert_client
 from masking.admin.context import AdminContext
 from masking.admin.numbers import attach_number, purchase_number
@@ -331,6 +332,17 @@ def post_call(request: CallRequest) -> Response[dict[str, Any]]:
     with the reserved number as caller ID. The session expires 30 minutes after creation."""
     session = start_call(admin(), request.provider, request.client, request.reference, webhook_base())
     return answer(201, call=session_view(session))
+
+
+@app.get("/calls", **doc("listCalls", "A provider's call history", 200, "Calls, newest first", CallHistoryAnswer, 404))
+def list_calls_route(
+    provider: Annotated[str, Query(pattern=ID_PATTERN, max_length=128)],
+    client: Annotated[str | None, Query(max_length=128, description="client id, external id or E.164 phone")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_CALLS)] = 50,
+) -> Response[dict[str, Any]]:
+    """Inbound calls and click-to-calls with status, duration, whisper and voicemail (a fresh signed link)."""
+    link = signed_links(webhook_base(), admin().now())
+    return answer(calls=[e.model_dump() for e in call_history(admin(), provider, client, limit, link)])
 
 
 @app.get("/openapi.json", include_in_schema=False)
