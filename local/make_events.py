@@ -80,6 +80,56 @@ def _voice(sid: str, from_phone: str, to_number: str, status: str, direction: st
     }
 
 
+def _call_event(template: str, call: str, params: dict[str, str]) -> dict[str, object]:
+    """A signed Twilio POST to a voice route with a ``{call}`` path parameter."""
+    event = _event(template.replace("{call}", call), params)
+    event["resource"] = template
+    event["requestContext"]["resourcePath"] = template  # type: ignore[index]
+    event["pathParameters"] = {"call": call}
+    return event
+
+
+def build_voice_events() -> dict[str, dict[str, object]]:
+    """The call experience: whisper, the key pressed, the voicemail's <Record> action, and
+    the signed voicemail link (valid for the demo token until 2099)."""
+    import sys
+
+    from local.apigw import api_gateway_event
+
+    layer = str(Path(__file__).resolve().parent.parent / "layers" / "masking")
+    if layer not in sys.path:  # what the Lambda layer provides in AWS
+        sys.path.insert(0, layer)
+    from masking.voice.recording_link import signature
+
+    call = "CA" + "1" * 32
+    leg = {"AccountSid": DEMO_ACCOUNT_SID, "CallSid": "CA" + "2" * 32, "ParentCallSid": call, "CallStatus": "in-progress"}
+    recording = "RE" + "3" * 32
+    voicemail = {
+        "AccountSid": DEMO_ACCOUNT_SID,
+        "CallSid": call,
+        "RecordingSid": recording,
+        "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/{DEMO_ACCOUNT_SID}/Recordings/{recording}",
+        "RecordingDuration": "42",
+        "Digits": "hangup",
+    }
+    expires = 4_070_908_800  # 2099
+    link = api_gateway_event(
+        "GET",
+        f"https://{HOST}/voicemail/{call}?expires={expires}&sig={signature(DEMO_AUTH_TOKEN, call, expires)}",
+        stage=STAGE,
+        resource="/voicemail/{call}",
+        path_parameters={"call": call},
+    )
+    link["requestContext"]["requestId"] = "0b7e2c1a-5d3f-4e6a-8c9b-0000000000c1"
+    return {
+        "voice_whisper": _call_event("/twilio/voice/whisper/{call}", call, leg),
+        "voice_whisper_accept": _call_event("/twilio/voice/whisper/{call}/answer", call, {**leg, "Digits": "1"}),
+        "voice_whisper_decline": _call_event("/twilio/voice/whisper/{call}/answer", call, {**leg, "Digits": "2"}),
+        "voice_voicemail_recorded": _call_event("/twilio/voice/voicemail/{call}", call, voicemail),
+        "voicemail_link": link,
+    }
+
+
 def build_events() -> dict[str, dict[str, object]]:
     inbound = _sms("SM" + "a" * 32, OLIVIA, SAM_RESERVED, "Hi Sam, is Rex eating OK?")
     reply = _sms("SM" + "b" * 32, SAM_PHONE, POOL_FIRST, "Rex ate everything and napped in the sun.")
@@ -167,6 +217,7 @@ def build_admin_events() -> dict[str, dict[str, object]]:
         ),
         "admin_list_numbers": _admin_event("GET", "/numbers?lifecycle=Pool&status=Ready", "/numbers"),
         "admin_pool_stats": _admin_event("GET", "/pool/stats", "/pool/stats"),
+        "admin_list_calls": _admin_event("GET", "/calls?provider=prov-sam&client=cl-olivia", "/calls"),
         "admin_openapi": _admin_event("GET", "/openapi.json", "/openapi.json"),
         "admin_start_call": _admin_event(
             "POST", "/calls", "/calls", {"provider": "prov-sam", "client": "cl-olivia", "reference": "visit-2026-11-27"}
@@ -298,7 +349,7 @@ def fallback_batch() -> dict[str, Any]:
 
 
 def all_events() -> dict[str, dict[str, Any]]:
-    return {**build_events(), **build_admin_events(), **schedule_events(), **sqs_events()}
+    return {**build_events(), **build_voice_events(), **build_admin_events(), **schedule_events(), **sqs_events()}
 
 
 def main() -> None:

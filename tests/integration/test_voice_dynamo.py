@@ -46,7 +46,12 @@ def deployed(aws: EmbeddedAws) -> EmbeddedAws:
 
 
 def invoke(url: str, params: dict[str, str], signature: str | None = None) -> dict[str, Any]:
-    return handler(signed_event(url, {"AccountSid": ACCOUNT_SID, **params}, signature), FakeLambdaContext())
+    event = signed_event(url, {"AccountSid": ACCOUNT_SID, **params}, signature)
+    parts = event["path"].split("/")
+    if len(parts) > 4 and parts[3] in ("whisper", "voicemail"):  # /twilio/voice/whisper/{call}[/answer]
+        event["pathParameters"] = {"call": parts[4]}
+        event["resource"] = "/".join(parts[:4]) + "/{call}" + ("/answer" if parts[-1] == "answer" else "")
+    return handler(event, FakeLambdaContext())
 
 
 def records(aws: EmbeddedAws) -> list[MirrorRecord]:
@@ -59,6 +64,8 @@ def test_handler_bridges_an_inbound_call_and_records_the_dial_outcome(deployed: 
     assert dialed(root) == (POOL[0], PROVIDER.phone)
     [dial] = root.iter("Dial")
     assert dial.get("action") == f"{BASE}/twilio/voice/status/{sid}/dial"
+    answer = invoke(f"https://{API_HOST}/twilio/voice/whisper/{sid}/answer", {"CallSid": "CA" + "0f" * 16, "Digits": "1"})
+    assert verbs(twiml_of(answer)) == []  # the provider took the call (tests/integration/test_call_experience_dynamo.py)
 
     action = twiml_of(
         invoke(
@@ -70,7 +77,11 @@ def test_handler_bridges_an_inbound_call_and_records_the_dial_outcome(deployed: 
     assert verbs(action) == ["Hangup"]
     mirrored = records(deployed)
     assert {r.kind for r in mirrored} == {"audit", "client", "call"}
-    assert [r.fields["Status"] for r in mirrored if r.kind == "call"] == ["connecting", "completed"]
+    assert [r.fields.get("Status", r.fields.get("Whisper")) for r in mirrored if r.kind == "call"] == [
+        "connecting",
+        "accepted",
+        "completed",
+    ]
 
 
 def test_handler_serves_the_bridge_and_the_status_callbacks(deployed: EmbeddedAws) -> None:

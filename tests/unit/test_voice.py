@@ -309,7 +309,8 @@ def test_concurrent_retries_of_a_new_clients_call_open_one_lease(voice: VoiceWor
 
 
 @pytest.mark.parametrize("status", ["busy", "no-answer", "failed"])
-def test_inbound_dial_outcome_is_recorded_once_and_the_caller_is_told(voice: VoiceWorld, status: str) -> None:
+def test_inbound_dial_outcome_is_recorded_once_and_the_caller_is_told(voice_store: CallStore, status: str) -> None:
+    voice = make_voice_world(voice_store, VoiceSettings(whisper=False, voicemail=False))  # the voicemail: test_call_experience.py
     sid = voice.next_sid()
     root = twiml_of(voice.call(OLIVIA.phone, RESERVED, sid=sid))
 
@@ -327,6 +328,7 @@ def test_inbound_dial_outcome_is_recorded_once_and_the_caller_is_told(voice: Voi
 def test_inbound_dial_completed_records_the_duration_and_hangs_up(voice: VoiceWorld) -> None:
     sid = voice.next_sid()
     root = twiml_of(voice.call(OLIVIA.phone, RESERVED, sid=sid))
+    assert verbs(voice.press(voice.whisper(root), "1")) == []  # the provider took the call
 
     answer = twiml_of(voice.dial_action(root, "completed", duration=73, call_sid=sid))
 

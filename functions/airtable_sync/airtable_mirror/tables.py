@@ -254,6 +254,9 @@ CALLS = TableSpec(
         FieldSpec("Started", DATETIME, extra=True),
         FieldSpec("Reference", TEXT, extra=True),
         FieldSpec("Recorded", CHECKBOX, extra=True),
+        _select("Whisper", "accepted", "declined", extra=True),
+        FieldSpec("Voicemail Duration", NUMBER, extra=True),
+        FieldSpec("Voicemail Link", TEXT, extra=True),
     ),
 )
 

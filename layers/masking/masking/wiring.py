@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from masking.adapters.aws_queues import SnsOwnerAlerts, SqsForwardQueue, SqsOutbox, SqsRetryQueue
 from masking.adapters.secrets import TwilioCredentials, load_twilio_credentials
-from masking.core.ports import CallStore, RoutingStore, SmsGateway
+from masking.core.ports import CallStore, RecordingFetcher, RoutingStore, SmsGateway
 from masking.core.settings import (
     TwilioSettings,
     get_aws_settings,
@@ -36,6 +36,7 @@ from masking.store.dynamo import DynamoRoutingStore
 from masking.store.spill import DynamoOutboxSpill
 
 if TYPE_CHECKING:
+    from masking.adapters.twilio_recordings import SandboxRecordings
     from masking.adapters.twilio_sandbox import SandboxHttpClient
     from masking.admin.context import AdminContext
     from masking.messaging.failures import FailureHandler
@@ -68,6 +69,8 @@ class VoiceServices:
     outbox: Outbox
     twilio: TwilioSettings
     credentials: Callable[[], TwilioCredentials]
+    sms: Callable[[], SmsGateway] | None = None  # the voicemail SMS to the provider (built on first use)
+    recordings: Callable[[], RecordingFetcher] | None = None  # the voicemail link's audio
 
     @property
     def store(self) -> CallStore:
@@ -134,7 +137,24 @@ def get_voice_services() -> VoiceServices:
     from masking.voice.routing import VoiceRouter
 
     router = VoiceRouter(DynamoCallStore(get_aws_settings().table_name), get_routing_settings(), get_voice_settings())
-    return VoiceServices(router=router, outbox=get_outbox(), twilio=get_twilio_settings(), credentials=_credentials)
+    return VoiceServices(
+        router=router, outbox=get_outbox(), twilio=get_twilio_settings(), credentials=_credentials, sms=_gateway, recordings=_recordings
+    )
+
+
+@lru_cache(maxsize=1)
+def sandbox_recordings() -> SandboxRecordings:
+    from masking.adapters.twilio_recordings import SandboxRecordings
+
+    return SandboxRecordings(_credentials)
+
+
+@lru_cache(maxsize=1)
+def _recordings() -> RecordingFetcher:
+    from masking.adapters.twilio_recordings import TwilioRecordingFetcher, requests_get
+
+    sandbox = get_twilio_settings().transport == "sandbox"
+    return TwilioRecordingFetcher(_credentials, sandbox_recordings().get if sandbox else requests_get)
 
 
 def get_admin_context() -> AdminContext:
@@ -159,5 +179,6 @@ def _admin_store(table_name: str) -> DynamoCallStore:
 
 def clear_wiring_cache() -> None:
     """Forgets every adapter built so far (tests, and the local runner between setups)."""
-    for cached in (sandbox_http_client, get_outbox, _gateway, get_sms_services, get_voice_services, _admin_store):
+    cached_builders = (sandbox_http_client, get_outbox, _gateway, get_sms_services, get_voice_services, _admin_store)
+    for cached in (*cached_builders, sandbox_recordings, _recordings):
         cached.cache_clear()

@@ -265,6 +265,10 @@ class CallRecord:
     dial_status: str | None = None  # from the <Dial> action: completed, busy, no-answer, failed, canceled
     dial_duration: int | None = None
     updated_at: str | None = None
+    whisper: str | None = None  # the provider's answer to the whisper: accepted, declined
+    voicemail_sid: str | None = None  # the RecordingSid of the caller's voicemail
+    voicemail_duration: int | None = None
+    voicemail_at: str | None = None
 
 
 @dataclass(slots=True)

@@ -157,6 +157,15 @@ class NumberGateway(Protocol):
     def release_number(self, number_sid: str) -> None: ...
 
 
+class RecordingFetcher(Protocol):
+    """Fetches a recording's audio (MP3) from Twilio with the account credentials
+    (masking.adapters.twilio_recordings)."""
+
+    def fetch(self, recording_sid: str) -> bytes | None:
+        """The audio, or None when Twilio has no such recording. Raises SendError."""
+        ...
+
+
 class CallGateway(Protocol):
     """The Twilio operation click-to-call needs (masking.adapters.twilio_gateway.TwilioGateway)."""
 
@@ -329,6 +338,15 @@ class CallStore(RoutingStore, Protocol):
 
     def record_call_dial(self, call_sid: str, outcome: DialOutcome) -> CallRecord | None:
         """Stores the dial outcome once; None when it was stored already or the call is unknown."""
+        ...
+
+    def update_call_once(self, call_sid: str, values: dict[str, object], once: str) -> CallRecord | None:
+        """Sets ``values`` on a stored inbound call if its field ``once`` is still unset (the
+        whisper answer, the voicemail); None when it was set already or the call is unknown."""
+        ...
+
+    def list_calls(self, provider_id: str, client_id: str | None = None, limit: int = 50) -> list[CallRecord | CallSession]:
+        """A provider's inbound calls and click-to-call sessions, newest first (optionally one client's)."""
         ...
 
     # ---- click-to-call sessions

@@ -181,12 +181,37 @@ class ScheduleSettings:
 RECORDING_MODE = "record-from-answer-dual"  # both legs, from when the client answers, one channel each
 
 
+def _flag(name: str, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    word = str(raw).strip().lower()
+    if word not in ("true", "false", "1", "0", "yes", "no"):
+        raise SettingsError(f"{name} must be true or false, not {raw!r}")
+    return word in ("true", "1", "yes")
+
+
+def _whole(name: str, raw: Any, low: int, high: int) -> int:
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be from {low} to {high}, not {value}")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class VoiceSettings:
-    """Calls: click-to-call rate limit and recording (off by default)."""
+    """Calls: click-to-call rate limit, recording (off by default), whisper and voicemail."""
 
     calls_per_provider_per_hour: int = 10
     record_calls: bool = False
+    whisper: bool = True  # the provider hears "Call from <client>" and presses 1 to accept
+    dial_timeout: int = 20  # seconds <Dial> rings (Twilio: min 5, max 600, default 30)
+    voicemail: bool = True  # no answer / declined: our own masked voicemail
+    voicemail_max_seconds: int = 120  # <Record maxLength>; at most 300 so the link page stays small
+    voicemail_transcribe: bool = False
+    recording_link_hours: int = 72  # how long the voicemail link in the provider's SMS works
 
     def __post_init__(self) -> None:
         raw_limit: Any = self.calls_per_provider_per_hour
@@ -203,6 +228,12 @@ class VoiceSettings:
             if word not in ("true", "false", "1", "0", "yes", "no"):
                 raise SettingsError(f"RECORD_CALLS must be true or false, not {raw_record!r}")
             object.__setattr__(self, "record_calls", word in ("true", "1", "yes"))
+        object.__setattr__(self, "whisper", _flag("WHISPER", self.whisper))
+        object.__setattr__(self, "voicemail", _flag("VOICEMAIL", self.voicemail))
+        object.__setattr__(self, "voicemail_transcribe", _flag("VOICEMAIL_TRANSCRIBE", self.voicemail_transcribe))
+        object.__setattr__(self, "dial_timeout", _whole("DIAL_TIMEOUT_SECONDS", self.dial_timeout, 5, 600))
+        object.__setattr__(self, "voicemail_max_seconds", _whole("VOICEMAIL_MAX_SECONDS", self.voicemail_max_seconds, 5, 300))
+        object.__setattr__(self, "recording_link_hours", _whole("RECORDING_LINK_HOURS", self.recording_link_hours, 1, 720))
 
     @property
     def dial_record(self) -> str | None:
@@ -305,7 +336,19 @@ def get_schedule_settings() -> ScheduleSettings:
 
 @lru_cache(maxsize=1)
 def get_voice_settings() -> VoiceSettings:
-    return _from_env(VoiceSettings, {"calls_per_provider_per_hour": "CALLS_PER_PROVIDER_PER_HOUR", "record_calls": "RECORD_CALLS"})
+    return _from_env(
+        VoiceSettings,
+        {
+            "calls_per_provider_per_hour": "CALLS_PER_PROVIDER_PER_HOUR",
+            "record_calls": "RECORD_CALLS",
+            "whisper": "WHISPER",
+            "dial_timeout": "DIAL_TIMEOUT_SECONDS",
+            "voicemail": "VOICEMAIL",
+            "voicemail_max_seconds": "VOICEMAIL_MAX_SECONDS",
+            "voicemail_transcribe": "VOICEMAIL_TRANSCRIBE",
+            "recording_link_hours": "RECORDING_LINK_HOURS",
+        },
+    )
 
 
 def clear_settings_cache() -> None:

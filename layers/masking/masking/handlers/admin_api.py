@@ -34,6 +34,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from masking.admin.adoption import assign_reserved_number, resolve_provider_reference
+from masking.admin.call_history import MAX_CALLS, CallHistoryAnswer, call_history, signed_links
 from masking.admin.clients import resolve_client, upsert_client
 from masking.admin.context import AdminContext
 from masking.admin.numbers import attach_number, purchase_number
@@ -343,6 +344,17 @@ def post_call(request: CallRequest) -> Response[dict[str, Any]]:
         admin(), request.provider, request.client or "", request.reference, webhook_base(), client_phone=request.client_phone
     )
     return answer(201, call=session_view(session))
+
+
+@app.get("/calls", **doc("listCalls", "A provider's call history", 200, "Calls, newest first", CallHistoryAnswer, 404))
+def list_calls_route(
+    provider: Annotated[str, Query(pattern=ID_PATTERN, max_length=128)],
+    client: Annotated[str | None, Query(max_length=128, description="client id, external id or E.164 phone")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_CALLS)] = 50,
+) -> Response[dict[str, Any]]:
+    """Inbound calls and click-to-calls with status, duration, whisper and voicemail (a fresh signed link)."""
+    link = signed_links(webhook_base(), admin().now())
+    return answer(calls=[e.model_dump() for e in call_history(admin(), provider, client, limit, link)])
 
 
 @app.get("/openapi.json", include_in_schema=False)

@@ -21,22 +21,21 @@ from typing import TYPE_CHECKING, Any
 from masking.core.models import DialOutcome, iso
 from masking.core.observability import count, logger
 from masking.core.phones import ascii_digits, is_e164
-from masking.core.settings import RECORDING_MODE
 from masking.handlers.twilio_request import BadRequest, FormParams, TwilioRequest, twiml_response, verify_twilio_request
 from masking.mirror.outbox import publish_records
 from masking.mirror.rows import audit_record
 from masking.voice.click_to_call import DIAL_STATUSES, NOT_CONNECTED, answer_bridge, record_call_status, record_dial_outcome
-from masking.voice.routing import InboundCall, record_inbound_dial
+from masking.voice.routing import InboundCall
 from masking.voice.twiml import (
     CALL_REQUEST_EXPIRED,
     CANNOT_CONNECT,
     CLIENT_NOT_ANSWERED,
-    NOT_AVAILABLE,
     dial_action_url,
-    dial_twiml,
     hang_up,
     say_and_hang_up,
 )
+from masking.voice.voicemail import after_inbound_dial
+from masking.voice.whisper import bridge_twiml
 
 if TYPE_CHECKING:
     from masking.wiring import VoiceServices
@@ -105,7 +104,7 @@ def handle_bridge_webhook(event: dict[str, Any], services: VoiceServices) -> dic
         logger.info("bridge refused", extra={"reason": result.reason, "call_id": call_id})
         return twiml_response(say_and_hang_up(CALL_REQUEST_EXPIRED))
     action = dial_action_url(request.base, session.call_id)
-    return twiml_response(dial_twiml(session.client_phone, session.reserved_number, action, RECORDING_MODE if session.record else None))
+    return twiml_response(bridge_twiml(session, action, request.base, services.router.voice.whisper))
 
 
 def handle_call_status_webhook(event: dict[str, Any], services: VoiceServices) -> dict[str, Any]:
@@ -118,7 +117,7 @@ def handle_call_status_webhook(event: dict[str, Any], services: VoiceServices) -
     if params.first("CallSid"):
         logger.set_correlation_id(params.first("CallSid"))
     if request.param("leg") == "dial":
-        return _dial_action(services, call_id, params)
+        return _dial_action(services, call_id, params, request.base)
     if not call_id.startswith("CS"):
         logger.warning("call status callback for no call session", extra={"call_id": call_id})
         return twiml_response()
@@ -128,8 +127,9 @@ def handle_call_status_webhook(event: dict[str, Any], services: VoiceServices) -
     return twiml_response()
 
 
-def _dial_action(services: VoiceServices, call_id: str, params: FormParams) -> dict[str, Any]:
-    """The dialed leg ended: record it, then tell the caller if nobody answered, and hang up."""
+def _dial_action(services: VoiceServices, call_id: str, params: FormParams, base: str) -> dict[str, Any]:
+    """The dialed leg ended: record it; an inbound caller nobody took gets the voicemail
+    (``masking.voice.voicemail``), a click-to-call provider is told; then hang up."""
     status = params.first("DialCallStatus")
     if status not in DIAL_STATUSES or not call_id:
         logger.warning("dial action without a known DialCallStatus or call", extra={"dial_status": status})
@@ -140,11 +140,11 @@ def _dial_action(services: VoiceServices, call_id: str, params: FormParams) -> d
         duration=_seconds(params.first("DialCallDuration")),
         dial_call_sid=params.first("DialCallSid") or None,
     )
-    if call_id.startswith("CS"):
-        _, records = record_dial_outcome(services.store, call_id, outcome)
-        text = CLIENT_NOT_ANSWERED
-    else:
-        records = record_inbound_dial(services.store, call_id, outcome)
-        text = NOT_AVAILABLE
+    if not call_id.startswith("CS"):
+        bridged = params.first("DialBridged")
+        twiml, records = after_inbound_dial(services.store, services.router.voice, call_id, outcome, bridged, base)
+        publish_records(services.outbox, records)
+        return twiml_response(twiml)
+    _, records = record_dial_outcome(services.store, call_id, outcome)
     publish_records(services.outbox, records)
-    return twiml_response(say_and_hang_up(text) if status in NOT_CONNECTED else hang_up())
+    return twiml_response(say_and_hang_up(CLIENT_NOT_ANSWERED) if status in NOT_CONNECTED else hang_up())

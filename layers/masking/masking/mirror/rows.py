@@ -278,3 +278,14 @@ def call_session_row(session: CallSession, at: str) -> MirrorRecord:
         "Recorded": session.record,
     }
     return MirrorRecord(kind="call", key=session.call_id, at=at, fields=fields)
+
+
+def whisper_row(call_sid: str, choice: str, at: str) -> MirrorRecord:
+    """The provider's answer to the whisper of an inbound call: accepted or declined."""
+    return MirrorRecord(kind="call", key=call_sid, at=at, fields={"Call SID": call_sid, "Whisper": choice})
+
+
+def voicemail_row(call_sid: str, duration: int, link: str, at: str) -> MirrorRecord:
+    """The voicemail a caller left: its length and the signed, expiring link."""
+    fields: dict[str, object] = {"Call SID": call_sid, "Voicemail Duration": duration, "Voicemail Link": link}
+    return MirrorRecord(kind="call", key=call_sid, at=at, fields=fields)

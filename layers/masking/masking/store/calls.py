@@ -24,6 +24,7 @@ from masking.store.items import (
     CALL_RETENTION_SECONDS,
     build_record,
     call_key,
+    call_log_key,
     call_rate_key,
     call_session_key,
     conditional_failed,
@@ -48,6 +49,22 @@ class DynamoCallStore(DynamoAdminStore):
             }
         }
 
+    def _log_put(self, provider_id: str | None, at: str, ref: dict[str, Any], client_id: str | None) -> list[dict[str, Any]]:
+        """The call-history pointer of a call (none for a call that reached no provider)."""
+        if not provider_id:
+            return []
+        data = {
+            "ref_pk": ref["pk"]["S"],
+            "ref_sk": ref["sk"]["S"],
+            "client_id": client_id or "",
+            "ttl": int(time.time()) + CALL_RETENTION_SECONDS,
+        }
+        key = call_log_key(provider_id, at, ref["pk"]["S"].split("#", 1)[1])
+        return [{"Put": {"TableName": self.table_name, "Item": to_item(key["pk"]["S"], key["sk"]["S"], data)}}]
+
+    def _call_log(self, record: CallRecord) -> list[dict[str, Any]]:
+        return self._log_put(record.provider_id, record.received_at, call_key(record.call_sid), record.client_id)
+
     def lookup_call(self, to_number: str, from_phone: str, call_sid: str) -> tuple[InboundLookup, CallRecord | None]:
         keys = [item_key(f"NUMBER#{to_number}", "NUMBER"), item_key(f"CLIENTPHONE#{from_phone}", "CLIENTPHONE")]
         keys += [item_key(f"PROVIDERPHONE#{from_phone}", "PROVIDERPHONE"), call_key(call_sid)]
@@ -64,7 +81,9 @@ class DynamoCallStore(DynamoAdminStore):
         return lookup, (build_record(CallRecord, from_item(answered)) if answered else None)
 
     def touch_lease_for_call(self, lease: Lease, last_activity_at: str, expires_at: int, record: CallRecord) -> Lease:
-        codes = self._transact([self._call_put(record), *self.lease_touch_items(lease, last_activity_at, expires_at)])
+        codes = self._transact(
+            [self._call_put(record), *self.lease_touch_items(lease, last_activity_at, expires_at), *self._call_log(record)]
+        )
         if codes is not None:
             if codes and codes[0] == "ConditionalCheckFailed":
                 raise DuplicateCall(record.call_sid)
@@ -78,6 +97,8 @@ class DynamoCallStore(DynamoAdminStore):
             if conditional_failed(error):
                 raise DuplicateCall(record.call_sid) from error
             raise
+        for log in self._call_log(record):
+            self.client.put_item(**log["Put"])
 
     def get_call(self, call_sid: str) -> CallRecord | None:
         item = self.client.get_item(TableName=self.table_name, Key=call_key(call_sid), ConsistentRead=True).get("Item")
@@ -85,6 +106,54 @@ class DynamoCallStore(DynamoAdminStore):
 
     def record_call_dial(self, call_sid: str, outcome: DialOutcome) -> CallRecord | None:
         return self._record_dial(call_key(call_sid), outcome, CallRecord, with_call_sid=False)
+
+    def update_call_once(self, call_sid: str, values: dict[str, object], once: str) -> CallRecord | None:
+        names = {f"#f{i}": name for i, name in enumerate(values)}
+        names["#once"] = once
+        item = to_item("x", "x", dict(values))
+        attrs = {f":v{i}": item[name] for i, name in enumerate(values)}
+        try:
+            response = self.client.update_item(
+                TableName=self.table_name,
+                Key=call_key(call_sid),
+                UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values))),
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#once)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=attrs,
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if conditional_failed(error):
+                return None
+            raise
+        return build_record(CallRecord, from_item(response["Attributes"]))
+
+    def list_calls(self, provider_id: str, client_id: str | None = None, limit: int = 50) -> list[CallRecord | CallSession]:
+        query: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": f"CALLLOG#{provider_id}"}},
+            "ScanIndexForward": False,
+        }
+        if client_id:
+            query["FilterExpression"] = "client_id = :cid"
+            query["ExpressionAttributeValues"][":cid"] = {"S": client_id}
+        pointers: list[dict[str, Any]] = []
+        while len(pointers) < limit:
+            page = self.client.query(**query)
+            pointers += page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                break
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        refs = [item_key(p["ref_pk"]["S"], p["ref_sk"]["S"]) for p in pointers[:limit]]
+        found = self._batch_get(refs) if refs else {}
+        calls: list[CallRecord | CallSession] = []
+        for ref in refs:
+            item = found.get((ref["pk"]["S"], ref["sk"]["S"]))
+            if item is not None:
+                session = ref["sk"]["S"] == "CALL"
+                calls.append(build_record(CallSession, from_item(item)) if session else build_record(CallRecord, from_item(item)))
+        return calls
 
     def _record_dial[T](self, key: dict[str, Any], outcome: DialOutcome, cls: type[T], with_call_sid: bool) -> T | None:
         names = {"#ds": "dial_status", "#at": "updated_at"}
@@ -155,6 +224,8 @@ class DynamoCallStore(DynamoAdminStore):
             Item=to_item(f"CALL#{session.call_id}", "CALL", data),
             ConditionExpression="attribute_not_exists(pk)",
         )
+        for log in self._log_put(session.provider_id, session.created_at, call_session_key(session.call_id), session.client_id):
+            self.client.put_item(**log["Put"])
 
     def get_call_session(self, call_id: str) -> CallSession | None:
         item = self.client.get_item(TableName=self.table_name, Key=call_session_key(call_id), ConsistentRead=True).get("Item")

@@ -170,6 +170,11 @@ def call_session_key(call_id: str) -> dict[str, Any]:
     return item_key(f"CALL#{call_id}", "CALL")
 
 
+def call_log_key(provider_id: str, at: str, call_id: str) -> dict[str, Any]:
+    """A provider's call history: one pointer per inbound call or call session, sorted by time."""
+    return item_key(f"CALLLOG#{provider_id}", f"{at}#{call_id}")
+
+
 def call_rate_key(provider_id: str, hour: str) -> dict[str, Any]:
     return item_key(f"CALLRATE#{provider_id}", hour)
 

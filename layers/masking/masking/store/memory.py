@@ -334,6 +334,24 @@ class MemoryCallStore(MemoryRoutingStore):
                 record.dial_duration = outcome.duration
             return replace(record)
 
+    def update_call_once(self, call_sid: str, values: dict[str, object], once: str) -> CallRecord | None:
+        with self._lock:
+            record = self.answered_calls.get(call_sid)
+            if record is None or getattr(record, once) is not None:
+                return None
+            for name, value in values.items():
+                setattr(record, name, value)
+            return replace(record)
+
+    def list_calls(self, provider_id: str, client_id: str | None = None, limit: int = 50) -> list[CallRecord | CallSession]:
+        with self._lock:
+            found: list[tuple[str, CallRecord | CallSession]] = [
+                (r.received_at, replace(r)) for r in self.answered_calls.values() if r.provider_id == provider_id
+            ]
+            found += [(s.created_at, replace(s)) for s in self.call_sessions.values() if s.provider_id == provider_id]
+        found = [f for f in found if not client_id or f[1].client_id == client_id]
+        return [call for _, call in sorted(found, key=lambda f: f[0], reverse=True)][:limit]
+
     # ---- click-to-call sessions
     def take_call_slot(self, provider_id: str, hour: str, limit: int, expires_at: int) -> int | None:
         with self._lock:

@@ -47,6 +47,7 @@ from masking.voice.twiml import (
     dial_twiml,
     say_and_hang_up,
 )
+from masking.voice.whisper import RECORDING_NOTICE, whisper_url
 
 # What Twilio puts in From when the caller ID is withheld: anonymous, restricted, blocked,
 # unavailable, unknown. They look like E.164 but are nobody's phone.
@@ -292,7 +293,7 @@ class VoiceRouter:
         self, ctx: _CallContext, direction: str, to_phone: str, lease: Lease, provider: Provider, client_id: str
     ) -> CallRecord:
         caller_id = lease.pool_number if direction == "client_to_provider" else provider.reserved_number
-        twiml = dial_twiml(to_phone, caller_id, ctx.dial_action, self.voice.dial_record)
+        twiml = self._dial(ctx, direction, to_phone, caller_id)
         return CallRecord(
             call_sid=ctx.call.call_sid,
             received_at=ctx.stamp,
@@ -303,6 +304,23 @@ class VoiceRouter:
             client_id=client_id,
             lease_id=lease.lease_id,
             caller_id=caller_id,
+        )
+
+    def _dial(self, ctx: _CallContext, direction: str, to_phone: str, caller_id: str | None) -> str:
+        """The bridging ``<Dial>``: to the provider with the whisper (``masking.voice.whisper``)
+        and a short ring (``masking.voice.voicemail``); with recording on, the caller hears the
+        notice first and the dialed party in the whisper."""
+        record = self.voice.dial_record
+        to_provider = direction == "client_to_provider"
+        screened = to_provider and self.voice.whisper
+        return dial_twiml(
+            to_phone,
+            caller_id,
+            ctx.dial_action,
+            record,
+            timeout=self.voice.dial_timeout if to_provider else None,
+            whisper_url=whisper_url(ctx.webhook_base, ctx.call.call_sid) if screened or record else None,
+            before=(RECORDING_NOTICE,) if record else (),
         )
 
     def _bridged(self, ctx: _CallContext, record: CallRecord, lease: Lease, client_id: str) -> VoiceResult:

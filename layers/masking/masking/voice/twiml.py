@@ -12,6 +12,9 @@ from masking.core.phones import is_e164
 VOICE_PATH = "/twilio/voice"
 BRIDGE_PATH = "/twilio/voice/bridge"
 STATUS_PATH = "/twilio/voice/status"
+WHISPER_PATH = "/twilio/voice/whisper"  # /{call}: the provider answered; /{call}/answer: the key pressed
+VOICEMAIL_PATH = "/twilio/voice/voicemail"  # /{call}: the <Record> action
+RECORDING_LINK_PATH = "/voicemail"  # GET /{call}?expires=&sig=: the signed voicemail link (not a Twilio route)
 
 
 UNKNOWN_NUMBER = "Sorry, this number is not in service. Goodbye."
@@ -48,20 +51,40 @@ def hang_up() -> str:
     return str(response)
 
 
-def dial_twiml(to_phone: str, caller_id: str | None, action: str, record: str | None = None) -> str:
-    """``<Dial callerId action method=POST [record]><Number>to</Number></Dial>``.
+def dial_twiml(
+    to_phone: str,
+    caller_id: str | None,
+    action: str,
+    record: str | None = None,
+    *,
+    timeout: int | None = None,
+    whisper_url: str | None = None,
+    before: tuple[str, ...] = (),
+) -> str:
+    """``[<Say>before</Say>]<Dial callerId action method=POST [record] [timeout answerOnBridge]>
+    <Number [url]>to</Number></Dial>``.
 
     Refuses to build a ``<Dial>`` without a masked ``callerId``: Twilio would show the
-    caller's real number.
+    caller's real number. ``whisper_url`` is the ``<Number url>`` run on the dialed party's
+    phone after they answer and before the bridge; with ``answerOnBridge`` the caller keeps
+    hearing ringing meanwhile (https://www.twilio.com/docs/voice/twiml/number).
     """
     if not caller_id or not is_e164(caller_id):
         raise ValueError("a <Dial> needs a masked callerId (E.164), or it shows the caller's real number")
     response = VoiceResponse()
+    for text in before:
+        response.say(text)
     options: dict[str, Any] = {"caller_id": caller_id, "action": action, "method": "POST"}
     if record:
         options["record"] = record
+    if timeout is not None:  # https://www.twilio.com/docs/voice/twiml/dial: default 30, min 5, max 600
+        options["timeout"] = timeout
+        options["answer_on_bridge"] = True
     dial = response.dial(**options)
-    dial.number(to_phone)
+    if whisper_url:
+        dial.number(to_phone, url=whisper_url, method="POST")
+    else:
+        dial.number(to_phone)
     return str(response)
 
 
