@@ -99,12 +99,16 @@ def _gateway() -> SmsGateway:
 
 @lru_cache(maxsize=1)
 def get_sms_services() -> SmsServices:
+    from masking.core.privacy_settings import get_privacy_settings
     from masking.messaging.failures import FailureHandler
+    from masking.messaging.protection import Protection
     from masking.messaging.routing import SmsRouter
+    from masking.store.quotas import DynamoQuotas
 
     store = DynamoRoutingStore(get_aws_settings().table_name)
-    router = SmsRouter(store, _gateway(), get_routing_settings())
     delivery = get_delivery_settings()
+    protection = Protection(get_privacy_settings(), DynamoQuotas(store), SnsOwnerAlerts(delivery.owner_alert_topic_arn))
+    router = SmsRouter(store, _gateway(), get_routing_settings(), protection=protection)
     failures = FailureHandler(
         store,
         _gateway(),

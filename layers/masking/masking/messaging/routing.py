@@ -40,6 +40,7 @@ from masking.core.models import (
 from masking.core.observability import count, logger, mask_phone
 from masking.core.ports import RoutingStore, SendError, SmsGateway
 from masking.core.settings import RoutingSettings
+from masking.messaging.protection import Protection
 from masking.messaging.text import (
     CLIENT_OPTED_OUT_TO_PROVIDER,
     EXPIRED_SMS_TO_PROVIDER,
@@ -73,6 +74,7 @@ class _Context:
     now: datetime
     status_callback: str | None
     records: list[MirrorRecord] = field(default_factory=list)
+    content_flags: list[str] = field(default_factory=list)
 
     @property
     def stamp(self) -> str:
@@ -90,11 +92,13 @@ class SmsRouter:
         gateway: SmsGateway,
         settings: RoutingSettings,
         clock: Callable[[], datetime] = utcnow,
+        protection: Protection | None = None,
     ) -> None:
         self.store = store
         self.gateway = gateway
         self.settings = settings
         self.clock = clock
+        self.protection = protection or Protection.in_memory()
 
     @property
     def ttl(self) -> timedelta:
@@ -109,6 +113,7 @@ class SmsRouter:
             logger.info("duplicate MessageSid, nothing forwarded", extra={"message_sid": sms.message_sid})
             return RouteResult(outcome="duplicate")
         result.records = ctx.records + result.records
+        self.protection.flag_rows(ctx, result.records)
         logger.info(
             "sms routed",
             extra={"outcome": result.outcome, "direction": result.direction, "lease_id": result.lease_id, "parts_sent": len(result.sent)},
@@ -149,9 +154,13 @@ class SmsRouter:
         keyword = classify_keyword(sms.body, opted_out=bool(pair and pair.client_opted_out)) if not sms.media_urls else None
         if keyword is not None:
             return self._client_keyword(ctx, keyword, provider, client, pair)
-
+        own = (provider.reserved_number, pair.pool_number if pair else None)
+        if stopped := self.protection.guard(self, ctx, provider, client.client_id, "client_to_provider", own):
+            return stopped
+        if isinstance(ttl := self.protection.lease_ttl(self, ctx, provider, client, pair), RouteResult):
+            return ttl  # the new-contact limit: delivered from the reserved number
         record = self._record(ctx, "client_to_provider", provider.provider_id, client.client_id)
-        lease, created = acquire_lease(self.store, provider.provider_id, client, pair, ctx.now, self.ttl, record)
+        lease, created = acquire_lease(self.store, provider.provider_id, client, pair, ctx.now, ttl, record)
         if lease is None:
             return self._pool_exhausted(ctx, provider, client)
         if lease.provider_opted_out:
@@ -255,6 +264,8 @@ class SmsRouter:
                 "Client opted out", "Not forwarded: the client has opted out", "Messaging", "Warning", provider.provider_id, slot.client_id
             )
             return RouteResult(outcome="blocked", direction="provider_to_client", lease_id=slot.lease_id)
+        if (stopped := self.protection.guard(self, ctx, provider, slot.client_id, "provider_to_client", (provider.reserved_number,))):
+            return stopped
         record = self._record(ctx, "provider_to_client", provider.provider_id, slot.client_id)
         try:
             lease = self.store.touch_lease(slot, ctx.stamp, int((ctx.now + self.ttl).timestamp()), record)
@@ -375,7 +386,7 @@ class SmsRouter:
 
     def _send_system(self, ctx: _Context, from_number: str | None, to_phone: str, text: str) -> None:
         """A short service reply; failures are audited, never raised."""
-        if not from_number:
+        if not from_number or not self.protection.may_reply(ctx, from_number, to_phone):
             return
         try:
             self.gateway.send_sms(OutboundSms(from_number=from_number, to_phone=to_phone, body=text))

@@ -228,6 +228,14 @@ def message_row(
     return MirrorRecord(kind="message", key=inbound_sid, at=at, fields=fields)
 
 
+CONTENT_FLAG = "Content Flag"  # what the content guard found: "email, phone, url"
+
+
+def flag_message(record: MirrorRecord, kinds: list[str]) -> None:
+    """Marks a Messages row whose body had contact details (``masking.messaging.protection``)."""
+    record.fields[CONTENT_FLAG] = ", ".join(kinds)
+
+
 def message_status(inbound_sid: str, status: str, error_code: str, at: str) -> MirrorRecord:
     """A delivery status callback that moved the message forward."""
     fields: dict[str, Any] = {"Twilio Status": status, "Twilio Error Code": error_code}
