@@ -11,6 +11,7 @@ from bench import (
     call_connect,
     calls_per_message,
     cold_import,
+    content_guard,
     cost_latency,
     describe,
     fmt,
@@ -27,6 +28,7 @@ BENCHMARKS: list[tuple[str, ModuleType]] = [
     ("e call_connect", call_connect),
     ("f airtable throughput", airtable_throughput),
     ("g cost and latency", cost_latency),
+    ("h content guard", content_guard),
 ]
 
 

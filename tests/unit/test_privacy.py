@@ -166,7 +166,7 @@ def test_block_does_not_forward_and_tells_the_sender(world: World) -> None:
     send(world, PROVIDER.phone, pool_number, "text me on +44 7911 123456")
 
     assert world.sent_to(OLIVIA.phone) == []
-    first, notice = world.sent_to(PROVIDER.phone)
+    _first, notice = world.sent_to(PROVIDER.phone)
     assert (notice.from_number, notice.body) == (pool_number, BLOCKED_TO_SENDER)
     assert "Contact details blocked" in audits(world)
 
