@@ -29,11 +29,12 @@ TARGETS: dict[str, Target] = {
 }
 SUMMARY = ["scan_p50_us", "scan_p99_us", "with_number_p99_us"]
 
-WORDS = (
+TEXT = (
     "Rex walked great today ate all his food and napped on the couch Luna was a bit shy but warmed up "
     "thanks so much see you tomorrow morning can you also water the plants please the key is under the mat "
     "running ten minutes late sorry all good here sending a photo soon"
-).split()
+)
+WORDS = tuple(TEXT.split())
 DIGIT_SNIPPETS = ("at 10:30", "$45.00 for 2 walks", "Order 12345678", "1234 Elm St", "gate code 4821", "on 11/28", "3 cups", "2-3pm")
 PHONE_FORMATS = ("303-555-{0}", "(720) 555-{0}", "303.555.{0}", "+1 303 555 {0}", "3035550{1}", "+44 7400 123{1}", "3 0 3 5 5 5 {2}")
 EMAILS = ("olivia.owner@example.com", "sam+walks@sitter.co")

@@ -433,4 +433,6 @@ def handle_admin_request(event: dict[str, Any], context: LambdaContext) -> dict[
         publish_records(get_outbox(), ctx.take_records())
 
 
+import masking.handlers.admin_privacy  # noqa: E402, F401  # privacy: the erasure routes register on app
+
 __all__ = ["app", "handle_admin_request", "openapi_json"]

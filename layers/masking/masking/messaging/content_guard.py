@@ -47,8 +47,8 @@ class GuardResult:
         return bool(self.findings)
 
     @property
-    def kinds(self) -> list[FindingKind]:
-        return sorted({finding.kind for finding in self.findings})
+    def kinds(self) -> list[str]:
+        return sorted({str(finding.kind) for finding in self.findings})
 
     def counts(self) -> dict[str, int]:
         totals: dict[str, int] = {}
