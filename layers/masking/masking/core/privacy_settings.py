@@ -42,6 +42,8 @@ def _flag(name: str, raw: object) -> bool:
 class PrivacySettings:
     content_guard: GuardPolicy = "flag"
     content_guard_urls: bool = False
+    # Airtable bodies are blanked after this; DynamoDB's MSG items (with the body) expire
+    # after 30 days by TTL (store.items.MESSAGE_RETENTION_SECONDS), hence the minimum of 30
     message_retention_days: int = 90
     provisional_lease_hours: int = 24  # 0: leases of unknown senders are not provisional
     new_contacts_per_provider_per_hour: int = 10  # 0: no limit
@@ -58,7 +60,7 @@ class PrivacySettings:
             raise SettingsError(f"UNVERIFIED_CALLER must be one of allow, announce, reject, not {self.unverified_caller!r}")
         set_ = object.__setattr__
         set_(self, "content_guard_urls", _flag("CONTENT_GUARD_URLS", self.content_guard_urls))
-        set_(self, "message_retention_days", _whole("MESSAGE_RETENTION_DAYS", self.message_retention_days, 1, 3650))
+        set_(self, "message_retention_days", _whole("MESSAGE_RETENTION_DAYS", self.message_retention_days, 30, 3650))
         set_(self, "provisional_lease_hours", _whole("PROVISIONAL_LEASE_HOURS", self.provisional_lease_hours, 0, 24 * 30))
         set_(
             self,

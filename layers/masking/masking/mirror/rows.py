@@ -245,6 +245,14 @@ def erased_message(inbound_sid: str, at: str) -> MirrorRecord:
     return MirrorRecord(kind="message", key=inbound_sid, at=at, fields=fields)
 
 
+PURGED_BODY = "[purged after {days} days]"
+
+
+def purged_message(inbound_sid: str, days: int, at: str) -> MirrorRecord:
+    """A Messages row older than the retention period: body and media links blanked."""
+    return MirrorRecord(kind="message", key=inbound_sid, at=at, fields={"Body": PURGED_BODY.format(days=days), "Media URLs": []})
+
+
 def erased_client(client_id: str, at: str) -> MirrorRecord:
     fields = {"Name": "Erased client", "Phone Number": "", "Client Phone (E.164)": "", "Email": "", "External ID": "", "Session SID": ""}
     return MirrorRecord(kind="client", key=client_id, at=at, fields=fields)
