@@ -264,7 +264,7 @@ class SmsRouter:
                 "Client opted out", "Not forwarded: the client has opted out", "Messaging", "Warning", provider.provider_id, slot.client_id
             )
             return RouteResult(outcome="blocked", direction="provider_to_client", lease_id=slot.lease_id)
-        if (stopped := self.protection.guard(self, ctx, provider, slot.client_id, "provider_to_client", (provider.reserved_number,))):
+        if stopped := self.protection.guard(self, ctx, provider, slot.client_id, "provider_to_client", (provider.reserved_number,)):
             return stopped
         record = self._record(ctx, "provider_to_client", provider.provider_id, slot.client_id)
         try:
