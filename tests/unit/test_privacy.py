@@ -15,10 +15,10 @@ from masking.core.models import Lifecycle, NumberRecord, NumberStatus
 from masking.core.privacy_settings import PrivacySettings
 from masking.core.settings import SettingsError
 from masking.messaging import content_guard
-from masking.messaging.protection import BLOCKED_TO_SENDER, REDACTED_TO_SENDER, Protection
+from masking.messaging.protection import BLOCKED_TO_SENDER, REDACTED_TO_SENDER, REUSE_NOTICE, Protection
 from masking.store.items import DynamoTable
 from masking.store.quotas import DynamoQuotas, MemoryQuotas
-from tests.support import OLIVIA, POOL, PROVIDER, World
+from tests.support import OLIVIA, PETE, POOL, PROVIDER, World
 from tests.unit.test_sms_routing import send
 
 RESERVED = PROVIDER.reserved_number
@@ -281,3 +281,51 @@ def test_provisional_leases_can_be_turned_off(world: World) -> None:
     protect(world, provisional_lease_hours=0)
     send(world, STRANGER, RESERVED, "hi")
     assert pair_of(world, STRANGER).expires_at == int(world.clock.now.timestamp()) + 14 * DAY
+
+
+# ---------------------------------------------------------------- safe reuse (cool-off)
+
+
+def reuse_world(world: World, **settings: Any) -> None:
+    """One pool number for Sam, so the next client must reuse it."""
+    protect(world, **settings)
+    for number in POOL[1:]:
+        world.store.put_number(NumberRecord(number=number, lifecycle=Lifecycle.POOL, status=NumberStatus.FAILED))
+
+
+def test_a_number_reused_inside_the_cool_off_carries_a_one_time_notice(world: World) -> None:
+    reuse_world(world)
+    send(world, OLIVIA.phone, RESERVED, "bye for now")
+    world.clock.advance(days=14, hours=1)  # Olivia's lease ended an hour ago
+
+    send(world, PETE.phone, RESERVED, "hi, Pete here")
+    send(world, PETE.phone, RESERVED, "second")
+
+    first, second = [s for s in world.sent_to(PROVIDER.phone) if s.from_number == POOL[0]][1:]
+    assert first.body == REUSE_NOTICE.format(client="Pete Parent") + "From Pete Parent: hi, Pete here"
+    assert "Pete Parent" in REUSE_NOTICE.format(client="Pete Parent")
+    assert second.body == "second"
+    assert audits(world).count("Pool number reused in cool-off") == 1
+
+
+def test_a_number_reused_after_the_cool_off_has_no_notice(world: World) -> None:
+    reuse_world(world, pool_cool_off_days=7)
+    send(world, OLIVIA.phone, RESERVED, "bye for now")
+    world.clock.advance(days=14 + 8)
+
+    send(world, PETE.phone, RESERVED, "hi, Pete here")
+
+    assert world.sent_to(PROVIDER.phone)[-1].body == "From Pete Parent: hi, Pete here"
+    assert "Pool number reused in cool-off" not in audits(world)
+
+
+def test_a_cooling_number_is_taken_only_when_no_other_is_free(world: World) -> None:
+    protect(world)
+    send(world, OLIVIA.phone, RESERVED, "one")
+    olivia_number = world.sandbox.sent[-1].from_number
+    world.clock.advance(days=14, hours=1)
+
+    send(world, PETE.phone, RESERVED, "two")
+
+    assert world.sandbox.sent[-1].from_number != olivia_number
+    assert "Pool number reused in cool-off" not in audits(world)

@@ -32,6 +32,7 @@ REDACTED_TO_SENDER = (
     "Contact details were removed from your message: please keep the conversation on this number. Masked numbers protect both of you."
 )
 BLOCKED_TO_SENDER = "Your message was not delivered: it contained a phone number, email address or link. Please send it without them."
+REUSE_NOTICE = "[New conversation: this number now reaches {client}, not the client you last texted on it.] "
 NEW_CONTACT_LIMIT_ALERT = (
     "More than {limit} new contacts texted {provider} within an hour; later ones are delivered from the reserved number."
 )
@@ -164,6 +165,35 @@ class Protection:
         if result.outcome == "forwarded":
             result.outcome = "forwarded_new_contact_limit"
         return result
+
+    # ---------------------------------------------------------------- safe reuse
+    @property
+    def cool_off(self) -> int:
+        """Seconds a pool number rests after another client's lease ended (``PoolCoolOffDays``)."""
+        return self.settings.cool_off_seconds
+
+    @staticmethod
+    def reuse_log() -> list[Lease]:
+        """Where ``acquire_lease`` reports a number reused inside the cool-off."""
+        return []
+
+    def reuse_notice(self, ctx: _Context, reused: list[Lease], provider: Provider, client: Client) -> str:
+        """The one-time notice on the first message of a lease that took a number another
+        client left inside the cool-off (counted: ``PoolReuseInCoolOff``), else ""."""
+        if not reused:
+            return ""
+        count("PoolReuseInCoolOff")
+        ctx.audit(
+            "Pool number reused in cool-off",
+            "No other pool number was free: a number another client left recently now reaches this client; the provider was told",
+            "Pool",
+            "Warning",
+            provider.provider_id,
+            client.client_id,
+            pool_number=mask_phone(reused[0].pool_number),
+            previous_client=reused[0].client_id,
+        )
+        return REUSE_NOTICE.format(client=client.name)
 
     # ---------------------------------------------------------------- system replies
     def may_reply(self, ctx: _Context, from_number: str, to_phone: str) -> bool:

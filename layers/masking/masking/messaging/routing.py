@@ -159,8 +159,10 @@ class SmsRouter:
             return stopped
         if isinstance(ttl := self.protection.lease_ttl(self, ctx, provider, client, pair), RouteResult):
             return ttl  # the new-contact limit: delivered from the reserved number
-        record = self._record(ctx, "client_to_provider", provider.provider_id, client.client_id)
-        lease, created = acquire_lease(self.store, provider.provider_id, client, pair, ctx.now, ttl, record)
+        record, reused = self._record(ctx, "client_to_provider", provider.provider_id, client.client_id), self.protection.reuse_log()
+        lease, created = acquire_lease(
+            self.store, provider.provider_id, client, pair, ctx.now, ttl, record, self.protection.cool_off, reused.append
+        )
         if lease is None:
             return self._pool_exhausted(ctx, provider, client)
         if lease.provider_opted_out:
@@ -185,7 +187,7 @@ class SmsRouter:
                 pool_number=mask_phone(lease.pool_number),
                 lease_id=lease.lease_id,
             )
-        prefix = self._prefix(client.name, created)
+        prefix = self.protection.reuse_notice(ctx, reused, provider, client) + self._prefix(client.name, created)
         outbound = OutboundSms(from_number=lease.pool_number, to_phone=provider.phone, body=prefix + sms.body, media_urls=sms.media_urls)
         result = self._forward(ctx, outbound, "client_to_provider", provider, client, lease)
         if created and not result.sent and result.outcome == "send_failed":
