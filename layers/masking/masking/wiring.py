@@ -121,9 +121,13 @@ def get_sms_services() -> SmsServices:
 
 @lru_cache(maxsize=1)
 def get_voice_services() -> VoiceServices:
+    from masking.core.privacy_settings import get_privacy_settings
     from masking.voice.routing import VoiceRouter
 
-    router = VoiceRouter(DynamoCallStore(get_aws_settings().table_name), get_routing_settings(), get_voice_settings())
+    unverified = get_privacy_settings().unverified_caller
+    router = VoiceRouter(
+        DynamoCallStore(get_aws_settings().table_name), get_routing_settings(), get_voice_settings(), unverified_caller=unverified
+    )
     return VoiceServices(router=router, outbox=get_outbox(), twilio=get_twilio_settings(), credentials=_credentials)
 
 

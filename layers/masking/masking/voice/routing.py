@@ -36,6 +36,7 @@ from masking.core.ports import CallStore
 from masking.core.settings import RECORDING_MODE, RoutingSettings, VoiceSettings
 from masking.mirror import rows
 from masking.mirror.outbox import Category, MirrorRecord, Severity
+from masking.voice.caller_trust import announce_url, caller_treatment
 from masking.voice.twiml import (
     CANNOT_CONNECT,
     EXPIRED_CALL_TO_PROVIDER,
@@ -60,6 +61,7 @@ class InboundCall:
     call_sid: str
     from_phone: str  # may be "anonymous" or another non-E.164 value for a withheld number
     to_number: str
+    stir_verstat: str = ""  # privacy: STIR/SHAKEN verification (voice.caller_trust)
 
 
 @dataclass(slots=True)
@@ -77,6 +79,7 @@ class _CallContext:
     now: datetime
     webhook_base: str
     records: list[MirrorRecord] = field(default_factory=list)
+    announce: bool = False  # privacy: the provider hears the unverified-caller warning
 
     @property
     def stamp(self) -> str:
@@ -98,11 +101,13 @@ class VoiceRouter:
         routing: RoutingSettings,
         voice: VoiceSettings,
         clock: Callable[[], datetime] = utcnow,
+        unverified_caller: str = "allow",
     ) -> None:
         self.store = store
         self.routing = routing
         self.voice = voice
         self.clock = clock
+        self.unverified_caller = unverified_caller  # privacy: allow, announce or reject
 
     @property
     def ttl(self) -> timedelta:
@@ -151,6 +156,17 @@ class VoiceRouter:
                 return self._refuse(
                     ctx, "unknown_caller", UNKNOWN_CALLER, "Call from withheld number", "the caller's number is withheld: nothing dialed"
                 )
+            if (treatment := caller_treatment(self.unverified_caller, call.stir_verstat)) == "reject":
+                count("UnverifiedCallsRejected")
+                return self._refuse(
+                    ctx,
+                    "unverified_caller",
+                    UNKNOWN_CALLER,
+                    "Unverified caller rejected",
+                    f"StirVerstat {call.stir_verstat[:40]}: nothing dialed",
+                    provider_id=number.provider_id,
+                )
+            ctx.announce = treatment == "announce"
             return self._from_client(ctx, number.provider_id, lookup.client)
         if number.lifecycle == Lifecycle.POOL and lookup.provider_id:
             return self._from_provider(ctx, lookup.provider_id)
@@ -291,7 +307,8 @@ class VoiceRouter:
         self, ctx: _CallContext, direction: str, to_phone: str, lease: Lease, provider: Provider, client_id: str
     ) -> CallRecord:
         caller_id = lease.pool_number if direction == "client_to_provider" else provider.reserved_number
-        twiml = dial_twiml(to_phone, caller_id, ctx.dial_action, self.voice.dial_record)
+        announce = announce_url(ctx.webhook_base) if ctx.announce and direction == "client_to_provider" else None
+        twiml = dial_twiml(to_phone, caller_id, ctx.dial_action, self.voice.dial_record, number_url=announce)
         return CallRecord(
             call_sid=ctx.call.call_sid,
             received_at=ctx.stamp,

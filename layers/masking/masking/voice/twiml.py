@@ -48,7 +48,7 @@ def hang_up() -> str:
     return str(response)
 
 
-def dial_twiml(to_phone: str, caller_id: str | None, action: str, record: str | None = None) -> str:
+def dial_twiml(to_phone: str, caller_id: str | None, action: str, record: str | None = None, number_url: str | None = None) -> str:
     """``<Dial callerId action method=POST [record]><Number>to</Number></Dial>``.
 
     Refuses to build a ``<Dial>`` without a masked ``callerId``: Twilio would show the
@@ -61,7 +61,7 @@ def dial_twiml(to_phone: str, caller_id: str | None, action: str, record: str | 
     if record:
         options["record"] = record
     dial = response.dial(**options)
-    dial.number(to_phone)
+    dial.number(to_phone, **({"url": number_url, "method": "POST"} if number_url else {}))  # privacy: the announce
     return str(response)
 
 
