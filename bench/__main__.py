@@ -11,6 +11,7 @@ from bench import (
     call_connect,
     calls_per_message,
     cold_import,
+    content_guard,
     cost_latency,
     describe,
     faults,
@@ -27,8 +28,9 @@ BENCHMARKS: list[tuple[str, ModuleType]] = [
     ("d pool allocation", pool_allocation),
     ("e call_connect", call_connect),
     ("f airtable throughput", airtable_throughput),
-    ("h cost and latency", cost_latency),
     ("g faults", faults),
+    ("h cost and latency", cost_latency),
+    ("i content guard", content_guard),
 ]
 
 

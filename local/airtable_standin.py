@@ -223,6 +223,7 @@ def _evaluate(node: Any, cell: Callable[[str], Any]) -> Any:
             "BLANK": lambda: "",
             "LOWER": lambda: str(values[0]).lower(),
             "UPPER": lambda: str(values[0]).upper(),
+            "IS_BEFORE": lambda: _moment(values[0]) < _moment(values[1]),
         }
         if name not in functions:
             raise AirtableError(422, "INVALID_FILTER_BY_FORMULA", f"unknown function {name}")
@@ -250,6 +251,15 @@ def _text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def _moment(value: Any) -> datetime:
+    """A date or date-time cell or literal, for IS_BEFORE (blank: the earliest moment)."""
+    text = _text(value).strip()
+    if not text:
+        return datetime.min.replace(tzinfo=UTC)
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _comparable(left: Any, right: Any) -> tuple[Any, Any]:

@@ -205,6 +205,10 @@ def build_admin_events() -> dict[str, dict[str, object]]:
         "admin_remove_provider": _admin_event(
             "DELETE", "/providers/prov-kim", "/providers/{provider_id}", params={"provider_id": "prov-kim"}
         ),
+        "admin_erase_client": _admin_event("DELETE", "/clients/cl-pete", "/clients/{client_id}", params={"client_id": "cl-pete"}),
+        "admin_erase_provider_data": _admin_event(
+            "DELETE", "/providers/prov-kim/data", "/providers/{provider_id}/data", params={"provider_id": "prov-kim"}
+        ),
         "admin_rotate_number": _admin_event(
             "POST", "/providers/prov-sam/rotate-number", "/providers/{provider_id}/rotate-number", params={"provider_id": "prov-sam"}
         ),

@@ -9,6 +9,7 @@ import threading
 from dataclasses import replace
 
 from masking.handlers.sms import handle_sms_webhook
+from masking.messaging.protection import REUSE_NOTICE
 from masking.store.memory import MemoryRoutingStore
 from tests.support import OLIVIA, OTHER_PROVIDER, PETE, POOL, PROVIDER, World, signed_event
 
@@ -138,7 +139,8 @@ def test_expired_pool_number_goes_to_another_client_when_the_pool_is_full(world:
     send(world, PETE.phone, RESERVED, "my turn")
 
     assert world.sandbox.sent[-1].from_number == small[0]
-    assert world.sandbox.sent[-1].body == "From Pete Parent: my turn"
+    # Olivia's lease ended a day ago (inside the 7-day cool-off): the provider is told once
+    assert world.sandbox.sent[-1].body == f"{REUSE_NOTICE.format(client='Pete Parent')}From Pete Parent: my turn"
 
 
 def make_small_pool(world: World, size: int) -> list[str]:

@@ -163,9 +163,19 @@ def handle_schedule(event: dict[str, Any], context: Any, mirror: AirtableMirror 
     if not queue_url:
         raise RuntimeError("OUTBOX_QUEUE_URL is not set")
     dlq_url = os.environ.get("OUTBOX_DLQ_URL")
-    report: RedriveReport = run_redrive(mirror, mirror.state, sqs_sender(queue_url), deadline, DeadLetters(dlq_url) if dlq_url else None)
-    logger.info("airtable redrive", extra=report.as_dict())
-    return report.as_dict()
+    send = sqs_sender(queue_url)
+    report: RedriveReport = run_redrive(mirror, mirror.state, send, deadline, DeadLetters(dlq_url) if dlq_url else None)
+    result = report.as_dict()
+    if not report.quiet:  # privacy: retention, one read per run (retention.py)
+        from .retention import purge_old_bodies, retention_days
+        from .writer import Rejected, _Stop
+
+        try:
+            result["bodies_purged"] = purge_old_bodies(mirror, send, retention_days(), deadline)
+        except (_Stop, Rejected) as stop:
+            logger.warning("retention purge skipped", extra={"reason": str(stop)})
+    logger.info("airtable redrive", extra=result)
+    return result
 
 
 def _log(outcome: Outcome) -> None:

@@ -8,7 +8,7 @@ table              upsert key              extra fields
 Sitters            Provider ID             Provider ID, Email
 Clients            Client ID               Client ID, External ID
 Number Inventory   PhoneNumber (primary)   none
-Messages           Message SID             Message SID, Forwarded SIDs, Media URLs
+Messages           Message SID             Message SID, Forwarded SIDs, Media URLs, Content Flag
 Audit Log          Event Key               Event Key
 Calls (new)        Call ID (primary)       the whole table
 =================  ======================  =================================================
@@ -228,6 +228,7 @@ MESSAGES = TableSpec(
         FieldSpec("Message SID", TEXT, extra=True),
         FieldSpec("Forwarded SIDs", LONG_TEXT, extra=True),
         FieldSpec("Media URLs", LONG_TEXT, extra=True),
+        FieldSpec("Content Flag", TEXT, extra=True),
     ),
 )
 

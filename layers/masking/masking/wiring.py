@@ -107,9 +107,12 @@ def _gateway() -> SmsGateway:
 
 @lru_cache(maxsize=1)
 def get_sms_services() -> SmsServices:
+    from masking.core.privacy_settings import get_privacy_settings
     from masking.messaging.failures import FailureHandler
     from masking.messaging.forwarding import ForwardWorker
+    from masking.messaging.protection import Protection
     from masking.messaging.routing import SmsRouter
+    from masking.store.quotas import DynamoQuotas
 
     store = DynamoRoutingStore(get_aws_settings().table_name)
     delivery = get_delivery_settings()
@@ -121,7 +124,8 @@ def get_sms_services() -> SmsServices:
         SnsOwnerAlerts(delivery.owner_alert_topic_arn),
         forward,
     )
-    router = SmsRouter(store, _gateway(), get_routing_settings(), forwarding=forwarding)
+    protection = Protection(get_privacy_settings(), DynamoQuotas(store), SnsOwnerAlerts(delivery.owner_alert_topic_arn))
+    router = SmsRouter(store, _gateway(), get_routing_settings(), forwarding=forwarding, protection=protection)
     failures = FailureHandler(
         store,
         _gateway(),
@@ -134,9 +138,13 @@ def get_sms_services() -> SmsServices:
 
 @lru_cache(maxsize=1)
 def get_voice_services() -> VoiceServices:
+    from masking.core.privacy_settings import get_privacy_settings
     from masking.voice.routing import VoiceRouter
 
-    router = VoiceRouter(DynamoCallStore(get_aws_settings().table_name), get_routing_settings(), get_voice_settings())
+    unverified = get_privacy_settings().unverified_caller
+    router = VoiceRouter(
+        DynamoCallStore(get_aws_settings().table_name), get_routing_settings(), get_voice_settings(), unverified_caller=unverified
+    )
     return VoiceServices(
         router=router, outbox=get_outbox(), twilio=get_twilio_settings(), credentials=_credentials, sms=_gateway, recordings=_recordings
     )

@@ -10,6 +10,7 @@ the store's conditional writes: two messages can both *choose* a number, only on
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from masking.core.errors import LeaseConflict, StoreBusy
@@ -33,16 +34,18 @@ def new_lease_id() -> str:
     return f"LS{uuid.uuid4().hex}"
 
 
-def candidate_numbers(view: PoolView, client_id: str, pair: Lease | None, now_epoch: int) -> list[str]:
+def candidate_numbers(view: PoolView, client_id: str, pair: Lease | None, now_epoch: int, cool_off_seconds: int = 0) -> list[str]:
     """Ready pool numbers this client may take, best first.
 
     Sticky number first, then numbers this provider has never used, then numbers whose
     lease expired, the longest idle first (so a recently expired pair can still get its
-    number back).
+    number back). A number another client's lease left less than ``cool_off_seconds`` ago
+    comes last (a reply typed into the old thread would reach the new client).
     """
     sticky: list[str] = []
     unused: list[str] = []
     expired: list[tuple[int, str]] = []
+    cooling: list[tuple[int, str]] = []
     for number in view.ready_numbers:
         slot = view.slots.get(number)
         if slot is not None and slot.client_id != client_id and slot.expires_at > now_epoch:
@@ -51,9 +54,16 @@ def candidate_numbers(view: PoolView, client_id: str, pair: Lease | None, now_ep
             sticky.append(number)
         elif slot is None:
             unused.append(number)
+        elif slot.client_id != client_id and slot.expires_at > now_epoch - cool_off_seconds:
+            cooling.append((slot.expires_at, number))
         else:
             expired.append((slot.expires_at, number))
-    return sticky + unused + [number for _, number in sorted(expired)]
+    return sticky + unused + [number for _, number in sorted(expired)] + [number for _, number in sorted(cooling)]
+
+
+def in_cool_off(slot: Lease | None, client_id: str, now_epoch: int, cool_off_seconds: int) -> bool:
+    """Whether taking this slot's number reuses another client's number inside the cool-off."""
+    return slot is not None and slot.client_id != client_id and slot.expires_at > now_epoch - cool_off_seconds
 
 
 def acquire_lease(
@@ -64,12 +74,15 @@ def acquire_lease(
     now: datetime,
     ttl: timedelta,
     record: MessageRecord | None,
+    cool_off_seconds: int = 0,
+    on_reuse: Callable[[Lease], None] | None = None,
 ) -> tuple[Lease | None, bool]:
     """Extends the pair's active lease or allocates a new one, recording ``record``.
 
     Returns ``(lease, created)``; ``(None, False)`` when every Ready pool number is held
     by another active client of this provider (pool exhausted). Raises DuplicateMessage
-    when the MessageSid was processed already.
+    when the MessageSid was processed already. ``on_reuse`` hears of a number taken from
+    another client inside the cool-off (with that client's old slot).
     """
     now_epoch = int(now.timestamp())
     expires_at = int((now + ttl).timestamp())
@@ -82,7 +95,7 @@ def acquire_lease(
                 pair = store.get_provider_and_pair(provider_id, client.client_id)[1]
                 continue
         view = store.pool_view(provider_id)
-        candidates = candidate_numbers(view, client.client_id, pair, now_epoch)
+        candidates = candidate_numbers(view, client.client_id, pair, now_epoch, cool_off_seconds)
         if not candidates:
             return None, False
         for number in candidates:
@@ -104,6 +117,9 @@ def acquire_lease(
             )
             outcome = store.claim_slot(lease, pair.version if pair is not None else None, now_epoch, record)
             if outcome is ClaimOutcome.CLAIMED:
+                previous = view.slots.get(number)
+                if on_reuse is not None and previous is not None and in_cool_off(previous, client.client_id, now_epoch, cool_off_seconds):
+                    on_reuse(previous)
                 return lease, True
             if outcome is ClaimOutcome.PAIR_CHANGED:
                 break

@@ -364,3 +364,6 @@ def clear_settings_cache() -> None:
     )
     for getter in getters:
         getter.cache_clear()
+    from masking.core.privacy_settings import clear_privacy_settings_cache  # privacy: its own module
+
+    clear_privacy_settings_cache()

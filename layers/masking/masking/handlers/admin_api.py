@@ -487,6 +487,8 @@ def handle_admin_request(event: dict[str, Any], context: LambdaContext) -> dict[
         publish_records(get_outbox(), ctx.take_records())
 
 
+import masking.handlers.admin_privacy  # noqa: E402  # privacy: the erasure routes register on app
+
 __all__ = ["app", "handle_admin_request", "openapi_json"]
 
 import masking.handlers.admin_legacy  # noqa: E402, F401  (registers the old service's deprecated routes on ``app``)

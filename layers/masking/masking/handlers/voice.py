@@ -24,6 +24,7 @@ from masking.core.phones import ascii_digits, is_e164
 from masking.handlers.twilio_request import BadRequest, FormParams, TwilioRequest, twiml_response, verify_twilio_request
 from masking.mirror.outbox import publish_records
 from masking.mirror.rows import audit_record
+from masking.voice.caller_trust import ANNOUNCE_QUERY, ANNOUNCE_VALUE, announce_twiml
 from masking.voice.click_to_call import DIAL_STATUSES, NOT_CONNECTED, answer_bridge, record_call_status, record_dial_outcome
 from masking.voice.routing import InboundCall
 from masking.voice.twiml import (
@@ -48,7 +49,8 @@ def parse_inbound_call(params: FormParams) -> InboundCall:
     to_number = params.first("To")
     if not is_e164(to_number):
         raise BadRequest("To is not an E.164 phone number")
-    return InboundCall(call_sid=sid, from_phone=params.first("From").strip(), to_number=to_number)
+    verstat = params.first("StirVerstat")[:64]  # privacy: voice.caller_trust
+    return InboundCall(call_sid=sid, from_phone=params.first("From").strip(), to_number=to_number, stir_verstat=verstat)
 
 
 def _verified(event: dict[str, Any], services: VoiceServices) -> TwilioRequest | dict[str, Any]:
@@ -65,6 +67,8 @@ def handle_voice_webhook(event: dict[str, Any], services: VoiceServices) -> dict
     request = _verified(event, services)
     if not isinstance(request, TwilioRequest):
         return request
+    if request.query(ANNOUNCE_QUERY) == ANNOUNCE_VALUE:  # privacy: the warning before an unverified caller's bridge
+        return twiml_response(announce_twiml())
     params = request.params
     try:
         call = parse_inbound_call(params)

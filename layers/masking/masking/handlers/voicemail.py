@@ -26,11 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 from masking.core.models import iso
 from masking.core.observability import count, logger
+from masking.core.phones import ascii_digits
 from masking.core.ports import SendError
 from masking.handlers.twilio_request import TwilioRequest, json_response, twiml_response, verify_twilio_request
 from masking.mirror.outbox import publish_records
+from masking.voice.caller_trust import ANNOUNCE_QUERY, ANNOUNCE_VALUE, warned
 from masking.voice.recording_link import link_is_valid, recording_link
-from masking.voice.twiml import VOICEMAIL_PATH, WHISPER_PATH, hang_up
+from masking.voice.twiml import hang_up
 from masking.voice.voicemail import duration_words, record_voicemail
 from masking.voice.whisper import answer_whisper, whisper_for
 
@@ -44,12 +46,6 @@ MAX_AUDIO_BYTES = 4_000_000  # base64 + the page stay under Lambda's 6 MB respon
 def _call_id(event: dict[str, Any]) -> str:
     value = str((event.get("pathParameters") or {}).get("call") or "")
     return value if CALL_ID.match(value) else ""
-
-
-def _base(url: str, marker: str) -> str:
-    """``https://host/stage/twilio/voice/whisper/CA.../answer`` -> ``https://host/stage``."""
-    path = url.split("?", 1)[0]
-    return path[: path.index(marker)] if marker in path else path.rsplit("/", 1)[0]
 
 
 def _verified(event: dict[str, Any], services: VoiceServices, what: str) -> TwilioRequest | dict[str, Any]:
@@ -71,8 +67,10 @@ def handle_whisper_webhook(event: dict[str, Any], services: VoiceServices) -> di
         twiml, records = answer_whisper(services.store, call_id, request.params.first("Digits"), _stamp(services))
         publish_records(services.outbox, records)
         return twiml_response(twiml)
-    base = _base(request.url, WHISPER_PATH)
-    return twiml_response(whisper_for(services.store, call_id, base, settings.whisper, settings.record_calls))
+    twiml = whisper_for(services.store, call_id, request.base, settings.whisper, settings.record_calls)
+    if request.query(ANNOUNCE_QUERY) == ANNOUNCE_VALUE:  # privacy: an unverified caller ID, warned first
+        twiml = warned(twiml)
+    return twiml_response(twiml)
 
 
 def handle_voicemail_webhook(event: dict[str, Any], services: VoiceServices) -> dict[str, Any]:
@@ -82,14 +80,14 @@ def handle_voicemail_webhook(event: dict[str, Any], services: VoiceServices) -> 
     call_id, params = _call_id(event), request.params
     recording_sid = params.first("RecordingSid")
     duration = params.first("RecordingDuration")
-    if not call_id.startswith("CA") or not re.fullmatch(r"RE[0-9a-fA-F]{32}", recording_sid) or not duration.isdigit():
+    if not call_id.startswith("CA") or not re.fullmatch(r"RE[0-9a-fA-F]{32}", recording_sid) or not ascii_digits(duration):
         count("MalformedWebhooks")
         logger.warning("voicemail action without a call, RecordingSid or RecordingDuration: nothing sent")
         return twiml_response(hang_up())
     logger.set_correlation_id(call_id)
     if services.sms is None:
         raise RuntimeError("VoiceServices.sms is not wired")
-    base = _base(request.url, VOICEMAIL_PATH)
+    base = request.base
     token = services.credentials().auth_token
     hours = services.router.voice.recording_link_hours
     now = services.now()

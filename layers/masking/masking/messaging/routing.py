@@ -43,6 +43,7 @@ from masking.core.observability import count, logger, mask_phone
 from masking.core.ports import RoutingStore, SendError, SmsGateway
 from masking.core.settings import RoutingSettings
 from masking.messaging.forwarding import UNDELIVERED_TO_SENDER, ForwardWorker, ParkedForward
+from masking.messaging.protection import Protection
 from masking.messaging.text import (
     CLIENT_OPTED_OUT_TO_PROVIDER,
     EXPIRED_SMS_TO_PROVIDER,
@@ -78,6 +79,7 @@ class _Context:
     records: list[MirrorRecord] = field(default_factory=list)
     # who claims the MessageSid: one token per route call (masking.store.dynamo._message_put)
     claim_token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    content_flags: list[str] = field(default_factory=list)
 
     @property
     def stamp(self) -> str:
@@ -96,12 +98,14 @@ class SmsRouter:
         settings: RoutingSettings,
         clock: Callable[[], datetime] = utcnow,
         forwarding: ForwardWorker | None = None,
+        protection: Protection | None = None,
     ) -> None:
         self.store = store
         self.gateway = gateway
         self.settings = settings
         self.clock = clock
         self.forwarding = forwarding  # parks forwards after transient Twilio failures
+        self.protection = protection or Protection.in_memory()
 
     @property
     def ttl(self) -> timedelta:
@@ -116,6 +120,7 @@ class SmsRouter:
             logger.info("duplicate MessageSid, nothing forwarded", extra={"message_sid": sms.message_sid})
             return RouteResult(outcome="duplicate")
         result.records = ctx.records + result.records
+        self.protection.flag_rows(ctx, result.records)
         logger.info(
             "sms routed",
             extra={"outcome": result.outcome, "direction": result.direction, "lease_id": result.lease_id, "parts_sent": len(result.sent)},
@@ -157,9 +162,15 @@ class SmsRouter:
         keyword = classify_keyword(sms.body, opted_out=bool(pair and pair.client_opted_out)) if not sms.media_urls else None
         if keyword is not None:
             return self._client_keyword(ctx, keyword, provider, client, pair)
-
-        record = self._record(ctx, "client_to_provider", provider.provider_id, client.client_id)
-        lease, created = acquire_lease(self.store, provider.provider_id, client, pair, ctx.now, self.ttl, record)
+        own = (provider.reserved_number, pair.pool_number if pair else None)
+        if stopped := self.protection.guard(self, ctx, provider, client.client_id, "client_to_provider", own):
+            return stopped
+        if isinstance(ttl := self.protection.lease_ttl(self, ctx, provider, client, pair), RouteResult):
+            return ttl  # the new-contact limit: delivered from the reserved number
+        record, reused = self._record(ctx, "client_to_provider", provider.provider_id, client.client_id), self.protection.reuse_log()
+        lease, created = acquire_lease(
+            self.store, provider.provider_id, client, pair, ctx.now, ttl, record, self.protection.cool_off, reused.append
+        )
         if lease is None:
             return self._pool_exhausted(ctx, provider, client)
         if lease.provider_opted_out:
@@ -184,7 +195,7 @@ class SmsRouter:
                 pool_number=mask_phone(lease.pool_number),
                 lease_id=lease.lease_id,
             )
-        prefix = self._prefix(client.name, created)
+        prefix = self.protection.reuse_notice(ctx, reused, provider, client) + self._prefix(client.name, created)
         outbound = OutboundSms(from_number=lease.pool_number, to_phone=provider.phone, body=prefix + sms.body, media_urls=sms.media_urls)
         # a transient failure parks this exact body (prefix included) and the lease stays
         return self._forward(ctx, outbound, "client_to_provider", provider, client, lease)
@@ -259,6 +270,8 @@ class SmsRouter:
                 "Client opted out", "Not forwarded: the client has opted out", "Messaging", "Warning", provider.provider_id, slot.client_id
             )
             return RouteResult(outcome="blocked", direction="provider_to_client", lease_id=slot.lease_id)
+        if stopped := self.protection.guard(self, ctx, provider, slot.client_id, "provider_to_client", (provider.reserved_number,)):
+            return stopped
         record = self._record(ctx, "provider_to_client", provider.provider_id, slot.client_id)
         try:
             lease = self.store.touch_lease(slot, ctx.stamp, int((ctx.now + self.ttl).timestamp()), record)
@@ -389,8 +402,9 @@ class SmsRouter:
         """A short service reply, tracked like a forward: it carries a StatusCallback
         (``<ref>.system``, so its status never overwrites the message's Messages row) and is
         recorded on the inbound message's record, so a failed delivery is audited
-        (``masking.messaging.failures``). A refused send is audited, never raised."""
-        if not from_number:
+        (``masking.messaging.failures``). Limited per sender and country
+        (``masking.messaging.protection``). A refused send is audited, never raised."""
+        if not from_number or not self.protection.may_reply(ctx, from_number, to_phone):
             return
         callback = f"{ctx.status_callback}.system" if ctx.status_callback else None
         message = OutboundSms(from_number=from_number, to_phone=to_phone, body=text)

@@ -228,6 +228,41 @@ def message_row(
     return MirrorRecord(kind="message", key=inbound_sid, at=at, fields=fields)
 
 
+CONTENT_FLAG = "Content Flag"  # what the content guard found: "email, phone, url"
+
+
+def flag_message(record: MirrorRecord, kinds: list[str]) -> None:
+    """Marks a Messages row whose body had contact details (``masking.messaging.protection``)."""
+    record.fields[CONTENT_FLAG] = ", ".join(kinds)
+
+
+ERASED_BODY = "[erased]"
+
+
+def erased_message(inbound_sid: str, at: str) -> MirrorRecord:
+    """A Messages row whose people asked to be erased: no body, phones or media."""
+    fields = {"Body": ERASED_BODY, "From": "", "To": "", "Media URLs": [], "Forwarded SIDs": []}
+    return MirrorRecord(kind="message", key=inbound_sid, at=at, fields=fields)
+
+
+PURGED_BODY = "[purged after {days} days]"
+
+
+def purged_message(inbound_sid: str, days: int, at: str) -> MirrorRecord:
+    """A Messages row older than the retention period: body and media links blanked."""
+    return MirrorRecord(kind="message", key=inbound_sid, at=at, fields={"Body": PURGED_BODY.format(days=days), "Media URLs": []})
+
+
+def erased_client(client_id: str, at: str) -> MirrorRecord:
+    fields = {"Name": "Erased client", "Phone Number": "", "Client Phone (E.164)": "", "Email": "", "External ID": "", "Session SID": ""}
+    return MirrorRecord(kind="client", key=client_id, at=at, fields=fields)
+
+
+def erased_provider(provider_id: str, at: str) -> MirrorRecord:
+    fields = {"Full Name": "Erased provider", "Phone Number": "", "Sitter Phone (E.164)": "", "Email": "", "Twilio Number": ""}
+    return MirrorRecord(kind="provider", key=provider_id, at=at, fields=fields)
+
+
 def message_status(inbound_sid: str, status: str, error_code: str, at: str) -> MirrorRecord:
     """A delivery status callback that moved the message forward."""
     fields: dict[str, Any] = {"Twilio Status": status, "Twilio Error Code": error_code}

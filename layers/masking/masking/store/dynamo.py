@@ -363,14 +363,17 @@ class DynamoRoutingStore(DynamoForwardParts, MessageClaims):
         )
 
     def add_sent_part(self, message_sid: str, part: ForwardedPart) -> None:
-        """Records one more SMS sent for ``message_sid`` (a service reply, a delivery alert)."""
-        self.client.update_item(
-            TableName=self.table_name,
-            Key=message_key(message_sid),
-            UpdateExpression="SET forwarded.#new = :part",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames={"#new": part.sid},
-            ExpressionAttributeValues={":part": serializer.serialize(part.as_map())},
+        """Records one more SMS sent for ``message_sid`` (a service reply, a delivery alert);
+        nothing when the message has no record yet (a notice sent before the claim)."""
+        self._conditional(
+            lambda: self.client.update_item(
+                TableName=self.table_name,
+                Key=message_key(message_sid),
+                UpdateExpression="SET forwarded.#new = :part",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#new": part.sid},
+                ExpressionAttributeValues={":part": serializer.serialize(part.as_map())},
+            )
         )
 
     def add_resent_part(self, message_sid: str, original_sid: str, part: ForwardedPart) -> None:

@@ -36,6 +36,7 @@ from masking.core.ports import CallStore
 from masking.core.settings import RECORDING_MODE, RoutingSettings, VoiceSettings
 from masking.mirror import rows
 from masking.mirror.outbox import Category, MirrorRecord, Severity
+from masking.voice.caller_trust import announce_url, caller_treatment, with_announce
 from masking.voice.twiml import (
     CANNOT_CONNECT,
     EXPIRED_CALL_TO_PROVIDER,
@@ -61,6 +62,7 @@ class InboundCall:
     call_sid: str
     from_phone: str  # may be "anonymous" or another non-E.164 value for a withheld number
     to_number: str
+    stir_verstat: str = ""  # privacy: STIR/SHAKEN verification (voice.caller_trust)
 
 
 @dataclass(slots=True)
@@ -78,6 +80,7 @@ class _CallContext:
     now: datetime
     webhook_base: str
     records: list[MirrorRecord] = field(default_factory=list)
+    announce: bool = False  # privacy: the provider hears the unverified-caller warning
 
     @property
     def stamp(self) -> str:
@@ -99,11 +102,13 @@ class VoiceRouter:
         routing: RoutingSettings,
         voice: VoiceSettings,
         clock: Callable[[], datetime] = utcnow,
+        unverified_caller: str = "allow",
     ) -> None:
         self.store = store
         self.routing = routing
         self.voice = voice
         self.clock = clock
+        self.unverified_caller = unverified_caller  # privacy: allow, announce or reject
 
     @property
     def ttl(self) -> timedelta:
@@ -152,6 +157,17 @@ class VoiceRouter:
                 return self._refuse(
                     ctx, "unknown_caller", UNKNOWN_CALLER, "Call from withheld number", "the caller's number is withheld: nothing dialed"
                 )
+            if (treatment := caller_treatment(self.unverified_caller, call.stir_verstat)) == "reject":
+                count("UnverifiedCallsRejected")
+                return self._refuse(
+                    ctx,
+                    "unverified_caller",
+                    UNKNOWN_CALLER,
+                    "Unverified caller rejected",
+                    f"StirVerstat {call.stir_verstat[:40]}: nothing dialed",
+                    provider_id=number.provider_id,
+                )
+            ctx.announce = treatment == "announce"
             return self._from_client(ctx, number.provider_id, lookup.client)
         if number.lifecycle == Lifecycle.POOL and lookup.provider_id:
             return self._from_provider(ctx, lookup.provider_id)
@@ -313,13 +329,16 @@ class VoiceRouter:
         record = self.voice.dial_record
         to_provider = direction == "client_to_provider"
         screened = to_provider and self.voice.whisper
+        number_url = whisper_url(ctx.webhook_base, ctx.call.call_sid) if screened or record else None
+        if ctx.announce and to_provider:  # an unverified caller ID: the provider hears a warning first
+            number_url = with_announce(number_url) if number_url else announce_url(ctx.webhook_base)
         return dial_twiml(
             to_phone,
             caller_id,
             ctx.dial_action,
             record,
             timeout=self.voice.dial_timeout if to_provider else None,
-            whisper_url=whisper_url(ctx.webhook_base, ctx.call.call_sid) if screened or record else None,
+            whisper_url=number_url,
             before=(RECORDING_NOTICE,) if record else (),
         )
 
