@@ -29,22 +29,31 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import APIKey
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field
 
 from masking.admin.adoption import assign_reserved_number, resolve_provider_reference
 from masking.admin.call_history import MAX_CALLS, CallHistoryAnswer, call_history, signed_links
 from masking.admin.clients import resolve_client, upsert_client
 from masking.admin.context import AdminContext
 from masking.admin.numbers import attach_number, purchase_number
-from masking.admin.pool import PoolStats, pool_stats
+from masking.admin.pool import pool_stats
 from masking.admin.provisioning import create_provider, get_provider, remove_provider, rotate_number
 from masking.admin.sessions import close_session, get_session, list_sessions, open_session
 from masking.core.errors import AdminError, Conflict, Unprocessable
-from masking.core.models import Client, Lifecycle, NumberRecord, NumberStatus, Provider
+from masking.core.models import Lifecycle, NumberStatus
 from masking.core.observability import logger
 from masking.core.phones import InvalidPhoneNumber, normalize_e164
+from masking.handlers.admin_answers import (
+    CallAnswer,
+    ClientAnswer,
+    NumberAnswer,
+    NumberListAnswer,
+    PoolAnswer,
+    ProviderAnswer,
+    SessionAnswer,
+    SessionListAnswer,
+    doc,
+)
 from masking.handlers.admin_input import (
     ID_PATTERN,
     JSON,
@@ -66,116 +75,6 @@ API_VERSION = "1.0.0"
 API_KEY_HEADER = "x-api-key"
 API_KEY_MAX_AGE_SECONDS = 300
 FORBIDDEN = "missing or invalid API key"
-
-# ---------------------------------------------------------------- input normalization
-
-
-# ---------------------------------------------------------------- request models
-
-
-# ---------------------------------------------------------------- answers (documentation)
-
-
-class ErrorAnswer(BaseModel):
-    success: Literal[False]
-    error: str
-    details: Any = None
-
-
-class SessionOut(BaseModel):
-    id: str
-    provider_id: str
-    client_id: str
-    client_name: str
-    pool_number: str
-    started_at: str
-    last_activity_at: str
-    expires_at: str
-    active: bool
-    created: bool
-    notified: bool | None
-
-
-class SessionAnswer(BaseModel):
-    success: Literal[True]
-    session: SessionOut
-
-
-class SessionListAnswer(BaseModel):
-    success: Literal[True]
-    sessions: list[SessionOut]
-
-
-class ProviderAnswer(BaseModel):
-    success: Literal[True]
-    provider: Provider
-    created: bool | None = None
-    path: Literal["A", "B", "existing"] | None = Field(
-        default=None, description="A: a Ready standby number was assigned; B: one was bought; existing: the phone had a provider"
-    )
-
-
-class ClientAnswer(BaseModel):
-    success: Literal[True]
-    client: Client
-    created: bool
-
-
-class NumberAnswer(BaseModel):
-    success: Literal[True]
-    number: NumberRecord
-
-
-class NumberListAnswer(BaseModel):
-    success: Literal[True]
-    numbers: list[NumberRecord]
-
-
-class PoolAnswer(BaseModel):
-    success: Literal[True]
-    pool: PoolStats
-
-
-class CallOut(BaseModel):
-    id: str
-    provider_id: str
-    client_id: str
-    client_name: str
-    caller_id: str | None
-    reference: str | None
-    status: str
-    call_sid: str | None
-    duration: int | None
-    client_leg_status: str | None
-    client_leg_duration: int | None
-    record: bool
-    created_at: str
-    expires_at: str
-
-
-class CallAnswer(BaseModel):
-    success: Literal[True]
-    call: CallOut
-
-
-ERROR_DESCRIPTIONS = {
-    400: "The body is neither a JSON object nor a form",
-    403: "Missing or invalid API key",
-    404: "Not found",
-    409: "Conflicts with what exists (no number to buy, pool exhausted, inactive provider...)",
-    422: "Invalid input; details name each field",
-    429: "Too many click-to-call requests for this provider this hour",
-    502: "Twilio refused or failed",
-}
-
-
-def doc(operation_id: str, summary: str, status: int, description: str, answer: type[BaseModel], *errors: int) -> dict[str, Any]:
-    """OpenAPI metadata of a route: its success answer and the error answers it can give."""
-    responses: dict[int, OpenAPIResponse] = {status: {"description": description, "content": {JSON: {"model": answer}}}}
-    for code in sorted({403, 422, *errors}):
-        responses[code] = {"description": ERROR_DESCRIPTIONS[code], "content": {JSON: {"model": ErrorAnswer}}}
-    return {"operation_id": operation_id, "summary": summary, "responses": responses}
-
 
 # ---------------------------------------------------------------- routes
 

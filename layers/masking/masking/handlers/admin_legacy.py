@@ -35,7 +35,8 @@ from masking.admin.schedules import STANDBY_GUARD, STANDBY_GUARD_SECONDS, run_po
 from masking.core.errors import AdminError
 from masking.core.models import Lifecycle, NumberStatus, Provider
 from masking.core.settings import ScheduleSettings, get_schedule_settings
-from masking.handlers.admin_api import NumberAnswer, admin, app, doc, webhook_base
+from masking.handlers.admin_answers import NumberAnswer, doc
+from masking.handlers.admin_api import admin, app, webhook_base
 from masking.handlers.admin_input import ID_PATTERN, AdminInput, Identifier, Phone
 
 JSON = "application/json"

@@ -10,7 +10,8 @@ from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel
 
 from masking.admin.privacy import erase_client, erase_provider_data
-from masking.handlers.admin_api import ID_PATH, admin, answer, app, doc
+from masking.handlers.admin_answers import doc
+from masking.handlers.admin_api import ID_PATH, admin, answer, app
 
 
 class ErasureOut(BaseModel):

@@ -34,6 +34,7 @@ from masking.core.models import (
     MessageRecord,
     NumberStatus,
     OutboundSms,
+    Party,
     Provider,
     SentSms,
     iso,
@@ -56,7 +57,7 @@ from masking.messaging.text import (
     split_body,
 )
 from masking.mirror import rows
-from masking.mirror.outbox import MirrorRecord
+from masking.mirror.outbox import MirrorRecord, Severity
 from masking.mirror.rows import AuditTrail
 
 
@@ -161,7 +162,7 @@ class SmsRouter:
             return self._unrouted(ctx, "Reserved number without provider", "the number's provider does not exist")
         keyword = classify_keyword(sms.body, opted_out=bool(pair and pair.client_opted_out)) if not sms.media_urls else None
         if keyword is not None:
-            return self._client_keyword(ctx, keyword, provider, client, pair)
+            return self._keyword(ctx, keyword, "client", provider, pair, client.client_id)
         own = (provider.reserved_number, pair.pool_number if pair else None)
         if stopped := self.protection.guard(self, ctx, provider, client.client_id, "client_to_provider", own):
             return stopped
@@ -206,27 +207,30 @@ class SmsRouter:
             return f"From {client_name}: "
         return ""
 
-    def _client_keyword(self, ctx: _Context, keyword: Keyword, provider: Provider, client: Client, pair: Lease | None) -> RouteResult:
-        self.store.claim_message(
-            self._record(ctx, "client_to_provider", provider.provider_id, client.client_id, outcome=f"keyword_{keyword}")
-        )
+    def _keyword(
+        self, ctx: _Context, keyword: Keyword, party: Party, provider: Provider, lease: Lease | None, client_id: str | None
+    ) -> RouteResult:
+        """STOP / START / HELP from a client (on the reserved number) or a provider (on a
+        pool number): recorded on the lease, never forwarded; HELP gets a short answer."""
+        direction = "client_to_provider" if party == "client" else "provider_to_client"
+        self.store.claim_message(self._record(ctx, direction, provider.provider_id, client_id, outcome=f"keyword_{keyword}"))
+        who = "A client" if party == "client" else "A provider"
         if keyword == "help":
-            self._send_system(ctx, provider.reserved_number, client.phone, HELP_TO_CLIENT.format(provider=provider.name))
-            ctx.audit("Help requested", "A client asked for HELP", "Messaging", "Info", provider.provider_id, client.client_id)
-            return RouteResult(outcome="help", direction="client_to_provider")
+            if party == "client":
+                self._send_system(ctx, provider.reserved_number, ctx.sms.from_phone, HELP_TO_CLIENT.format(provider=provider.name))
+            else:
+                text = HELP_TO_PROVIDER.format(client=lease.client_name) if lease else HELP_TO_PROVIDER_NO_LEASE
+                self._send_system(ctx, ctx.sms.to_number, provider.phone, text)
+            ctx.audit("Help requested", f"{who} asked for HELP", "Messaging", "Info", provider.provider_id, client_id)
+            return RouteResult(outcome="help", direction=direction)
         opted_out = keyword == "stop"
-        if pair is not None:
-            self.store.set_opt_out(pair, "client", opted_out)
-        event = "Client opted out" if opted_out else "Client opted in"
-        ctx.audit(
-            event,
-            f"{sms_keyword(ctx)} from the client; not forwarded",
-            "Messaging",
-            "Warning" if opted_out else "Info",
-            provider.provider_id,
-            client.client_id,
-        )
-        return RouteResult(outcome="opted_out" if opted_out else "opted_in", direction="client_to_provider")
+        if lease is not None:
+            self.store.set_opt_out(lease, party, opted_out)
+        where = "the client" if party == "client" else "the provider on a pool number"
+        event = f"{party.title()} opted {'out' if opted_out else 'in'}"
+        severity: Severity = "Warning" if opted_out else "Info"
+        ctx.audit(event, f"{sms_keyword(ctx)} from {where}; not forwarded", "Messaging", severity, provider.provider_id, client_id)
+        return RouteResult(outcome="opted_out" if opted_out else "opted_in", direction=direction)
 
     def _pool_exhausted(self, ctx: _Context, provider: Provider, client: Client) -> RouteResult:
         """No pool number free for this provider: deliver anyway from the reserved number."""
@@ -260,7 +264,8 @@ class SmsRouter:
         active = slot is not None and slot.is_active(ctx.now)
         keyword = classify_keyword(sms.body, opted_out=bool(slot and slot.provider_opted_out)) if not sms.media_urls else None
         if keyword is not None:
-            return self._provider_keyword(ctx, keyword, provider, slot if active else None)
+            lease = slot if active else None
+            return self._keyword(ctx, keyword, "provider", provider, lease, slot.client_id if slot else None)
         if slot is None or not active:
             return self._expired(ctx, provider, slot)
         if slot.client_opted_out:
@@ -291,28 +296,6 @@ class SmsRouter:
         client = Client(client_id=lease.client_id, name=lease.client_name, phone=lease.client_phone)
         outbound = OutboundSms(from_number=provider.reserved_number, to_phone=lease.client_phone, body=sms.body, media_urls=sms.media_urls)
         return self._forward(ctx, outbound, "provider_to_client", provider, client, lease)
-
-    def _provider_keyword(self, ctx: _Context, keyword: Keyword, provider: Provider, slot: Lease | None) -> RouteResult:
-        client_id = slot.client_id if slot else None
-        self.store.claim_message(self._record(ctx, "provider_to_client", provider.provider_id, client_id, outcome=f"keyword_{keyword}"))
-        if keyword == "help":
-            text = HELP_TO_PROVIDER.format(client=slot.client_name) if slot else HELP_TO_PROVIDER_NO_LEASE
-            self._send_system(ctx, ctx.sms.to_number, provider.phone, text)
-            ctx.audit("Help requested", "A provider asked for HELP", "Messaging", "Info", provider.provider_id, client_id)
-            return RouteResult(outcome="help", direction="provider_to_client")
-        opted_out = keyword == "stop"
-        if slot is not None:
-            self.store.set_opt_out(slot, "provider", opted_out)
-        event = "Provider opted out" if opted_out else "Provider opted in"
-        ctx.audit(
-            event,
-            f"{sms_keyword(ctx)} from the provider on a pool number; not forwarded",
-            "Messaging",
-            "Warning" if opted_out else "Info",
-            provider.provider_id,
-            client_id,
-        )
-        return RouteResult(outcome="opted_out" if opted_out else "opted_in", direction="provider_to_client")
 
     def _expired(self, ctx: _Context, provider: Provider, slot: Lease | None) -> RouteResult:
         self.store.claim_message(
@@ -454,24 +437,8 @@ class SmsRouter:
         lease: Lease | None,
         sent: list[SentSms],
     ) -> list[MirrorRecord]:
-        sms = ctx.sms
-        from_client = direction == "client_to_provider"
         lease_id = lease.lease_id if lease else None
-        message = rows.message_row(
-            sms.message_sid,
-            sms.from_phone,
-            sms.body,
-            sms.media_urls,
-            outbound,
-            proxy_number=outbound.from_number if from_client else sms.to_number,
-            sender_type="client" if from_client else "sitter",
-            provider_id=provider.provider_id,
-            client_id=client.client_id,
-            lease_id=lease_id,
-            sent=sent,
-            at=ctx.stamp,
-        )
-        return [message, rows.client_activity(client.client_id, provider.provider_id, lease_id, ctx.stamp)]
+        return rows.forwarded(ctx.sms, outbound, direction, provider.provider_id, client.client_id, lease_id, sent, ctx.stamp)
 
 
 def sms_keyword(ctx: _Context) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from masking.core.models import CallRecord, CallSession, Client, DialOutcome, NumberRecord, OutboundSms, Provider, SentSms
+from masking.core.models import CallRecord, CallSession, Client, DialOutcome, InboundSms, NumberRecord, OutboundSms, Provider, SentSms
 from masking.mirror.outbox import Category, MirrorRecord, Severity
 
 CLICK_TO_CALL = "click-to-call"
@@ -261,6 +261,35 @@ def erased_client(client_id: str, at: str) -> MirrorRecord:
 def erased_provider(provider_id: str, at: str) -> MirrorRecord:
     fields = {"Full Name": "Erased provider", "Phone Number": "", "Sitter Phone (E.164)": "", "Email": "", "Twilio Number": ""}
     return MirrorRecord(kind="provider", key=provider_id, at=at, fields=fields)
+
+
+def forwarded(
+    sms: InboundSms,
+    outbound: OutboundSms,
+    direction: str,
+    provider_id: str,
+    client_id: str,
+    lease_id: str | None,
+    sent: list[SentSms],
+    at: str,
+) -> list[MirrorRecord]:
+    """A forwarded message: its Messages row and the client's activity."""
+    from_client = direction == "client_to_provider"
+    message = message_row(
+        sms.message_sid,
+        sms.from_phone,
+        sms.body,
+        sms.media_urls,
+        outbound,
+        proxy_number=outbound.from_number if from_client else sms.to_number,
+        sender_type="client" if from_client else "sitter",
+        provider_id=provider_id,
+        client_id=client_id,
+        lease_id=lease_id,
+        sent=sent,
+        at=at,
+    )
+    return [message, client_activity(client_id, provider_id, lease_id, at)]
 
 
 def message_status(inbound_sid: str, status: str, error_code: str, at: str) -> MirrorRecord:

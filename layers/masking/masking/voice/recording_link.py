@@ -25,12 +25,12 @@ from masking.voice.twiml import RECORDING_LINK_PATH
 _CONTEXT = b"masking voicemail link v1"
 
 
-def _key(auth_token: str) -> bytes:
+def item_key(auth_token: str) -> bytes:
     return hmac.new(auth_token.encode(), _CONTEXT, hashlib.sha256).digest()
 
 
 def signature(auth_token: str, call_sid: str, expires: int) -> str:
-    return hmac.new(_key(auth_token), f"{call_sid}.{expires}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(item_key(auth_token), f"{call_sid}.{expires}".encode(), hashlib.sha256).hexdigest()
 
 
 def recording_link(base: str, auth_token: str, call_sid: str, now: datetime, hours: int) -> str:
