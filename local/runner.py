@@ -196,6 +196,7 @@ class LocalRunner:
         self.standin: Any = None
         self._stopping = threading.Event()
         self._mirror_queue: queue.Queue[list[str]] = queue.Queue()
+        self._threads: list[threading.Thread] = []
         # One invocation at a time, like one Lambda execution environment: Powertools'
         # Logger and Metrics are process-wide, and the SMS printing diffs the sandbox.
         self._lock = threading.Lock()
@@ -241,9 +242,14 @@ class LocalRunner:
         for logical_id in (*QUEUE_CONSUMERS.values(), *SCHEDULES.values(), FALLBACK_CONSUMER):
             self.consumers[logical_id] = load_function(logical_id, *function_spec(logical_id))
         self.integrations = integration_routes()
-        threading.Thread(target=self._poll_retry_queue, name="retry-queue", daemon=True).start()
-        threading.Thread(target=self._sync_mirror, name="airtable-sync", daemon=True).start()
-        threading.Thread(target=self._poll_storage, name="fallback-queue", daemon=True).start()
+        for target, name in (
+            (self._poll_retry_queue, "retry-queue"),
+            (self._sync_mirror, "airtable-sync"),
+            (self._poll_storage, "fallback-queue"),
+        ):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def start_airtable_standin(self) -> None:
         """The operator's Airtable base, in memory on a loopback port (schema applied)."""
@@ -402,8 +408,11 @@ class LocalRunner:
 
     def _sync_mirror(self) -> None:
         """The outbox consumer: one airtable_sync invocation per drained batch, in order."""
-        while True:
-            bodies = self._mirror_queue.get()
+        while not self._stopping.is_set():
+            try:
+                bodies = self._mirror_queue.get(timeout=0.5)
+            except queue.Empty:
+                continue
             try:
                 self.consume("AirtableSyncFunction", bodies)
             except Exception:
@@ -433,7 +442,10 @@ class LocalRunner:
         return json_body(200, {"success": True, "schedule": name, "result": result})
 
     def stop(self) -> None:
+        """Stops the pollers first (a poll after moto stops would go to the real AWS), then moto."""
         self._stopping.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
         self.aws.stop()
 
     @property
