@@ -5,7 +5,7 @@ docs/architecture.md ("The operator's Airtable base") gives the tables and their
 =================  ======================  =================================================
 table              upsert key              extra fields
 =================  ======================  =================================================
-Sitters            Provider ID             Provider ID, Email
+Sitters            Provider ID             Provider ID, Email, Provisioning Error
 Clients            Client ID               Client ID, External ID
 Number Inventory   PhoneNumber (primary)   none
 Messages           Message SID             Message SID, Forwarded SIDs, Media URLs
@@ -146,8 +146,11 @@ PROVIDERS = TableSpec(
         FieldSpec("Provider ID", TEXT, extra=True),
         FieldSpec("Email", EMAIL, extra=True),
         FieldSpec("Calls", LINK, inverse_of="call", extra=True),
+        FieldSpec("Provisioning Error", LONG_TEXT, extra=True),
     ),
 )
+
+REASON_FIELD = "Provisioning Error"  # the provisioner's readable reason for an Error row
 
 CLIENTS = TableSpec(
     kind="client",
