@@ -15,7 +15,7 @@ import pytest
 from local.airtable_standin import DEFAULT_URL, AirtableStandin, apply_mirror_schema
 from local.backends import SECRETS_PATH
 from masking.adapters.aws_queues import MemoryOwnerAlerts
-from masking.core.models import Lifecycle, NumberStatus
+from masking.core.models import Lifecycle, NumberRecord, NumberStatus
 from tests.support import BASE, Admin, FakeLambdaContext, load_handler
 
 AIRBASE = "appPROVISION00000"
@@ -254,3 +254,21 @@ def test_the_scheduled_handler_reads_ssm_and_publishes_on_the_outbox(aws, standi
     assert row(standin, row_id)["Provisioning Status"] == "Active"
     messages = boto3.client("sqs").receive_message(QueueUrl=aws.env["OUTBOX_QUEUE_URL"], MaxNumberOfMessages=10).get("Messages", [])
     assert messages
+
+
+def test_each_pool_monitor_run_writes_one_pool_stats_row(aws, standin, admin) -> None:
+    _, writer, client = modules()
+    for number in ("+17205550100", "+17205550101", "+17205550102"):
+        admin.store.put_number(NumberRecord(number=number, lifecycle=Lifecycle.POOL, status=NumberStatus.READY))
+    admin.standby("+17205550050")
+    app = load_handler("pool_monitor")
+    mirror = writer.AirtableMirror(client.build_api(TOKEN, DEFAULT_URL), AIRBASE)
+
+    app.lambda_handler({}, FakeLambdaContext(function_name="masking-pool-monitor"))
+    messages = boto3.client("sqs").receive_message(QueueUrl=aws.env["OUTBOX_QUEUE_URL"], MaxNumberOfMessages=10).get("Messages", [])
+    with standin.intercept(DEFAULT_URL):
+        outcome = mirror.write([(m["MessageId"], m["Body"]) for m in messages], mirror.clock.now() + 60)
+
+    assert outcome.failures == {}
+    [row] = [r["fields"] for r in standin.rows("Pool Stats", AIRBASE)]
+    assert (row["Ready Pool Numbers"], row["Standby Ready"], row["Decision"]) == (3, 1, "below_threshold")
