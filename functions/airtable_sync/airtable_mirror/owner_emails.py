@@ -3,8 +3,9 @@ is here, nowhere else.
 
 The emails go to the stack's owner topic (SNS, ``OWNER_ALERT_TOPIC_ARN``); the owner
 address is the template's ``OwnerEmail`` parameter, subscribed to that topic. SNS uses the
-``Subject`` as the email's subject line (at most 100 ASCII characters), the ``Message`` as
-its body (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html). Phone numbers
+``Subject`` as the email's subject line: UTF-8, no line breaks or control characters, less
+than 100 characters (https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/sns/aws.sdk.kotlin.services.sns.model/-publish-request/subject.html);
+the ``Message`` is the body. Phone numbers
 appear only in the emails (the owner's own inbox), never in a log line.
 
 The welcome SMS text is ``WELCOME_SMS_TEXT`` when set (placeholders ``{name}`` and
@@ -23,6 +24,11 @@ DEFAULT_WELCOME = (
 )
 
 
+def _subject(text: str) -> str:
+    """An SNS subject: one line, under 100 characters."""
+    return "".join(ch if ch.isprintable() else " " for ch in text)[:99]
+
+
 @dataclass(frozen=True, slots=True)
 class OwnerEmail:
     kind: str  # path_a, path_b_pending, path_b_ready, failed, verification_failed
@@ -33,7 +39,7 @@ class OwnerEmail:
 def path_a_done(name: str, number: str) -> OwnerEmail:
     return OwnerEmail(
         "path_a",
-        f"Sitter provisioned: {name}"[:100],
+        _subject(f"Sitter provisioned: {name}"),
         f"{name} is active with the standby number {number} (Path A). A replacement standby number is being bought.",
     )
 
@@ -41,7 +47,7 @@ def path_a_done(name: str, number: str) -> OwnerEmail:
 def path_b_pending(name: str) -> OwnerEmail:
     return OwnerEmail(
         "path_b_pending",
-        f"Buying a number for {name}"[:100],
+        _subject(f"Buying a number for {name}"),
         f"No standby number was Ready, so a new number is being bought for {name} (Path B). Another email follows when it is Ready.",
     )
 
@@ -49,7 +55,7 @@ def path_b_pending(name: str) -> OwnerEmail:
 def path_b_ready(name: str, number: str) -> OwnerEmail:
     return OwnerEmail(
         "path_b_ready",
-        f"Sitter number Ready: {name}"[:100],
+        _subject(f"Sitter number Ready: {name}"),
         f"The number {number} was bought, attached and verified; {name} is active (Path B).",
     )
 
@@ -57,7 +63,7 @@ def path_b_ready(name: str, number: str) -> OwnerEmail:
 def provisioning_failed(name: str, reason: str) -> OwnerEmail:
     return OwnerEmail(
         "failed",
-        f"Provisioning failed: {name}"[:100],
+        _subject(f"Provisioning failed: {name}"),
         f"{name} could not be provisioned: {reason}\nThe Sitters row says Error; fix it and set Provisioning Status back to Pending.",
     )
 
@@ -65,7 +71,7 @@ def provisioning_failed(name: str, reason: str) -> OwnerEmail:
 def verification_failed(name: str, number: str) -> OwnerEmail:
     return OwnerEmail(
         "verification_failed",
-        f"Number failed verification: {number}"[:100],
+        _subject(f"Number failed verification: {number}"),
         f"The number {number} bought for {name} failed attach or verification and is marked Failed in Number Inventory. "
         "Set the Sitters row back to Pending to try another number.",
     )
