@@ -2,7 +2,7 @@
 is here, nowhere else.
 
 The emails go to the stack's owner topic (SNS, ``OWNER_ALERT_TOPIC_ARN``); the owner
-address is the template's ``OwnerEmail`` parameter, subscribed to that topic. SNS uses the
+address is the template's ``OwnerAlertEmail`` parameter, subscribed to that topic. SNS uses the
 ``Subject`` as the email's subject line: UTF-8, no line breaks or control characters, less
 than 100 characters (https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/sns/aws.sdk.kotlin.services.sns.model/-publish-request/subject.html);
 the ``Message`` is the body. Phone numbers
