@@ -272,3 +272,16 @@ def test_each_pool_monitor_run_writes_one_pool_stats_row(aws, standin, admin) ->
     assert outcome.failures == {}
     [row] = [r["fields"] for r in standin.rows("Pool Stats", AIRBASE)]
     assert (row["Ready Pool Numbers"], row["Standby Ready"], row["Decision"]) == (3, 1, "below_threshold")
+
+
+def test_a_base_without_the_reason_field_still_gets_the_status(aws, standin, admin) -> None:
+    standin.remove_field("Sitters", "Provisioning Error", AIRBASE)
+    admin.standby("+17205550050")
+    bad = form_row(standin, phone="not a phone", name="Bad Row")
+    good = form_row(standin)
+
+    report = run(standin, make_provisioner(aws, admin, MemoryOwnerAlerts()))
+
+    assert (report.errors, report.provisioned) == (1, 1)
+    assert row(standin, bad)["Provisioning Status"] == "Error"
+    assert row(standin, good)["Provisioning Status"] == "Active"

@@ -115,6 +115,8 @@ class Provisioner:
             self.mirror.shared_request(partial(self.table.batch_update, [{"id": row_id, "fields": fields}], typecast=True), deadline)
         except Rejected as error:  # the base lacks a field: the schema command adds it
             logger.error("Sitters row not updated", extra={"row": row_id, "error": error.error_type, "field": error.field_name})
+            if REASON_FIELD in fields and error.field_name == REASON_FIELD:  # a base from before the field: the status still counts
+                return self._write_back(row_id, {k: v for k, v in fields.items() if k != REASON_FIELD}, deadline)
             return False
         return True
 
