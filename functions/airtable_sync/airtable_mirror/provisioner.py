@@ -5,9 +5,11 @@ minute) runs ``Provisioner.run``:
 
 1. Two reads of Sitters through pyairtable (``filterByFormula``): the Pending rows, and the
    rows the operator set Inactive that still show a Twilio Number. Every request goes
-   through ``AirtableMirror.shared_request``: airtable_sync's limiter, backoff and the
-   shared 429 "quiet until" in DynamoDB, so the two functions together keep to Airtable's
-   5 requests per second per base (https://airtable.com/developers/web/api/rate-limits).
+   through ``AirtableMirror.shared_request``: airtable_sync's limiter (1 request a second
+   here, ``AIRTABLE_REQUESTS_PER_SECOND``), backoff and the shared 429 "quiet until" in
+   DynamoDB, which this function honours and raises like the sync: Airtable allows 5
+   requests per second per base (https://airtable.com/developers/web/api/rate-limits),
+   and this run adds two reads and one update per row to the sync's traffic.
 2. A Pending row: the phone is normalized (a bad one: ``Error`` and the reason in the
    ``Provisioning Error`` field, no claim, no purchase); the row is claimed in DynamoDB
    (``claim_guard``, a conditional PutItem) before anything is bought, so two overlapping
