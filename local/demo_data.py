@@ -22,6 +22,17 @@ CLIENTS = (OLIVIA, PETE)
 POOL_NUMBERS = ("+17205550100", "+17205550101", "+17205550102")
 STANDBY_NUMBER = "+17205550050"
 
+# One Sitters row as the Add Sitter form leaves it in the Airtable stand-in: the
+# provisioner schedule (POST /_local/schedules/airtable_provisioner) makes it a provider.
+FORM_SITTER_PHONE = "+13035550103"
+FORM_SITTER_ROW = {
+    "Full Name": "Fran Formfill",
+    "Sitter Phone (raw)": "(303) 555-0103",
+    "Email": "fran@example.com",
+    "Created via Form": "Yes",
+    "Provisioning Status": "Pending",
+}
+
 # who is behind each real phone, for printing
 PEOPLE: dict[str, str] = {party.phone: party.name for party in (*PROVIDERS, *CLIENTS)}
 

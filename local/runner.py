@@ -76,12 +76,13 @@ SCHEDULES = {
     "lease_sweeper": "LeaseSweeperFunction",
     "airtable_redrive": "AirtableRedriveFunction",
     "outbox_republisher": "OutboxRepublisherFunction",
+    "airtable_provisioner": "AirtableProvisionerFunction",
 }
 # nothing lost: storage. Queues API Gateway integrations write to, by logical id -> env name
 INTEGRATION_QUEUES = {"FallbackQueue": "FALLBACK_QUEUE_URL"}
 FALLBACK_CONSUMER = "FallbackReplayFunction"
 MAX_RECEIVES = 10  # the fallback queue's maxReceiveCount
-MIRROR_TABLES = ("Sitters", "Clients", "Messages", "Number Inventory", "Audit Log", "Calls")
+MIRROR_TABLES = ("Sitters", "Clients", "Messages", "Number Inventory", "Audit Log", "Calls", "Pool Stats")
 SERVICE = "masking-local-runner"
 Handler = Callable[[dict[str, Any], Any], Any]
 Response = tuple[int, dict[str, str], bytes]
@@ -255,9 +256,11 @@ class LocalRunner:
         """The operator's Airtable base, in memory on a loopback port (schema applied)."""
         from local.airtable_standin import AirtableStandin, apply_mirror_schema
         from local.backends import AIRTABLE_BASE_ID
+        from local.demo_data import FORM_SITTER_ROW
 
         self.standin = AirtableStandin()
         apply_mirror_schema(self.standin, AIRTABLE_BASE_ID)
+        self.standin.insert("Sitters", FORM_SITTER_ROW, AIRTABLE_BASE_ID)  # the Add Sitter form's Pending row
         server, _ = self.standin.serve("127.0.0.1", 0)
         os.environ["AIRTABLE_API_URL"] = f"http://127.0.0.1:{server.server_address[1]}"
 
@@ -583,7 +586,7 @@ class LocalRunner:
         lines += [
             "  GET    /_local/health | /_local/sent[?clear=1] | /_local/outbox[?clear=1] | /_local/airtable[/<table>]",
             "  POST   /_local/sign (form body, X-Url header)",
-            "  POST   /_local/schedules/<pool_monitor|standby_keeper|lease_sweeper|airtable_redrive|outbox_republisher>",
+            "  POST   /_local/schedules/<name>  (" + ", ".join(SCHEDULES) + ")",
             "  GET|POST /_local/faults (JSON rates per fault kind: dynamodb_throttle, dynamodb_conflict, sqs_batch_fail, twilio_5xx...)",
             "Demo data:",
         ]

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from airtable_mirror.handler import handle_schedule, handle_sqs_batch
+from airtable_mirror.handler import handle_provisioner, handle_schedule, handle_sqs_batch
 
 from masking.core.observability import logger, metrics
 
@@ -31,3 +31,11 @@ def redrive_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, 
     """EventBridge schedule: probes drifted tables, returns parked, held and DLQ records
     to the outbox queue once Airtable takes them (airtable_mirror/redrive.py)."""
     return handle_schedule(event, context)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def provisioner_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """EventBridge schedule: the Sitters rows set Pending (the Add Sitter form) or Inactive
+    run Path A/B or C, written back to the row (airtable_mirror/provisioner.py)."""
+    return handle_provisioner(event, context)

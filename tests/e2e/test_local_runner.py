@@ -150,3 +150,18 @@ def test_schedules_run_on_demand(twilio: TwilioClient) -> None:
         assert json.loads(body)["success"] is True
     status, _ = http("POST", f"{twilio.base_url}/_local/schedules/nope")
     assert status == 404
+
+
+def test_the_pending_form_row_is_provisioned_by_its_schedule(twilio: TwilioClient) -> None:
+    from local.demo_data import FORM_SITTER_PHONE, FORM_SITTER_ROW
+
+    status, body = http("POST", f"{twilio.base_url}/_local/schedules/airtable_provisioner")
+    assert status == 200, body
+    result = json.loads(body)["result"]
+    status, rows = get_json(f"{twilio.base_url}/_local/airtable/Sitters")
+
+    [row] = [r["fields"] for r in rows if r["fields"].get("Full Name") == FORM_SITTER_ROW["Full Name"]]
+    assert (result["provisioned"], row["Provisioning Status"], row["Status"]) == (1, "Active", "Active")
+    assert row["Twilio Number"].startswith("+1") and row["Provider ID"]
+    welcome = [s for s in twilio.sent() if s["to_phone"] == FORM_SITTER_PHONE]
+    assert len(welcome) == 1 and welcome[0]["from_number"] == row["Twilio Number"]

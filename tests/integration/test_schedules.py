@@ -109,7 +109,14 @@ def test_two_overlapping_invocations_buy_once(admin: Admin) -> None:
     [t.join() for t in threads]
 
     assert len(admin.sandbox.bought) == 1
-    assert sorted(decisions) in (["guarded", "purchased"], ["pending_purchase", "purchased"], ["cooling_down", "purchased"])
+    # The barrier only lines up the starts: a run that reads the pool after the other's
+    # purchase sees 2 leases on 3 numbers, below the threshold (seen under load in make test).
+    assert sorted(decisions) in (
+        ["guarded", "purchased"],
+        ["pending_purchase", "purchased"],
+        ["cooling_down", "purchased"],
+        ["below_threshold", "purchased"],
+    )
 
 
 def test_a_provider_one_lease_from_exhaustion_is_warned_about(admin: Admin) -> None:

@@ -192,3 +192,34 @@ def _log(outcome: Outcome) -> None:
             "failed": len(outcome.failures),
         },
     )
+
+
+def handle_provisioner(event: dict[str, Any], context: Any, provisioner: Any = None) -> dict[str, Any]:
+    """The scheduled provisioner (EventBridge, every minute): see ``provisioner.py``. Off
+    (a no-op) when the stack has no Airtable: no SECRETS_PATH or no token in SSM."""
+    from masking.adapters.aws_queues import SnsOwnerAlerts
+    from masking.core.settings import get_delivery_settings, get_schedule_settings
+    from masking.mirror.outbox import publish_records
+    from masking.wiring import get_admin_context, get_outbox
+
+    from .provisioner import Provisioner
+
+    if provisioner is None:
+        try:
+            mirror = get_mirror()
+        except Exception as error:  # no Airtable configured (or SSM unreadable): nothing to read
+            logger.info("provisioner off: no Airtable configured", extra={"reason": type(error).__name__})
+            return {"skipped": "no airtable"}
+        provisioner = Provisioner(
+            mirror,
+            get_admin_context,
+            SnsOwnerAlerts(get_delivery_settings().owner_alert_topic_arn),
+            lambda records: publish_records(get_outbox(), records),
+            get_schedule_settings().webhook_base_url,
+        )
+    remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else DEFAULT_REMAINING_SECONDS
+    deadline = provisioner.mirror.clock.now() + remaining - SAFETY_MARGIN_SECONDS
+    report = provisioner.run(deadline)
+    count("SittersProvisionedFromBase", report.provisioned)
+    logger.info("airtable provisioner", extra=report.as_dict())
+    return dict(report.as_dict())

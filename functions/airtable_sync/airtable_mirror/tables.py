@@ -5,12 +5,13 @@ docs/architecture.md ("The operator's Airtable base") gives the tables and their
 =================  ======================  =================================================
 table              upsert key              extra fields
 =================  ======================  =================================================
-Sitters            Provider ID             Provider ID, Email
+Sitters            Provider ID             Provider ID, Email, Provisioning Error
 Clients            Client ID               Client ID, External ID
 Number Inventory   PhoneNumber (primary)   none
 Messages           Message SID             Message SID, Forwarded SIDs, Media URLs, Content Flag
 Audit Log          Event Key               Event Key
 Calls (new)        Call ID (primary)       the whole table
+Pool Stats (new)   Run (primary)           the whole table: one row per pool monitor run
 =================  ======================  =================================================
 
 Links (``multipleRecordLinks``) all point at Sitters and hold our provider id on the
@@ -146,8 +147,11 @@ PROVIDERS = TableSpec(
         FieldSpec("Provider ID", TEXT, extra=True),
         FieldSpec("Email", EMAIL, extra=True),
         FieldSpec("Calls", LINK, inverse_of="call", extra=True),
+        FieldSpec("Provisioning Error", LONG_TEXT, extra=True),
     ),
 )
+
+REASON_FIELD = "Provisioning Error"  # the provisioner's readable reason for an Error row
 
 CLIENTS = TableSpec(
     kind="client",
@@ -261,9 +265,26 @@ CALLS = TableSpec(
     ),
 )
 
+POOL_STATS = TableSpec(
+    kind="pool_stats",
+    default_name="Pool Stats",
+    key_field="Run",
+    fields=(
+        FieldSpec("Run", TEXT, extra=True),
+        FieldSpec("Timestamp", DATETIME, extra=True),
+        FieldSpec("Ready Pool Numbers", NUMBER, extra=True),
+        FieldSpec("Pending Pool Numbers", NUMBER, extra=True),
+        FieldSpec("Active Leases", NUMBER, extra=True),
+        FieldSpec("Busiest Provider Leases", NUMBER, extra=True),
+        FieldSpec("Utilization (%)", NUMBER, extra=True),
+        FieldSpec("Standby Ready", NUMBER, extra=True),
+        FieldSpec("Decision", TEXT, extra=True),
+    ),
+)
+
 # Write order: Sitters first, so rows that link to a sitter find the row written in the
 # same batch instead of creating a stub.
-TABLES: tuple[TableSpec, ...] = (PROVIDERS, CLIENTS, NUMBERS, MESSAGES, CALLS, AUDIT)
+TABLES: tuple[TableSpec, ...] = (PROVIDERS, CLIENTS, NUMBERS, MESSAGES, CALLS, AUDIT, POOL_STATS)
 BY_KIND: dict[str, TableSpec] = {spec.kind: spec for spec in TABLES}
 
 

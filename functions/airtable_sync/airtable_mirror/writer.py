@@ -71,6 +71,10 @@ class Unauthorized(Exception):
     """401/403: the token or the base id is wrong. Nothing will succeed: stop this batch."""
 
 
+class AirtableBusy(Exception):
+    """Airtable is quiet (429), down, refusing the token, or the run is out of time."""
+
+
 class Rejected(Exception):
     """Airtable refused the request itself (4xx other than 401/403/429)."""
 
@@ -466,6 +470,19 @@ class AirtableMirror:
                 self.links.forget(target_kind, ids)
                 forgotten = True
         return forgotten
+
+    # ---- another user of the base (the provisioner): the same budget
+    def shared_request(self, call: Callable[[], T], deadline: float, check_quiet: bool = False) -> T:
+        """One request through this mirror's limiter, backoff and the shared 429 "quiet
+        until" in ``state``, so the provisioner and the sync together keep to Airtable's
+        5 requests a second per base. Raises ``AirtableBusy`` when Airtable is quiet,
+        down or out of time; ``Rejected`` for a 4xx."""
+        try:
+            if check_quiet:
+                self._respect_quiet(self.state.control(), deadline)
+            return self._request(call, deadline)
+        except _Stop as stop:
+            raise AirtableBusy(stop.reason) from stop
 
     # ---- the scheduled probe's own request
     def ping(self, deadline: float) -> None:

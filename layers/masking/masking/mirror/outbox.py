@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
-RecordKind = Literal["message", "client", "provider", "number", "audit", "call"]
+RecordKind = Literal["message", "client", "provider", "number", "audit", "call", "pool_stats"]
 Severity = Literal["Info", "Warning", "Error", "Critical"]
 Category = Literal["Provisioning", "Messaging", "Error", "System", "Pool", "Standby", "Client Sync", "Delivery Error"]
 

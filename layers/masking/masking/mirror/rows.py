@@ -353,3 +353,23 @@ def voicemail_row(call_sid: str, duration: int, link: str, at: str) -> MirrorRec
     """The voicemail a caller left: its length and the signed, expiring link."""
     fields: dict[str, object] = {"Call SID": call_sid, "Voicemail Duration": duration, "Voicemail Link": link}
     return MirrorRecord(kind="call", key=call_sid, at=at, fields=fields)
+
+
+# ---------------------------------------------------------------- Pool Stats
+
+
+def pool_stats_row(stats: dict[str, Any], decision: str, at: str) -> MirrorRecord:
+    """One row per pool monitor run (key: the run's timestamp), for an Airtable Interface
+    chart. ``stats`` is ``PoolStats.as_dict()``; utilization is a percentage."""
+    fields = {
+        "Run": at,
+        "Timestamp": at,
+        "Ready Pool Numbers": stats.get("ready_pool_numbers", 0),
+        "Pending Pool Numbers": stats.get("pending_pool_numbers", 0),
+        "Active Leases": stats.get("active_leases", 0),
+        "Busiest Provider Leases": stats.get("busiest_provider_leases", 0),
+        "Utilization (%)": round(float(stats.get("utilization", 0.0)) * 100),
+        "Standby Ready": stats.get("standby_ready", 0),
+        "Decision": decision,
+    }
+    return MirrorRecord(kind="pool_stats", key=at, at=at, fields=fields)
