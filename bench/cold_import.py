@@ -169,6 +169,11 @@ def main(runs: int = RUNS) -> dict[str, Any]:
         print("  built artifacts: not measured (run `make build` first)")
         return figures
     share = bytecode_share(BUILT_LAYER)
+    built_arch = next((so.name for so in BUILT_LAYER.rglob("*.so")), "")
+    if built_arch and os.uname().machine not in built_arch:
+        print(f"  built artifacts: built for another CPU ({built_arch}), not importable here; layer .py with .pyc: {share:.0%}")
+        figures["built_layer_bytecode_share"] = share
+        return figures
     built = interleaved(BUILT_HANDLER, BUILT_BASELINE, runs, "-S", cwd=BUILT_FUNCTION)
     built.pop("_seen"), built.pop("_modules")
     built_targets = {name: target for name, target in TARGETS.items() if not name.endswith("_imported")}
