@@ -40,8 +40,10 @@ TWILIO_FAULT_KINDS = ("429", "429", "500", "500", "503", "503", "connection", "r
 OUTBOX_FAULT_RATE = 0.10
 MMS_SHARE = 0.10
 LONG_SHARE = 0.05
+FORWARD_VISIBILITY_SECONDS = 360  # template.yaml ForwardQueue VisibilityTimeout
 TARGETS: dict[str, Target] = {"lost": ("==", 0), "duplicated_parts": ("==", 0), "mirror_rows_lost": ("==", 0)}
 SUMMARY = ["delivered", "given_up", "lost", "duplicated_parts", "mirror_rows_lost", "delivery_p50_s", "delivery_p99_s"]
+TARGETS.update({f"dynamo_{name}": target for name, target in list(TARGETS.items())})
 
 
 class FlakySqs:
@@ -86,18 +88,46 @@ class SimForwardQueue:
 
 
 def _body(rng: random.Random, long: bool) -> str:
+    """Long: 1,400-1,590 characters, below Twilio's inbound limit of 1,600; with the name
+    prefix a client's first message is then 2 parts."""
     words = ["walk", "feed", "Rex", "park", "vet", "treats", "nap", "ball", "leash", "water", "home", "late"]
-    count = rng.randrange(330, 600) if long else rng.randrange(3, 25)  # long: 2,000-3,600 characters
-    return " ".join(rng.choice(words) for _ in range(count)) + f" #{rng.randrange(10**6)}"
+    tag = f" #{rng.randrange(10**6)}"
+    if not long:
+        return " ".join(rng.choice(words) for _ in range(rng.randrange(3, 25))) + tag
+    size = rng.randrange(1400, 1590)
+    text = ""
+    while len(text) < size:
+        text += rng.choice(words) + " "
+    return text[:size].rstrip() + tag
 
 
-def main(
+class MemorySpill:
+    """The outbox's durable spill (``masking.store.spill`` in AWS), in memory."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, list[Any]] = {}
+
+    def spill(self, records: list[Any]) -> None:
+        self.items[f"{len(self.items):08d}"] = list(records)
+
+    def pending(self, limit: int = 100) -> list[tuple[str, list[Any]]]:
+        return list(self.items.items())[:limit]
+
+    def replace(self, sort_key: str, records: list[Any]) -> None:
+        if records:
+            self.items[sort_key] = list(records)
+        else:
+            self.items.pop(sort_key, None)
+
+
+def run(
     n_messages: int = N_MESSAGES,
     seed: int = 13,
     twilio_fault_rate: float = TWILIO_FAULT_RATE,
     outbox_fault_rate: float = OUTBOX_FAULT_RATE,
     store: str = "memory",
     dynamo_client_wrapper: Callable[[Any], Any] | None = None,
+    faults_off: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     quiet_logs()
     from masking.adapters.aws_queues import MemoryOwnerAlerts, SqsOutbox
@@ -148,7 +178,8 @@ def main(
         heapq.heappush(events, (due, next(sequence), kind, payload))
 
     sqs = FlakySqs(outbox_fault_rate, random.Random(seed + 1))
-    world.outbox = SqsOutbox("https://sqs.local/outbox", client=sqs)  # type: ignore[assignment]
+    spill = MemorySpill()
+    world.outbox = SqsOutbox("https://sqs.local/outbox", client=sqs, spill=spill)  # type: ignore[assignment]
     world.services.outbox = world.outbox  # type: ignore[assignment]
     queue = SimForwardQueue(schedule, now)
     forwarding = ForwardWorker(routing_store, world.router.gateway, queue, MemoryOwnerAlerts(), ForwardSettings(), clock=world.clock)
@@ -165,6 +196,7 @@ def main(
     world.sandbox._on_send = on_send
     world.sandbox.set_send_faults(twilio_fault_rate, TWILIO_FAULT_KINDS, seed=seed + 2)
 
+    redelivered = 0
     for index in range(n_messages):
         schedule(start + index * ARRIVAL_GAP_SECONDS, "inbound", index)
     while events:
@@ -172,7 +204,11 @@ def main(
         if due > now():
             world.clock.advance(seconds=due - now())
         if kind == "forward":
-            publish_records(world.outbox, forwarding.process(ParkedForward.from_json(payload)))
+            try:
+                publish_records(world.outbox, forwarding.process(ParkedForward.from_json(payload)))
+            except Exception:  # the forward function reports the record failed: SQS delivers it again
+                redelivered += 1
+                schedule(now() + FORWARD_VISIBILITY_SECONDS, "forward", payload)
             continue
         provider = rng.choice(providers)
         client = rng.choice(clients)
@@ -188,6 +224,11 @@ def main(
         if response["statusCode"] != 200:
             raise RuntimeError(f"webhook answered {response['statusCode']}")
 
+    if faults_off is not None:  # what happened is read without faults
+        faults_off()
+    sqs.rate = 0.0  # the outbox_republisher's run after the faults: the spill goes back on the queue
+    while spill.items and world.outbox.republish_spilled():  # type: ignore[attr-defined]
+        pass
     outcome_of = {sid: getattr(routing_store.get_message(sid), "outcome", "missing") for sid in arrived}
     outcomes = Counter(outcome_of.values())
     sends = Counter((parse_ref(s.status_callback.rsplit("/", 1)[1])[0], s.body) for s in world.sandbox.sent if s.status_callback)
@@ -199,6 +240,7 @@ def main(
         "messages": len(arrived),
         "twilio_faults_injected": sum(world.sandbox.faults_injected.values()),
         "outbox_batches_failed": sqs.failures,
+        "forward_redeliveries": redelivered,
         "dynamodb_faults": "injected" if dynamo_client_wrapper else "none (no injector)",
         "delivered": len(delivered),
         "given_up": outcomes["undeliverable"],
@@ -220,6 +262,30 @@ def main(
     return figures
 
 
+DYNAMO_MESSAGES = 300
+DYNAMO_FAULTS = {"dynamodb_throttle": 0.05, "dynamodb_conflict": 0.02}  # on each DynamoDB call
+
+
+def main() -> dict[str, Any]:
+    """1,000 messages on the memory store, then 300 on DynamoDB (moto) with throttles and
+    transaction conflicts injected on every call (``local.faults``, as moto never throttles)."""
+    from local.faults import FaultPlan, FaultyDynamoClient
+
+    figures = run()
+    plan = FaultPlan(seed=29)
+    plan.set(DYNAMO_FAULTS)
+    dynamo = run(
+        DYNAMO_MESSAGES,
+        seed=17,
+        store="dynamo",
+        dynamo_client_wrapper=lambda client: FaultyDynamoClient(client, plan),
+        faults_off=lambda: plan.set({}),
+    )
+    print(f"  DynamoDB faults injected: {dict(plan.injected)}")
+    figures.update({f"dynamo_{name}": value for name, value in dynamo.items() if name in SUMMARY})
+    return figures
+
+
 if __name__ == "__main__":
     import argparse
 
@@ -230,4 +296,4 @@ if __name__ == "__main__":
     parser.add_argument("--outbox-fault-rate", type=float, default=OUTBOX_FAULT_RATE)
     parser.add_argument("--store", choices=["memory", "dynamo"], default="memory")
     args = parser.parse_args()
-    main(args.messages, args.seed, args.twilio_fault_rate, args.outbox_fault_rate, args.store)
+    run(args.messages, args.seed, args.twilio_fault_rate, args.outbox_fault_rate, args.store)

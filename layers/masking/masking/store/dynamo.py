@@ -254,7 +254,7 @@ class DynamoRoutingStore(DynamoForwardParts, MessageClaims):
 
     # ---- inventory and people
     def put_number(self, number: NumberRecord) -> None:
-        self.client.transact_write_items(TransactItems=self._number_items(number))
+        self._transact(self._number_items(number))
 
     def _number_items(self, number: NumberRecord, condition: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """The number item (optionally under ``condition``) and its two index items:
@@ -280,8 +280,8 @@ class DynamoRoutingStore(DynamoForwardParts, MessageClaims):
     def put_provider(self, provider: Provider) -> None:
         data = asdict(provider)
         data["entity"] = "provider"
-        self.client.transact_write_items(
-            TransactItems=[
+        self._transact(
+            [
                 {"Put": {"TableName": self.table_name, "Item": to_item(f"PROVIDER#{provider.provider_id}", "PROFILE", data)}},
                 {
                     "Put": {
@@ -296,8 +296,8 @@ class DynamoRoutingStore(DynamoForwardParts, MessageClaims):
     def put_client(self, client: Client) -> None:
         data = asdict(client)
         data["entity"] = "client"
-        self.client.transact_write_items(
-            TransactItems=[
+        self._transact(
+            [
                 {"Put": {"TableName": self.table_name, "Item": to_item(f"CLIENT#{client.client_id}", "PROFILE", data)}},
                 {"Put": {"TableName": self.table_name, "Item": to_item(f"CLIENTPHONE#{client.phone}", "CLIENTPHONE", data)}},
             ]

@@ -25,6 +25,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from masking.core.errors import StoreBusy
 from masking.core.models import ForwardedPart, MessageRecord
 from masking.core.ports import PartClaim
 from masking.store.items import MESSAGE_RETENTION_SECONDS, DynamoTable, conditional_failed, from_item, message_key, serializer
@@ -51,24 +52,32 @@ def _claim_from(old: dict[str, Any] | None, *, claimed: bool) -> PartClaim:
 class DynamoForwardParts(DynamoTable):
     def claim_forward_part(self, message_sid: str, index: int, token: str, now_epoch: int, stale_before: int) -> PartClaim:
         try:
-            response = self.client.put_item(
-                TableName=self.table_name,
-                Item={
-                    **_part_key(message_sid, index),
-                    "state": {"S": "sending"},
-                    "token": {"S": token},
-                    "at": {"N": str(now_epoch)},
-                    "ttl": {"N": str(int(time.time()) + MESSAGE_RETENTION_SECONDS)},
-                },
-                ConditionExpression="attribute_not_exists(pk) OR #state = :failed OR (#state = :sending AND #at < :stale)",
-                ExpressionAttributeNames={"#state": "state", "#at": "at"},
-                ExpressionAttributeValues={":failed": {"S": "failed"}, ":sending": {"S": "sending"}, ":stale": {"N": str(stale_before)}},
-                ReturnValues="ALL_OLD",
+            response = self._idempotent(
+                lambda: self.client.put_item(
+                    TableName=self.table_name,
+                    Item={
+                        **_part_key(message_sid, index),
+                        "state": {"S": "sending"},
+                        "token": {"S": token},
+                        "at": {"N": str(now_epoch)},
+                        "ttl": {"N": str(int(time.time()) + MESSAGE_RETENTION_SECONDS)},
+                    },
+                    ConditionExpression="attribute_not_exists(pk) OR #state = :failed OR (#state = :sending AND #at < :stale)",
+                    ExpressionAttributeNames={"#state": "state", "#at": "at"},
+                    ExpressionAttributeValues={
+                        ":failed": {"S": "failed"},
+                        ":sending": {"S": "sending"},
+                        ":stale": {"N": str(stale_before)},
+                    },
+                    ReturnValues="ALL_OLD",
+                )
             )
         except ClientError as error:
             if not conditional_failed(error):
                 raise
-            found = self.client.get_item(TableName=self.table_name, Key=_part_key(message_sid, index), ConsistentRead=True)
+            found = self._idempotent(
+                lambda: self.client.get_item(TableName=self.table_name, Key=_part_key(message_sid, index), ConsistentRead=True)
+            )
             return _claim_from(from_item(found["Item"]) if found.get("Item") else None, claimed=False)
         old = response.get("Attributes")
         return _claim_from(from_item(old) if old else None, claimed=True)
@@ -76,17 +85,19 @@ class DynamoForwardParts(DynamoTable):
     def finish_forward_part(self, message_sid: str, index: int, token: str, part: ForwardedPart | None, ambiguous: bool = False) -> None:
         mine = {"ConditionExpression": "#token = :token", "ExpressionAttributeNames": {"#token": "token", "#state": "state"}}
         if part is None:
-            self.client.update_item(
-                TableName=self.table_name,
-                Key=_part_key(message_sid, index),
-                UpdateExpression="SET #state = :failed, ambiguous = :amb",
-                ExpressionAttributeValues={":failed": {"S": "failed"}, ":amb": {"BOOL": ambiguous}, ":token": {"S": token}},
-                **mine,  # type: ignore[arg-type]
+            self._idempotent(
+                lambda: self.client.update_item(
+                    TableName=self.table_name,
+                    Key=_part_key(message_sid, index),
+                    UpdateExpression="SET #state = :failed, ambiguous = :amb",
+                    ExpressionAttributeValues={":failed": {"S": "failed"}, ":amb": {"BOOL": ambiguous}, ":token": {"S": token}},
+                    **mine,  # type: ignore[arg-type]
+                )
             )
             return
         data = serializer.serialize(part.as_map())
-        self.client.transact_write_items(
-            TransactItems=[
+        codes = self._transact(
+            [
                 {
                     "Update": {
                         "TableName": self.table_name,
@@ -113,6 +124,8 @@ class DynamoForwardParts(DynamoTable):
                 },
             ]
         )
+        if codes is not None:  # not this attempt's claim any more, or the message is gone
+            raise StoreBusy(f"forward part {index}: finishing it was cancelled ({', '.join(codes)})")
 
 
 class MemoryForwardParts:

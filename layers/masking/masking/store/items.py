@@ -290,9 +290,10 @@ class DynamoTable:
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def _conditional(self, write: Callable[[], Any]) -> bool:
-        """Runs one conditional write; False when its condition failed (a lost race)."""
+        """Runs one conditional write; False when its condition failed (a lost race).
+        Throttles and timeouts are retried like any write (``_idempotent``)."""
         try:
-            write()
+            self._idempotent(write)
         except ClientError as error:
             if conditional_failed(error):
                 return False
