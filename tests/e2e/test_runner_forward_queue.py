@@ -45,6 +45,9 @@ def test_a_parked_forward_is_delivered_by_the_runner() -> None:
         while time.monotonic() < deadline and not runner.sandbox.sent:
             time.sleep(0.25)
         assert [(s.to_phone, s.body) for s in runner.sandbox.sent] == [(SAM.phone, "From Olivia Owner: parked, then delivered")]
+        # the outbox is drained right after the consumer returns, on the poller's thread
+        while time.monotonic() < deadline and not any(r.get("fields", {}).get("Event") == "Forwarded after retry" for r in runner.outbox):
+            time.sleep(0.25)
         assert any(r.get("fields", {}).get("Event") == "Forwarded after retry" for r in runner.outbox)
     finally:
         runner.stop()
