@@ -7,7 +7,7 @@ Finds numbers whose webhooks point elsewhere, numbers not in the Messaging Servi
 Messaging Service that does not defer to each number's webhook, numbers in DynamoDB the
 Twilio account no longer has, fewer Ready pool numbers than the busiest provider's
 leases, missing or unreadable secrets, Airtable schema drift and messages in the
-dead-letter queues. The checks are ``masking.doctor``'s (the scheduled run uses the same
+dead-letter queues. The checks are ``masking.admin.doctor``'s (the scheduled run uses the same
 ones); this command adds the Airtable schema check. It changes nothing.
 """
 

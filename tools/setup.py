@@ -16,7 +16,7 @@ Run after ``sam deploy``. Reads the stack's Outputs and Parameters (CloudFormati
    the Airtable Number Inventory, else ``--roles`` (CSV: number,role,provider_id,
    provider_name,provider_phone) / ``--pool`` / ``--standby``; unknown numbers are left
    alone and reported. Each known number is registered in DynamoDB through
-   ``masking.adoption`` (the admin flows' store operations), removed from the Proxy
+   ``masking.admin.adoption`` (the admin flows' store operations), removed from the Proxy
    Service (``--from-proxy``), pointed at the stack (SMS, voice, and the fallback URLs
    when the stack has them), and added to the Messaging Service when one is configured;
 4. with ``--import-sessions``, open Proxy sessions become leases on the same pool number.

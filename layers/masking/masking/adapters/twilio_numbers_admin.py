@@ -3,7 +3,7 @@ its incoming numbers and their webhooks, Messaging Service membership and settin
 a Twilio Proxy Service's numbers and open sessions (for the move off Proxy).
 
 Plain functions over a twilio ``Client``, so the same code runs against Twilio and
-against the recording sandbox (``masking.twilio_admin_sandbox.AdminSandboxHttpClient``).
+against the recording sandbox (``masking.adapters.twilio_admin_sandbox.AdminSandboxHttpClient``).
 Every twilio library error becomes ``masking.twilio_gateway.SendError``.
 
 Twilio facts these functions rely on (looked up, not guessed):

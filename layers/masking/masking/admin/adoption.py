@@ -2,8 +2,8 @@
 one, leases that already run elsewhere (a Twilio Proxy Service), and assigning a given
 number to a provider (the legacy ``POST /attach-number``).
 
-The same store operations and mirror records as the admin flows (``masking.provisioning``,
-``masking.inventory``): numbers through ``create_number`` / ``assign_number`` (optimistic,
+The same store operations and mirror records as the admin flows (``masking.admin.provisioning``,
+``masking.admin.numbers``): numbers through ``create_number`` / ``assign_number`` (optimistic,
 conditional, with the provider in the same transaction), providers through ``create_provider``, leases through
 ``claim_slot`` (the conditional write that keeps a pool number unique per provider).
 Every function is idempotent: run twice, the second run reports ``unchanged``.

@@ -1,7 +1,7 @@
 """The old FastAPI service's endpoints, kept while the operator moves: DEPRECATED.
 
 Thin aliases onto the same domain functions as the admin API, behind the same API key,
-registered on the same resolver (``masking.admin_api.app``), so the existing Zaps can be
+registered on the same resolver (``masking.handlers.admin_api.app``), so the existing Zaps can be
 pointed at the new URL before anything is rebuilt. Every answer carries ``Deprecation: true``
 (RFC 9745) and a ``Link`` to the route that replaces it.
 
@@ -14,7 +14,7 @@ pointed at the new URL before anything is rebuilt. Every answer carries ``Deprec
 | ``GET /sessions/active-count`` (sitter_id optional) | ``GET /pool/stats`` |
 
 A ``sitter_id`` may be the Sitters row's Airtable record id (``rec...``), as the old Zaps
-send it: ``masking.adoption.resolve_provider_reference`` maps it (``tools.airtable_import``
+send it: ``masking.admin.adoption.resolve_provider_reference`` maps it (``tools.airtable_import``
 keeps the mapping).
 """
 
