@@ -174,6 +174,7 @@ function renderOperator(op) {
     return button;
   });
   document.getElementById("airtable").replaceChildren(...tables);
+  renderFaults();
   const schedules = document.getElementById("schedules");
   if (!schedules.childElementCount) {
     for (const name of op.schedules) {
@@ -187,6 +188,30 @@ function renderOperator(op) {
       });
       schedules.append(button);
     }
+  }
+}
+
+// Fault injection (POST /_local/faults, local/faults.py): rates per fault kind; "off" clears them.
+const FAULT_PRESETS = [
+  ["off", {}],
+  ["Twilio 5xx 30 %", { twilio_5xx: 0.3 }],
+  ["Twilio timeouts 30 %", { twilio_timeout: 0.3 }],
+  ["DynamoDB throttles 20 %", { dynamodb_throttle: 0.2 }],
+  ["outbox batches failing 50 %", { sqs_batch_fail: 0.5 }],
+];
+
+function renderFaults() {
+  const faults = document.getElementById("faults");
+  if (faults.childElementCount) return;
+  for (const [label, rates] of FAULT_PRESETS) {
+    const button = el("button", { type: "button", class: "chip", text: label });
+    button.addEventListener("click", async () => {
+      const { status, answer } = await postJson("/_local/faults", rates);
+      const result = document.getElementById("fault-result");
+      result.hidden = false;
+      result.textContent = label + ": " + status + "\n" + JSON.stringify(answer, null, 1);
+    });
+    faults.append(button);
   }
 }
 

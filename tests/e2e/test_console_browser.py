@@ -165,6 +165,11 @@ def test_masked_conversation_typed_in_the_browser(console: Any, tmp_path: Path) 
     expect(page.locator("#leases")).to_contain_text(pretty(pool_number))
     expect(page.locator("#pool")).to_contain_text("utilization")
     expect(page.locator("#airtable")).to_contain_text("Messages")
+    # the fault switches reach the runner's /_local/faults (and "off" leaves none on)
+    page.locator("#faults button", has_text="Twilio 5xx 30 %").click()
+    expect(page.locator("#fault-result")).to_contain_text('"twilio_5xx": 0.3', timeout=WAIT_MS)
+    page.locator("#faults button", has_text="off").click()
+    expect(page.locator("#fault-result")).to_contain_text("off: 200", timeout=WAIT_MS)
 
     # nowhere in Olivia's phone (text, attributes, option values) is Sam's real number
     shown, markup = olivia.inner_text(), olivia.inner_html()
