@@ -40,20 +40,6 @@ _PROXY_NUMBER_PATH = re.compile(r"^/v1/Services/(KS\w+)/PhoneNumbers/(PN\w+)$")
 _PROXY_SESSIONS_PATH = re.compile(r"^/v1/Services/(KS\w+)/Sessions$")
 _PROXY_PARTICIPANTS_PATH = re.compile(r"^/v1/Services/(KS\w+)/Sessions/(KZ\w+)/Participants$")
 
-_UPDATABLE = {
-    "SmsUrl": "sms_url",
-    "SmsMethod": "sms_method",
-    "SmsFallbackUrl": "sms_fallback_url",
-    "SmsFallbackMethod": "sms_fallback_method",
-    "VoiceUrl": "voice_url",
-    "VoiceMethod": "voice_method",
-    "VoiceFallbackUrl": "voice_fallback_url",
-    "VoiceFallbackMethod": "voice_fallback_method",
-    "StatusCallback": "status_callback",
-    "StatusCallbackMethod": "status_callback_method",
-    "FriendlyName": "friendly_name",
-}
-
 
 @dataclass(slots=True)
 class SandboxMessagingService:
@@ -85,6 +71,12 @@ def _v1_page(key: str, url: str, records: list[dict[str, Any]]) -> Response:
 
 
 class AdminSandboxHttpClient(SandboxHttpClient):
+    updatable_number_fields: dict[str, str] = {
+        **SandboxHttpClient.updatable_number_fields,
+        "SmsFallbackMethod": "sms_fallback_method",
+        "VoiceFallbackMethod": "voice_fallback_method",
+    }
+
     def __init__(self, *args: Any, credentials: tuple[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.credentials = credentials
@@ -254,17 +246,6 @@ class AdminSandboxHttpClient(SandboxHttpClient):
             "end": max(len(records) - 1, 0),
         }
         return Response(200, json.dumps(body))
-
-    def _update_number(self, sid: str, data: dict[str, Any]) -> Response:
-        with self._lock:
-            resource = self.numbers.get(sid)
-            if resource is None:
-                return _error(404, NOT_FOUND, f"The requested resource IncomingPhoneNumbers/{sid}.json was not found")
-            for param, key in _UPDATABLE.items():
-                if param in data:
-                    resource[key] = str(data[param])
-            resource["date_updated"] = _rfc2822_now()
-            return Response(200, json.dumps(resource))
 
     def _messaging_service(self, sid: str) -> Response:
         with self._lock:

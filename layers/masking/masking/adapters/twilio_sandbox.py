@@ -113,6 +113,19 @@ class SandboxHttpClient(SandboxSendFaults, HttpClient):
     Outbound calls (``POST .../Calls.json``) are recorded in ``calls`` and answered ``queued``.
     """
 
+    # IncomingPhoneNumber update parameter -> resource key (the admin sandbox takes more).
+    updatable_number_fields: dict[str, str] = {
+        "SmsUrl": "sms_url",
+        "SmsMethod": "sms_method",
+        "VoiceUrl": "voice_url",
+        "VoiceMethod": "voice_method",
+        "SmsFallbackUrl": "sms_fallback_url",
+        "VoiceFallbackUrl": "voice_fallback_url",
+        "StatusCallback": "status_callback",
+        "StatusCallbackMethod": "status_callback_method",
+        "FriendlyName": "friendly_name",
+    }
+
     def __init__(
         self,
         on_send: Callable[[SandboxSms], None] | None = None,
@@ -323,22 +336,11 @@ class SandboxHttpClient(SandboxSendFaults, HttpClient):
             return Response(201, json.dumps(resource))
 
     def _update_number(self, sid: str, data: dict[str, Any]) -> Response:
-        fields = {
-            "SmsUrl": "sms_url",
-            "SmsMethod": "sms_method",
-            "VoiceUrl": "voice_url",
-            "VoiceMethod": "voice_method",
-            "SmsFallbackUrl": "sms_fallback_url",
-            "VoiceFallbackUrl": "voice_fallback_url",
-            "StatusCallback": "status_callback",
-            "StatusCallbackMethod": "status_callback_method",
-            "FriendlyName": "friendly_name",
-        }
         with self._lock:
             resource = self.numbers.get(sid)
             if resource is None:
                 return _error(404, NOT_FOUND, f"The requested resource IncomingPhoneNumbers/{sid}.json was not found")
-            for param, key in fields.items():
+            for param, key in self.updatable_number_fields.items():
                 if param in data:
                     resource[key] = str(data[param])
             resource["date_updated"] = _rfc2822_now()
