@@ -291,10 +291,38 @@ class DynamoTable:
 
     def _conditional(self, write: Callable[[], Any]) -> bool:
         """Runs one conditional write; False when its condition failed (a lost race)."""
+        return self._unless_condition_fails(write) is not None
+
+    @staticmethod
+    def _unless_condition_fails(write: Callable[[], Any]) -> Any:
+        """The answer of one conditional write (True when it has none); None when its condition failed."""
         try:
-            write()
+            answer = write()
         except ClientError as error:
             if conditional_failed(error):
-                return False
+                return None
             raise
-        return True
+        return True if answer is None else answer
+
+    def _update_record[T](self, cls: type[T], key: dict[str, Any], **update: Any) -> T | None:
+        """A conditional ``update_item``: the updated record, or None when the condition failed."""
+        response = self._unless_condition_fails(
+            lambda: self.client.update_item(TableName=self.table_name, Key=key, ReturnValues="ALL_NEW", **update)
+        )
+        return None if response is None else build_record(cls, from_item(response["Attributes"]))
+
+    def take_counter(self, key: dict[str, Any], attribute: str, limit: int, expires_at: int) -> int | None:
+        """Adds one to a counter item that expires at ``expires_at``: its new value, or None
+        when it already stood at ``limit`` (nothing changed)."""
+        response = self._unless_condition_fails(
+            lambda: self.client.update_item(
+                TableName=self.table_name,
+                Key=key,
+                UpdateExpression="ADD #count :one SET #ttl = :ttl",
+                ConditionExpression="attribute_not_exists(#count) OR #count < :limit",
+                ExpressionAttributeNames={"#count": attribute, "#ttl": "ttl"},
+                ExpressionAttributeValues={":one": {"N": "1"}, ":limit": {"N": str(limit)}, ":ttl": {"N": str(expires_at)}},
+                ReturnValues="UPDATED_NEW",
+            )
+        )
+        return None if response is None else int(response["Attributes"][attribute]["N"])
