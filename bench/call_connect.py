@@ -28,7 +28,7 @@ from contextlib import redirect_stdout
 from types import ModuleType
 from typing import Any
 
-from bench import LAYER_DIR, ROOT, FakeLambdaContext, Target, percentile, print_figures, quiet_logs
+from bench import LAYER_DIR, ROOT, FakeLambdaContext, Target, ops_summary, percentile, print_figures, quiet_logs, stats
 
 FUNCTION_DIR = ROOT / "functions" / "call_connect"
 RUNS = 15
@@ -127,13 +127,8 @@ def call_params(from_phone: str, to_number: str) -> dict[str, str]:
     }
 
 
-def _stats(rows: list[dict[str, Any]], service: str) -> tuple[float, int]:
-    values = [row[service] for row in rows]
-    return (sum(values) / len(values), max(values)) if values else (float("nan"), 0)
-
-
 def calls_per_inbound_call(n_calls: int = N_CALLS, seed: int = 11) -> dict[str, Any]:
-    from bench.calls_per_message import AirtableGuard, AwsCounter, clear_caches, instrumented, seed_world
+    from bench.calls_per_message import AirtableGuard, AwsCounter, clear_caches, instrumented, measured_row, seed_world
     from local.backends import EmbeddedAws
     from tests.support import API_HOST, AUTH_TOKEN, STAGE, signed_event
 
@@ -165,11 +160,7 @@ def calls_per_inbound_call(n_calls: int = N_CALLS, seed: int = 11) -> dict[str, 
                 before = len(sandbox.requests)
                 with redirect_stdout(devnull):  # Powertools' EMF line
                     response = handler(signed_event(f"https://{API_HOST}{path}", params), FakeLambdaContext())
-                row: dict[str, Any] = {service: 0 for service in SERVICES} | dict(counter.by_service())
-                row["twilio"] = len(sandbox.requests) - before
-                row["airtable"] = guard.airtable_hits()
-                row["unseen_aws"] = counter.stubbed - sum(counter.calls.values())
-                row["ops"] = dict(counter.calls)
+                row = measured_row(counter, guard, len(sandbox.requests) - before)
                 row["root"] = ET.fromstring(response["body"]) if response["statusCode"] == 200 else None
                 if bridged and (row["root"] is None or row["root"].find("Dial") is None):
                     not_bridged[f"{response['statusCode']}"] += 1
@@ -205,24 +196,16 @@ def calls_per_inbound_call(n_calls: int = N_CALLS, seed: int = 11) -> dict[str, 
 
     figures: dict[str, Any] = {}
     for service in SERVICES:
-        figures[f"steady_{service}_avg"], figures[f"steady_{service}_max"] = _stats(steady_rows, service)
-    figures["new_lease_dynamodb_avg"], figures["new_lease_dynamodb_max"] = _stats(new_lease_rows[1:], "dynamodb")
-    figures["dial_action_dynamodb_avg"], figures["dial_action_dynamodb_max"] = _stats(dial_rows, "dynamodb")
+        figures[f"steady_{service}_avg"], figures[f"steady_{service}_max"] = stats(steady_rows, service)
+    figures["new_lease_dynamodb_avg"], figures["new_lease_dynamodb_max"] = stats(new_lease_rows[1:], "dynamodb")
+    figures["dial_action_dynamodb_avg"], figures["dial_action_dynamodb_max"] = stats(dial_rows, "dynamodb")
     figures["first_invocation_ssm"] = new_lease_rows[0]["ssm"]
     figures["calls_not_bridged"] = sum(not_bridged.values())
     figures["hook_saw_all_aws_requests"] = all(row["unseen_aws"] == 0 for row in [*new_lease_rows, *steady_rows, *dial_rows])
-    print(f"  steady ops per inbound call: {_ops(steady_rows)}")
-    print(f"  new-lease ops per inbound call: {_ops(new_lease_rows[1:])}")
-    print(f"  dial action ops: {_ops(dial_rows)}")
+    print(f"  steady ops per inbound call: {ops_summary(steady_rows)}")
+    print(f"  new-lease ops per inbound call: {ops_summary(new_lease_rows[1:])}")
+    print(f"  dial action ops: {ops_summary(dial_rows)}")
     return figures
-
-
-def _ops(rows: list[dict[str, Any]]) -> str:
-    totals: Counter[str] = Counter()
-    for row in rows:
-        for (service, operation), number in row["ops"].items():
-            totals[f"{service}.{operation}"] += number
-    return ", ".join(f"{name} {number / len(rows):.2f}" for name, number in sorted(totals.items())) or "none"
 
 
 def main(runs: int = RUNS, n_calls: int = N_CALLS) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from contextlib import contextmanager, redirect_stdout
 from importlib.abc import MetaPathFinder
 from typing import Any
 
-from bench import FakeLambdaContext, Target, describe, judge, load_handler, print_figures, quiet_logs
+from bench import FakeLambdaContext, Target, describe, judge, load_handler, ops_summary, print_figures, quiet_logs, stats
 
 N_MESSAGES = 200
 CLIENT_SHARE = 0.55  # client -> provider; the rest provider -> client
@@ -218,9 +218,14 @@ def steady_messages(rng: random.Random, pairs: list[tuple[Any, Any]], pool_of: d
 
 
 # ---------------------------------------------------------------- the run
-def _stats(rows: list[dict[str, Any]], service: str) -> tuple[float, int]:
-    values = [row[service] for row in rows]
-    return (sum(values) / len(values), max(values)) if values else (float("nan"), 0)
+def measured_row(counter: AwsCounter, guard: AirtableGuard, twilio_requests: int) -> dict[str, Any]:
+    """One invocation's external calls by service (``ops``: AWS calls by operation)."""
+    row: dict[str, Any] = {service: 0 for service in SERVICES} | dict(counter.by_service())
+    row["twilio"] = twilio_requests
+    row["airtable"] = guard.airtable_hits()
+    row["unseen_aws"] = counter.stubbed - sum(counter.calls.values())
+    row["ops"] = dict(counter.calls)
+    return row
 
 
 def main(n_messages: int = N_MESSAGES, seed: int = 7) -> dict[str, Any]:
@@ -253,12 +258,8 @@ def main(n_messages: int = N_MESSAGES, seed: int = 7) -> dict[str, Any]:
                 before = len(sandbox.requests)
                 with redirect_stdout(devnull):  # the EMF metrics line Powertools prints per invocation
                     response = handler(signed_event("https://" + API_HOST + "/twilio/sms", params), FakeLambdaContext())
-                row: dict[str, Any] = {service: 0 for service in SERVICES} | dict(counter.by_service())
-                row["twilio"] = len(sandbox.requests) - before
-                row["airtable"] = guard.airtable_hits()
+                row = measured_row(counter, guard, len(sandbox.requests) - before)
                 all_connections.extend(guard.connections)
-                row["unseen_aws"] = counter.stubbed - sum(counter.calls.values())
-                row["ops"] = dict(counter.calls)
                 record = store.get_message(params["MessageSid"])
                 if response["statusCode"] != 200 or record is None or record.outcome != "forwarded":
                     unexpected[f"{response['statusCode']}:{record.outcome if record else 'no record'}"] += 1
@@ -284,9 +285,9 @@ def main(n_messages: int = N_MESSAGES, seed: int = 7) -> dict[str, Any]:
 
     figures: dict[str, Any] = {}
     for service in SERVICES:
-        figures[f"steady_{service}_avg"], figures[f"steady_{service}_max"] = _stats(steady_rows, service)
+        figures[f"steady_{service}_avg"], figures[f"steady_{service}_max"] = stats(steady_rows, service)
     for service in SERVICES:
-        figures[f"new_lease_{service}_avg"], figures[f"new_lease_{service}_max"] = _stats(new_lease_rows[1:], service)
+        figures[f"new_lease_{service}_avg"], figures[f"new_lease_{service}_max"] = stats(new_lease_rows[1:], service)
     first = new_lease_rows[0]
     figures["first_invocation_ssm"] = first["ssm"]
     figures["hook_saw_all_aws_requests"] = all(row["unseen_aws"] == 0 for row in [*new_lease_rows, *steady_rows])
@@ -306,21 +307,13 @@ def main(n_messages: int = N_MESSAGES, seed: int = 7) -> dict[str, Any]:
             f" {figures[f'new_lease_{service}_avg']:>14.2f} {figures[f'new_lease_{service}_max']:>14}  {verdict}"
         )
     print("  * new lease: the first message of each pair but the container's first (that one adds the credentials load)")
-    print(f"  steady DynamoDB/SQS ops per message: {_ops(steady_rows)}")
-    print(f"  new-lease DynamoDB/SQS ops per message: {_ops(new_lease_rows[1:])}")
-    print(f"  first invocation of the container (new lease + credentials): {_ops([first])}")
+    print(f"  steady DynamoDB/SQS ops per message: {ops_summary(steady_rows)}")
+    print(f"  new-lease DynamoDB/SQS ops per message: {ops_summary(new_lease_rows[1:])}")
+    print(f"  first invocation of the container (new lease + credentials): {ops_summary([first])}")
     if unexpected:
         print(f"  not forwarded: {dict(unexpected)}")
     print(f"  socket connections attempted: {len(all_connections)}; pyairtable in sys.modules: {pyairtable_loaded}")
     return figures
-
-
-def _ops(rows: list[dict[str, Any]]) -> str:
-    totals: Counter[str] = Counter()
-    for row in rows:
-        for (service, operation), number in row["ops"].items():
-            totals[f"{service}.{operation}"] += number
-    return ", ".join(f"{name} {number / len(rows):.2f}" for name, number in sorted(totals.items())) or "none"
 
 
 if __name__ == "__main__":
