@@ -172,19 +172,9 @@ def import_lease(
         )
         outcome = ctx.store.claim_slot(lease, pair.version if pair is not None else None, int(now.timestamp()), None)
         if outcome is ClaimOutcome.CLAIMED:
-            ctx.audit(
-                "Lease imported",
-                "An open Twilio Proxy session became a lease on the same pool number",
-                "Pool",
-                "Info",
-                key=lease.lease_id,
-                provider_id=provider.provider_id,
-                client_id=client.client_id,
-                lease_id=lease.lease_id,
-            )
-            from masking.admin.sessions import mirror_lease
+            from masking.admin.sessions import lease_opened
 
-            mirror_lease(ctx, lease, lease.lease_id)
+            lease_opened(ctx, lease, "Lease imported", "An open Twilio Proxy session became a lease on the same pool number")
             return lease, "created", ""
         if outcome is ClaimOutcome.SLOT_TAKEN:
             return None, "conflict", "another client of this provider holds that pool number"

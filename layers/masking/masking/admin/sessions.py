@@ -69,17 +69,7 @@ def open_session(
         raise Conflict("every Ready pool number is in use for this provider", {"provider": provider.provider_id})
     view = SessionView(lease=lease, active=True, created=created)
     if created:
-        ctx.audit(
-            "Session opened",
-            "Opened through the admin API",
-            "Pool",
-            "Info",
-            key=lease.lease_id,
-            provider_id=provider.provider_id,
-            client_id=client.client_id,
-            lease_id=lease.lease_id,
-        )
-        mirror_lease(ctx, lease, lease.lease_id)
+        lease_opened(ctx, lease, "Session opened", "Opened through the admin API")
     if notify:
         view.notified = _notify_provider(ctx, provider, lease, webhook_base)
     return view
@@ -144,6 +134,21 @@ def end_lease(ctx: AdminContext, lease: Lease, reason: str) -> bool:
     )
     mirror_lease(ctx, lease, "")
     return True
+
+
+def lease_opened(ctx: AdminContext, lease: Lease, event: str, description: str) -> None:
+    """Audits a lease the admin side opened and mirrors it as the client's Session SID."""
+    ctx.audit(
+        event,
+        description,
+        "Pool",
+        "Info",
+        key=lease.lease_id,
+        provider_id=lease.provider_id,
+        client_id=lease.client_id,
+        lease_id=lease.lease_id,
+    )
+    mirror_lease(ctx, lease, lease.lease_id)
 
 
 def mirror_lease(ctx: AdminContext, lease: Lease, session_sid: str) -> None:
