@@ -172,9 +172,9 @@ def import_lease(
         )
         outcome = ctx.store.claim_slot(lease, pair.version if pair is not None else None, int(now.timestamp()), None)
         if outcome is ClaimOutcome.CLAIMED:
-            from masking.admin.sessions import lease_opened
+            from masking.admin.sessions import audit_lease
 
-            lease_opened(ctx, lease, "Lease imported", "An open Twilio Proxy session became a lease on the same pool number")
+            audit_lease(ctx, lease, "Lease imported", "An open Twilio Proxy session became a lease on the same pool number", lease.lease_id)
             return lease, "created", ""
         if outcome is ClaimOutcome.SLOT_TAKEN:
             return None, "conflict", "another client of this provider holds that pool number"

@@ -174,15 +174,12 @@ class DynamoCallStore(DynamoAdminStore):
         return self.take_counter(call_rate_key(provider_id, hour), "calls", limit, expires_at)
 
     def give_back_call_slot(self, provider_id: str, hour: str) -> None:
-        self._conditional(
-            lambda: self.client.update_item(
-                TableName=self.table_name,
-                Key=call_rate_key(provider_id, hour),
-                UpdateExpression="ADD #calls :minus",
-                ConditionExpression="#calls > :zero",
-                ExpressionAttributeNames={"#calls": "calls"},
-                ExpressionAttributeValues={":minus": {"N": "-1"}, ":zero": {"N": "0"}},
-            )
+        self._update_if(
+            call_rate_key(provider_id, hour),
+            UpdateExpression="ADD #calls :minus",
+            ConditionExpression="#calls > :zero",
+            ExpressionAttributeNames={"#calls": "calls"},
+            ExpressionAttributeValues={":minus": {"N": "-1"}, ":zero": {"N": "0"}},
         )
 
     def create_call_session(self, session: CallSession) -> None:
@@ -202,14 +199,11 @@ class DynamoCallStore(DynamoAdminStore):
         return build_record(CallSession, from_item(item)) if item else None
 
     def set_call_session_sid(self, call_id: str, call_sid: str) -> None:
-        self._conditional(
-            lambda: self.client.update_item(
-                TableName=self.table_name,
-                Key=call_session_key(call_id),
-                UpdateExpression="SET call_sid = :sid",
-                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(call_sid) OR call_sid = :sid)",
-                ExpressionAttributeValues={":sid": {"S": call_sid}},
-            )
+        self._update_if(
+            call_session_key(call_id),
+            UpdateExpression="SET call_sid = :sid",
+            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(call_sid) OR call_sid = :sid)",
+            ExpressionAttributeValues={":sid": {"S": call_sid}},
         )
 
     def update_call_status(self, change: StatusChange) -> CallSession | None:

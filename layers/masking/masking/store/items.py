@@ -36,6 +36,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from masking.adapters.aws_client import aws_client
 from masking.core.errors import StoreBusy
 from masking.core.models import Lifecycle, NumberRecord, NumberStatus
 
@@ -205,9 +206,7 @@ class DynamoTable:
     @property
     def client(self) -> DynamoDBClient:
         if self._client is None:
-            import boto3
-
-            self._client = boto3.client("dynamodb", config=dynamo_config())
+            self._client = aws_client("dynamodb", dynamo_config())
         return self._client
 
     # ---- helpers
@@ -292,6 +291,18 @@ class DynamoTable:
     def _conditional(self, write: Callable[[], Any]) -> bool:
         """Runs one conditional write; False when its condition failed (a lost race)."""
         return self._unless_condition_fails(write) is not None
+
+    def _put_if(self, **put: Any) -> bool:
+        """A conditional ``put_item``; False when its condition failed."""
+        return self._conditional(lambda: self.client.put_item(TableName=self.table_name, **put))
+
+    def _update_if(self, key: dict[str, Any], **update: Any) -> bool:
+        """A conditional ``update_item``; False when its condition failed."""
+        return self._conditional(lambda: self.client.update_item(TableName=self.table_name, Key=key, **update))
+
+    def _delete_if(self, key: dict[str, Any], **delete: Any) -> bool:
+        """A conditional ``delete_item``; False when its condition failed."""
+        return self._conditional(lambda: self.client.delete_item(TableName=self.table_name, Key=key, **delete))
 
     @staticmethod
     def _unless_condition_fails(write: Callable[[], Any]) -> Any:
