@@ -27,10 +27,10 @@ import socket
 import sys
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
 from importlib.abc import MetaPathFinder
-from typing import Any
+from typing import Any, TextIO
 
 from bench import FakeLambdaContext, Target, describe, judge, load_handler, ops_summary, print_figures, quiet_logs, stats
 
@@ -218,6 +218,32 @@ def steady_messages(rng: random.Random, pairs: list[tuple[Any, Any]], pool_of: d
 
 
 # ---------------------------------------------------------------- the run
+@contextmanager
+def bench_aws(counter: AwsCounter, guard: AirtableGuard, *cache_clears: Callable[[], None]) -> Iterator[tuple[Any, TextIO]]:
+    """Embedded AWS (moto) under the counters, ``PUBLIC_BASE_URL`` set for ``signed_event``, and
+    /dev/null for Powertools' metrics lines; the environment and every cache are restored after."""
+    from local.backends import EmbeddedAws
+    from tests.support import API_HOST, AUTH_TOKEN, STAGE
+
+    saved_env = dict(os.environ)
+    embedded = EmbeddedAws(auth_token=AUTH_TOKEN)
+    with instrumented(counter, guard), open(os.devnull, "w") as devnull:
+        try:
+            embedded.start()
+            os.environ["PUBLIC_BASE_URL"] = f"https://{API_HOST}/{STAGE}"  # what signed_event signs for
+            clear_caches()
+            for clear in cache_clears:
+                clear()
+            yield embedded, devnull
+        finally:
+            embedded.stop()
+            os.environ.clear()
+            os.environ.update(saved_env)
+            clear_caches()
+            for clear in cache_clears:
+                clear()
+
+
 def measured_row(counter: AwsCounter, guard: AirtableGuard, twilio_requests: int) -> dict[str, Any]:
     """One invocation's external calls by service (``ops``: AWS calls by operation)."""
     row: dict[str, Any] = {service: 0 for service in SERVICES} | dict(counter.by_service())
@@ -229,58 +255,46 @@ def measured_row(counter: AwsCounter, guard: AirtableGuard, twilio_requests: int
 
 
 def main(n_messages: int = N_MESSAGES, seed: int = 7) -> dict[str, Any]:
-    from local.backends import EmbeddedAws
-    from tests.support import API_HOST, AUTH_TOKEN, STAGE, signed_event
+    from tests.support import API_HOST, signed_event
 
     quiet_logs()
     counter = AwsCounter()
     guard = AirtableGuard()
-    saved_env = dict(os.environ)
-    embedded = EmbeddedAws(auth_token=AUTH_TOKEN)
     all_connections: list[str] = []
-    with instrumented(counter, guard), open(os.devnull, "w") as devnull:
-        try:
-            embedded.start()
-            os.environ["PUBLIC_BASE_URL"] = f"https://{API_HOST}/{STAGE}"  # what signed_event signs for
-            clear_caches()
-            from masking.store.dynamo import DynamoRoutingStore
-            from masking.wiring import sandbox_http_client
+    with bench_aws(counter, guard) as (embedded, devnull):
+        from masking.store.dynamo import DynamoRoutingStore
+        from masking.wiring import sandbox_http_client
 
-            store = DynamoRoutingStore(embedded.env["TABLE_NAME"])
-            pairs = seed_world(store)
-            handler = load_handler("bench_intercept_app_calls").lambda_handler
-            sandbox = sandbox_http_client()
-            unexpected: Counter[str] = Counter()
+        store = DynamoRoutingStore(embedded.env["TABLE_NAME"])
+        pairs = seed_world(store)
+        handler = load_handler("bench_intercept_app_calls").lambda_handler
+        sandbox = sandbox_http_client()
+        unexpected: Counter[str] = Counter()
 
-            def invoke(params: dict[str, str]) -> dict[str, Any]:
-                counter.reset()
-                guard.reset()
-                before = len(sandbox.requests)
-                with redirect_stdout(devnull):  # the EMF metrics line Powertools prints per invocation
-                    response = handler(signed_event("https://" + API_HOST + "/twilio/sms", params), FakeLambdaContext())
-                row = measured_row(counter, guard, len(sandbox.requests) - before)
-                all_connections.extend(guard.connections)
-                record = store.get_message(params["MessageSid"])
-                if response["statusCode"] != 200 or record is None or record.outcome != "forwarded":
-                    unexpected[f"{response['statusCode']}:{record.outcome if record else 'no record'}"] += 1
-                return row
+        def invoke(params: dict[str, str]) -> dict[str, Any]:
+            counter.reset()
+            guard.reset()
+            before = len(sandbox.requests)
+            with redirect_stdout(devnull):  # the EMF metrics line Powertools prints per invocation
+                response = handler(signed_event("https://" + API_HOST + "/twilio/sms", params), FakeLambdaContext())
+            row = measured_row(counter, guard, len(sandbox.requests) - before)
+            all_connections.extend(guard.connections)
+            record = store.get_message(params["MessageSid"])
+            if response["statusCode"] != 200 or record is None or record.outcome != "forwarded":
+                unexpected[f"{response['statusCode']}:{record.outcome if record else 'no record'}"] += 1
+            return row
 
-            rng = random.Random(seed)
-            new_lease_rows = []
-            for provider, client in pairs:  # warm-up: opens one lease per pair
-                new_lease_rows.append(invoke(sms_params(client.phone, provider.reserved_number, rng.choice(BODIES))))
-            pool_of = {
-                client.client_id: store.get_provider_and_pair(provider.provider_id, client.client_id)[1].pool_number  # type: ignore[union-attr]
-                for provider, client in pairs
-            }
-            for params in steady_messages(rng, pairs, pool_of, len(pairs) * 2):  # warm-up: both directions once or so
-                invoke(params)
-            steady_rows = [invoke(params) for params in steady_messages(rng, pairs, pool_of, n_messages)]
-        finally:
-            embedded.stop()
-            os.environ.clear()
-            os.environ.update(saved_env)
-            clear_caches()
+        rng = random.Random(seed)
+        new_lease_rows = []
+        for provider, client in pairs:  # warm-up: opens one lease per pair
+            new_lease_rows.append(invoke(sms_params(client.phone, provider.reserved_number, rng.choice(BODIES))))
+        pool_of = {
+            client.client_id: store.get_provider_and_pair(provider.provider_id, client.client_id)[1].pool_number  # type: ignore[union-attr]
+            for provider, client in pairs
+        }
+        for params in steady_messages(rng, pairs, pool_of, len(pairs) * 2):  # warm-up: both directions once or so
+            invoke(params)
+        steady_rows = [invoke(params) for params in steady_messages(rng, pairs, pool_of, n_messages)]
     pyairtable_loaded = "pyairtable" in sys.modules
 
     figures: dict[str, Any] = {}
