@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Literal, get_args
 
@@ -95,17 +95,7 @@ class PrivacySettings:
         return int(self.pool_cool_off_days * 86400)
 
 
-ENVIRONMENT = {
-    "content_guard": "CONTENT_GUARD",
-    "content_guard_urls": "CONTENT_GUARD_URLS",
-    "message_retention_days": "MESSAGE_RETENTION_DAYS",
-    "provisional_lease_hours": "PROVISIONAL_LEASE_HOURS",
-    "new_contacts_per_provider_per_hour": "NEW_CONTACTS_PER_PROVIDER_PER_HOUR",
-    "system_replies_per_sender_per_day": "SYSTEM_REPLIES_PER_SENDER_PER_DAY",
-    "system_reply_countries": "SYSTEM_REPLY_COUNTRIES",
-    "pool_cool_off_days": "POOL_COOL_OFF_DAYS",
-    "unverified_caller": "UNVERIFIED_CALLER",
-}
+ENVIRONMENT = {f.name: f.name.upper() for f in fields(PrivacySettings)}  # field -> its variable
 
 
 @lru_cache(maxsize=1)
