@@ -13,29 +13,10 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Literal, get_args
 
-from masking.core.settings import SettingsError
+from masking.core.settings import SettingsError, _flag, _whole
 
 GuardPolicy = Literal["off", "flag", "redact", "block"]
 CallerTreatment = Literal["allow", "announce", "reject"]
-
-
-def _whole(name: str, raw: object, low: int, high: int) -> int:
-    try:
-        value = int(str(raw).strip())
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
-    if not low <= value <= high:
-        raise SettingsError(f"{name} must be from {low} to {high}, not {value}")
-    return value
-
-
-def _flag(name: str, raw: object) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    word = str(raw).strip().lower()
-    if word not in ("true", "false", "1", "0", "yes", "no"):
-        raise SettingsError(f"{name} must be true or false, not {raw!r}")
-    return word in ("true", "1", "yes")
 
 
 @dataclass(frozen=True, slots=True)

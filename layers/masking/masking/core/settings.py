@@ -241,10 +241,10 @@ class VoiceSettings:
         return RECORDING_MODE if self.record_calls else None
 
 
-def _from_env[T](cls: type[T], *, skip: tuple[str, ...] = (), **renamed: str) -> T:
-    """Builds ``cls`` from the environment: field ``x`` from variable ``X`` (or ``renamed[x]``);
-    the fields in ``skip`` keep their defaults."""
-    names = {f.name: renamed.get(f.name, f.name.upper()) for f in fields(cls) if f.name not in skip}  # type: ignore[arg-type]
+def _from_env[T](cls: type[T], *, skip: tuple[str, ...] = (), prefix: str = "", **renamed: str) -> T:
+    """Builds ``cls`` from the environment: field ``x`` from variable ``<prefix>X`` (or
+    ``renamed[x]``); the fields in ``skip`` keep their defaults."""
+    names = {f.name: renamed.get(f.name, prefix + f.name.upper()) for f in fields(cls) if f.name not in skip}  # type: ignore[arg-type]
     types = {f.name: f.type for f in fields(cls)}  # type: ignore[arg-type]
     values: dict[str, Any] = {}
     for field_name, variable in names.items():
@@ -287,14 +287,7 @@ def get_twilio_settings() -> TwilioSettings:
 
 @lru_cache(maxsize=1)
 def get_forward_settings() -> ForwardSettings:
-    return _from_env(
-        ForwardSettings,
-        skip=("hot_path_budget_seconds",),
-        queue_url="FORWARD_QUEUE_URL",
-        dead_letter_queue_url="FORWARD_DLQ_URL",
-        retry_delays="FORWARD_RETRY_DELAYS",
-        claim_stale_seconds="FORWARD_CLAIM_STALE_SECONDS",
-    )
+    return _from_env(ForwardSettings, skip=("hot_path_budget_seconds",), prefix="FORWARD_", dead_letter_queue_url="FORWARD_DLQ_URL")
 
 
 @lru_cache(maxsize=1)
