@@ -27,6 +27,7 @@ from urllib.parse import urlparse
 from twilio.http.response import Response
 
 from masking.adapters.twilio_sandbox import SandboxHttpClient, SandboxRequest, _error, _rfc2822_now
+from masking.adapters.twilio_sandbox_sms import v2010_page
 from masking.core.ports import NOT_FOUND
 
 AUTHENTICATION_FAILED = 20003
@@ -233,19 +234,8 @@ class AdminSandboxHttpClient(SandboxHttpClient):
         wanted = str(query.get("PhoneNumber", "") or "")
         with self._lock:
             records = [dict(r) for r in self.numbers.values() if not wanted or r["phone_number"] == wanted]
-        path = urlparse(uri).path
-        body = {
-            "incoming_phone_numbers": sorted(records, key=lambda r: str(r["phone_number"])),
-            "uri": path,
-            "first_page_uri": path,
-            "next_page_uri": None,
-            "previous_page_uri": None,
-            "page": 0,
-            "page_size": max(len(records), 1),
-            "start": 0,
-            "end": max(len(records) - 1, 0),
-        }
-        return Response(200, json.dumps(body))
+        ordered = sorted(records, key=lambda r: str(r["phone_number"]))
+        return v2010_page("incoming_phone_numbers", ordered, urlparse(uri).path, max(len(records), 1))
 
     def _messaging_service(self, sid: str) -> Response:
         with self._lock:

@@ -31,7 +31,7 @@ from urllib.parse import urlparse
 from twilio.http import HttpClient
 from twilio.http.response import Response
 
-from masking.adapters.twilio_sandbox_sms import SandboxSendFaults, SandboxSms
+from masking.adapters.twilio_sandbox_sms import SandboxSendFaults, SandboxSms, v2010_page
 from masking.core.ports import (
     ALREADY_IN_MESSAGING_SERVICE,
     IN_OTHER_MESSAGING_SERVICE,
@@ -279,18 +279,7 @@ class SandboxHttpClient(SandboxSendFaults, HttpClient):
         ]
         path = urlparse(uri).path
         first_page = f"{path}?AreaCode={area_code}&PageSize={page_size}&Page=0"
-        body = {
-            "available_phone_numbers": records,
-            "uri": first_page,
-            "first_page_uri": first_page,
-            "next_page_uri": None,
-            "previous_page_uri": None,
-            "page": 0,
-            "page_size": page_size,
-            "start": 0,
-            "end": max(len(records) - 1, 0),
-        }
-        return Response(200, json.dumps(body))
+        return v2010_page("available_phone_numbers", records, first_page, page_size)
 
     def _buy_number(self, uri: str, data: dict[str, Any]) -> Response:
         number = str(data.get("PhoneNumber", ""))
