@@ -39,8 +39,6 @@ class DynamoAdminStore(DynamoRoutingStore):
 
     def create_provider(self, provider: Provider) -> bool:
         """Creates a provider unless one has this phone; False when the phone is taken."""
-        data = asdict(provider)
-        data["entity"] = "provider"
         codes = self._transact(
             [
                 {
@@ -50,24 +48,20 @@ class DynamoAdminStore(DynamoRoutingStore):
                         "ConditionExpression": "attribute_not_exists(pk)",
                     }
                 },
-                {"Put": {"TableName": self.table_name, "Item": to_item(f"PROVIDER#{provider.provider_id}", "PROFILE", data)}},
+                {"Put": {"TableName": self.table_name, "Item": self._provider_item(provider)}},
                 {"Put": {"TableName": self.table_name, "Item": to_item("PROVIDERS", provider.provider_id, {"entity": "provider_index"})}},
             ]
         )
         return codes is None
 
     def save_provider(self, provider: Provider) -> None:
-        data = asdict(provider)
-        data["entity"] = "provider"
-        self.client.put_item(TableName=self.table_name, Item=to_item(f"PROVIDER#{provider.provider_id}", "PROFILE", data))
+        self.client.put_item(TableName=self.table_name, Item=self._provider_item(provider))
 
     def deactivate_provider(self, provider: Provider) -> None:
         """Saves the provider (Inactive) and forgets its phone, so its texts route as anyone's."""
-        data = asdict(provider)
-        data["entity"] = "provider"
         self.client.transact_write_items(
             TransactItems=[
-                {"Put": {"TableName": self.table_name, "Item": to_item(f"PROVIDER#{provider.provider_id}", "PROFILE", data)}},
+                {"Put": {"TableName": self.table_name, "Item": self._provider_item(provider)}},
                 {
                     "Delete": {
                         "TableName": self.table_name,
@@ -116,11 +110,6 @@ class DynamoAdminStore(DynamoRoutingStore):
         if provider is not None:
             items.append({"Put": {"TableName": self.table_name, "Item": self._provider_item(provider)}})
         return self._transact(items) is None
-
-    def _provider_item(self, provider: Provider) -> dict[str, Any]:
-        data = asdict(provider)
-        data["entity"] = "provider"
-        return to_item(f"PROVIDER#{provider.provider_id}", "PROFILE", data)
 
     # ---- clients
     def get_client(self, client_id: str) -> Client | None:

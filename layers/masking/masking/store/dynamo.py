@@ -275,12 +275,16 @@ class DynamoRoutingStore(DynamoForwardParts, MessageClaims):
             items.append({"Delete": {"TableName": self.table_name, "Key": pool_index}})
         return items
 
-    def put_provider(self, provider: Provider) -> None:
+    def _provider_item(self, provider: Provider) -> dict[str, Any]:
+        """The provider's PROFILE item."""
         data = asdict(provider)
         data["entity"] = "provider"
+        return to_item(f"PROVIDER#{provider.provider_id}", "PROFILE", data)
+
+    def put_provider(self, provider: Provider) -> None:
         self.client.transact_write_items(
             TransactItems=[
-                {"Put": {"TableName": self.table_name, "Item": to_item(f"PROVIDER#{provider.provider_id}", "PROFILE", data)}},
+                {"Put": {"TableName": self.table_name, "Item": self._provider_item(provider)}},
                 {
                     "Put": {
                         "TableName": self.table_name,
