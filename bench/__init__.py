@@ -17,6 +17,7 @@ import math
 import os
 import sys
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,3 +128,18 @@ def print_figures(title: str, figures: dict[str, Any], targets: dict[str, Target
         verdict = judge(value, target)
         suffix = f"  (target {describe(target)}: {verdict})" if target is not None else ""
         print(f"  {name:<{width}}  {fmt(value):>10}{suffix}")
+
+
+def stats(rows: list[dict[str, Any]], service: str) -> tuple[float, int]:
+    """Mean and max of one service's calls over the rows (``measured_row``)."""
+    values = [row[service] for row in rows]
+    return (sum(values) / len(values), max(values)) if values else (float("nan"), 0)
+
+
+def ops_summary(rows: list[dict[str, Any]]) -> str:
+    """AWS operations per row, averaged: ``dynamodb.GetItem 1.00, ...``."""
+    totals: Counter[str] = Counter()
+    for row in rows:
+        for (service, operation), number in row["ops"].items():
+            totals[f"{service}.{operation}"] += number
+    return ", ".join(f"{name} {number / len(rows):.2f}" for name, number in sorted(totals.items())) or "none"

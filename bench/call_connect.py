@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import random
 import statistics
 import uuid
@@ -28,7 +27,7 @@ from contextlib import redirect_stdout
 from types import ModuleType
 from typing import Any
 
-from bench import LAYER_DIR, ROOT, FakeLambdaContext, Target, percentile, print_figures, quiet_logs
+from bench import LAYER_DIR, ROOT, FakeLambdaContext, Target, ops_summary, percentile, print_figures, quiet_logs, stats
 
 FUNCTION_DIR = ROOT / "functions" / "call_connect"
 RUNS = 15
@@ -127,102 +126,71 @@ def call_params(from_phone: str, to_number: str) -> dict[str, str]:
     }
 
 
-def _stats(rows: list[dict[str, Any]], service: str) -> tuple[float, int]:
-    values = [row[service] for row in rows]
-    return (sum(values) / len(values), max(values)) if values else (float("nan"), 0)
-
-
 def calls_per_inbound_call(n_calls: int = N_CALLS, seed: int = 11) -> dict[str, Any]:
-    from bench.calls_per_message import AirtableGuard, AwsCounter, clear_caches, instrumented, seed_world
-    from local.backends import EmbeddedAws
-    from tests.support import API_HOST, AUTH_TOKEN, STAGE, signed_event
+    from bench.calls_per_message import AirtableGuard, AwsCounter, bench_aws, measured_row, seed_world
+    from tests.support import API_HOST, signed_event
 
     quiet_logs()
     counter = AwsCounter()
     guard = AirtableGuard()
-    saved_env = dict(os.environ)
-    embedded = EmbeddedAws(auth_token=AUTH_TOKEN)
-    with instrumented(counter, guard), open(os.devnull, "w") as devnull:
-        try:
-            embedded.start()
-            os.environ["PUBLIC_BASE_URL"] = f"https://{API_HOST}/{STAGE}"
-            clear_caches()
-            from masking.core.settings import get_voice_settings
-            from masking.store.calls import DynamoCallStore
-            from masking.wiring import get_voice_services, sandbox_http_client
+    from masking.core.settings import get_voice_settings
+    from masking.wiring import get_voice_services
 
-            get_voice_services.cache_clear()
-            get_voice_settings.cache_clear()
-            store = DynamoCallStore(embedded.env["TABLE_NAME"])
-            pairs = seed_world(store)
-            handler = load_call_connect().lambda_handler
-            sandbox = sandbox_http_client()
-            not_bridged: Counter[str] = Counter()
+    with bench_aws(counter, guard, get_voice_services.cache_clear, get_voice_settings.cache_clear) as (embedded, devnull):
+        from masking.store.calls import DynamoCallStore
+        from masking.wiring import sandbox_http_client
 
-            def invoke(path: str, params: dict[str, str], bridged: bool = True) -> dict[str, Any]:
-                counter.reset()
-                guard.reset()
-                before = len(sandbox.requests)
-                with redirect_stdout(devnull):  # Powertools' EMF line
-                    response = handler(signed_event(f"https://{API_HOST}{path}", params), FakeLambdaContext())
-                row: dict[str, Any] = {service: 0 for service in SERVICES} | dict(counter.by_service())
-                row["twilio"] = len(sandbox.requests) - before
-                row["airtable"] = guard.airtable_hits()
-                row["unseen_aws"] = counter.stubbed - sum(counter.calls.values())
-                row["ops"] = dict(counter.calls)
-                row["root"] = ET.fromstring(response["body"]) if response["statusCode"] == 200 else None
-                if bridged and (row["root"] is None or row["root"].find("Dial") is None):
-                    not_bridged[f"{response['statusCode']}"] += 1
-                return row
+        store = DynamoCallStore(embedded.env["TABLE_NAME"])
+        pairs = seed_world(store)
+        handler = load_call_connect().lambda_handler
+        sandbox = sandbox_http_client()
+        not_bridged: Counter[str] = Counter()
 
-            rng = random.Random(seed)
-            new_lease_rows = [invoke("/twilio/voice", call_params(client.phone, provider.reserved_number)) for provider, client in pairs]
-            pool_of = {
-                client.client_id: store.get_provider_and_pair(provider.provider_id, client.client_id)[1].pool_number  # type: ignore[union-attr]
-                for provider, client in pairs
-            }
-            steady_rows = []
-            dial_rows = []
-            for _ in range(n_calls):
-                provider, client = rng.choice(pairs)
-                if rng.random() < CLIENT_SHARE:
-                    params = call_params(client.phone, provider.reserved_number)
-                else:
-                    params = call_params(provider.phone, pool_of[client.client_id])
-                row = invoke("/twilio/voice", params)
-                steady_rows.append(row)
-                if len(dial_rows) < 20 and row["root"] is not None and row["root"].find("Dial") is not None:
-                    sid = params["CallSid"]
-                    outcome = {"CallSid": sid, "AccountSid": params["AccountSid"], "DialCallStatus": "completed", "DialCallDuration": "30"}
-                    dial_rows.append(invoke(f"/twilio/voice/status/{sid}/dial", outcome, bridged=False))
-        finally:
-            embedded.stop()
-            os.environ.clear()
-            os.environ.update(saved_env)
-            clear_caches()
-            get_voice_services.cache_clear()
-            get_voice_settings.cache_clear()
+        def invoke(path: str, params: dict[str, str], bridged: bool = True) -> dict[str, Any]:
+            counter.reset()
+            guard.reset()
+            before = len(sandbox.requests)
+            with redirect_stdout(devnull):  # Powertools' EMF line
+                response = handler(signed_event(f"https://{API_HOST}{path}", params), FakeLambdaContext())
+            row = measured_row(counter, guard, len(sandbox.requests) - before)
+            row["root"] = ET.fromstring(response["body"]) if response["statusCode"] == 200 else None
+            if bridged and (row["root"] is None or row["root"].find("Dial") is None):
+                not_bridged[f"{response['statusCode']}"] += 1
+            return row
+
+        rng = random.Random(seed)
+        new_lease_rows = [invoke("/twilio/voice", call_params(client.phone, provider.reserved_number)) for provider, client in pairs]
+        pool_of = {
+            client.client_id: store.get_provider_and_pair(provider.provider_id, client.client_id)[1].pool_number  # type: ignore[union-attr]
+            for provider, client in pairs
+        }
+        steady_rows = []
+        dial_rows = []
+        for _ in range(n_calls):
+            provider, client = rng.choice(pairs)
+            if rng.random() < CLIENT_SHARE:
+                params = call_params(client.phone, provider.reserved_number)
+            else:
+                params = call_params(provider.phone, pool_of[client.client_id])
+            row = invoke("/twilio/voice", params)
+            steady_rows.append(row)
+            if len(dial_rows) < 20 and row["root"] is not None and row["root"].find("Dial") is not None:
+                sid = params["CallSid"]
+                outcome = {"CallSid": sid, "AccountSid": params["AccountSid"], "DialCallStatus": "completed", "DialCallDuration": "30"}
+                dial_rows.append(invoke(f"/twilio/voice/status/{sid}/dial", outcome, bridged=False))
 
     figures: dict[str, Any] = {}
     for service in SERVICES:
-        figures[f"steady_{service}_avg"], figures[f"steady_{service}_max"] = _stats(steady_rows, service)
-    figures["new_lease_dynamodb_avg"], figures["new_lease_dynamodb_max"] = _stats(new_lease_rows[1:], "dynamodb")
-    figures["dial_action_dynamodb_avg"], figures["dial_action_dynamodb_max"] = _stats(dial_rows, "dynamodb")
+        figures[f"steady_{service}_avg"], figures[f"steady_{service}_max"] = stats(steady_rows, service)
+    figures["new_lease_dynamodb_avg"], figures["new_lease_dynamodb_max"] = stats(new_lease_rows[1:], "dynamodb")
+    figures["dial_action_dynamodb_avg"], figures["dial_action_dynamodb_max"] = stats(dial_rows, "dynamodb")
     figures["first_invocation_ssm"] = new_lease_rows[0]["ssm"]
     figures["calls_not_bridged"] = sum(not_bridged.values())
     figures["hook_saw_all_aws_requests"] = all(row["unseen_aws"] == 0 for row in [*new_lease_rows, *steady_rows, *dial_rows])
-    print(f"  steady ops per inbound call: {_ops(steady_rows)}")
-    print(f"  new-lease ops per inbound call: {_ops(new_lease_rows[1:])}")
-    print(f"  dial action ops: {_ops(dial_rows)}")
+    print(f"  steady ops per inbound call: {ops_summary(steady_rows)}")
+    print(f"  new-lease ops per inbound call: {ops_summary(new_lease_rows[1:])}")
+    print(f"  dial action ops: {ops_summary(dial_rows)}")
     return figures
-
-
-def _ops(rows: list[dict[str, Any]]) -> str:
-    totals: Counter[str] = Counter()
-    for row in rows:
-        for (service, operation), number in row["ops"].items():
-            totals[f"{service}.{operation}"] += number
-    return ", ".join(f"{name} {number / len(rows):.2f}" for name, number in sorted(totals.items())) or "none"
 
 
 def main(runs: int = RUNS, n_calls: int = N_CALLS) -> dict[str, Any]:

@@ -27,12 +27,12 @@ import socket
 import sys
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
 from importlib.abc import MetaPathFinder
-from typing import Any
+from typing import Any, TextIO
 
-from bench import FakeLambdaContext, Target, describe, judge, load_handler, print_figures, quiet_logs
+from bench import FakeLambdaContext, Target, describe, judge, load_handler, ops_summary, print_figures, quiet_logs, stats
 
 N_MESSAGES = 200
 CLIENT_SHARE = 0.55  # client -> provider; the rest provider -> client
@@ -218,75 +218,90 @@ def steady_messages(rng: random.Random, pairs: list[tuple[Any, Any]], pool_of: d
 
 
 # ---------------------------------------------------------------- the run
-def _stats(rows: list[dict[str, Any]], service: str) -> tuple[float, int]:
-    values = [row[service] for row in rows]
-    return (sum(values) / len(values), max(values)) if values else (float("nan"), 0)
-
-
-def main(n_messages: int = N_MESSAGES, seed: int = 7) -> dict[str, Any]:
+@contextmanager
+def bench_aws(counter: AwsCounter, guard: AirtableGuard, *cache_clears: Callable[[], None]) -> Iterator[tuple[Any, TextIO]]:
+    """Embedded AWS (moto) under the counters, ``PUBLIC_BASE_URL`` set for ``signed_event``, and
+    /dev/null for Powertools' metrics lines; the environment and every cache are restored after."""
     from local.backends import EmbeddedAws
-    from tests.support import API_HOST, AUTH_TOKEN, STAGE, signed_event
+    from tests.support import API_HOST, AUTH_TOKEN, STAGE
 
-    quiet_logs()
-    counter = AwsCounter()
-    guard = AirtableGuard()
     saved_env = dict(os.environ)
     embedded = EmbeddedAws(auth_token=AUTH_TOKEN)
-    all_connections: list[str] = []
     with instrumented(counter, guard), open(os.devnull, "w") as devnull:
         try:
             embedded.start()
             os.environ["PUBLIC_BASE_URL"] = f"https://{API_HOST}/{STAGE}"  # what signed_event signs for
             clear_caches()
-            from masking.store.dynamo import DynamoRoutingStore
-            from masking.wiring import sandbox_http_client
-
-            store = DynamoRoutingStore(embedded.env["TABLE_NAME"])
-            pairs = seed_world(store)
-            handler = load_handler("bench_intercept_app_calls").lambda_handler
-            sandbox = sandbox_http_client()
-            unexpected: Counter[str] = Counter()
-
-            def invoke(params: dict[str, str]) -> dict[str, Any]:
-                counter.reset()
-                guard.reset()
-                before = len(sandbox.requests)
-                with redirect_stdout(devnull):  # the EMF metrics line Powertools prints per invocation
-                    response = handler(signed_event("https://" + API_HOST + "/twilio/sms", params), FakeLambdaContext())
-                row: dict[str, Any] = {service: 0 for service in SERVICES} | dict(counter.by_service())
-                row["twilio"] = len(sandbox.requests) - before
-                row["airtable"] = guard.airtable_hits()
-                all_connections.extend(guard.connections)
-                row["unseen_aws"] = counter.stubbed - sum(counter.calls.values())
-                row["ops"] = dict(counter.calls)
-                record = store.get_message(params["MessageSid"])
-                if response["statusCode"] != 200 or record is None or record.outcome != "forwarded":
-                    unexpected[f"{response['statusCode']}:{record.outcome if record else 'no record'}"] += 1
-                return row
-
-            rng = random.Random(seed)
-            new_lease_rows = []
-            for provider, client in pairs:  # warm-up: opens one lease per pair
-                new_lease_rows.append(invoke(sms_params(client.phone, provider.reserved_number, rng.choice(BODIES))))
-            pool_of = {
-                client.client_id: store.get_provider_and_pair(provider.provider_id, client.client_id)[1].pool_number  # type: ignore[union-attr]
-                for provider, client in pairs
-            }
-            for params in steady_messages(rng, pairs, pool_of, len(pairs) * 2):  # warm-up: both directions once or so
-                invoke(params)
-            steady_rows = [invoke(params) for params in steady_messages(rng, pairs, pool_of, n_messages)]
+            for clear in cache_clears:
+                clear()
+            yield embedded, devnull
         finally:
             embedded.stop()
             os.environ.clear()
             os.environ.update(saved_env)
             clear_caches()
+            for clear in cache_clears:
+                clear()
+
+
+def measured_row(counter: AwsCounter, guard: AirtableGuard, twilio_requests: int) -> dict[str, Any]:
+    """One invocation's external calls by service (``ops``: AWS calls by operation)."""
+    row: dict[str, Any] = {service: 0 for service in SERVICES} | dict(counter.by_service())
+    row["twilio"] = twilio_requests
+    row["airtable"] = guard.airtable_hits()
+    row["unseen_aws"] = counter.stubbed - sum(counter.calls.values())
+    row["ops"] = dict(counter.calls)
+    return row
+
+
+def main(n_messages: int = N_MESSAGES, seed: int = 7) -> dict[str, Any]:
+    from tests.support import API_HOST, signed_event
+
+    quiet_logs()
+    counter = AwsCounter()
+    guard = AirtableGuard()
+    all_connections: list[str] = []
+    with bench_aws(counter, guard) as (embedded, devnull):
+        from masking.store.dynamo import DynamoRoutingStore
+        from masking.wiring import sandbox_http_client
+
+        store = DynamoRoutingStore(embedded.env["TABLE_NAME"])
+        pairs = seed_world(store)
+        handler = load_handler("bench_intercept_app_calls").lambda_handler
+        sandbox = sandbox_http_client()
+        unexpected: Counter[str] = Counter()
+
+        def invoke(params: dict[str, str]) -> dict[str, Any]:
+            counter.reset()
+            guard.reset()
+            before = len(sandbox.requests)
+            with redirect_stdout(devnull):  # the EMF metrics line Powertools prints per invocation
+                response = handler(signed_event("https://" + API_HOST + "/twilio/sms", params), FakeLambdaContext())
+            row = measured_row(counter, guard, len(sandbox.requests) - before)
+            all_connections.extend(guard.connections)
+            record = store.get_message(params["MessageSid"])
+            if response["statusCode"] != 200 or record is None or record.outcome != "forwarded":
+                unexpected[f"{response['statusCode']}:{record.outcome if record else 'no record'}"] += 1
+            return row
+
+        rng = random.Random(seed)
+        new_lease_rows = []
+        for provider, client in pairs:  # warm-up: opens one lease per pair
+            new_lease_rows.append(invoke(sms_params(client.phone, provider.reserved_number, rng.choice(BODIES))))
+        pool_of = {
+            client.client_id: store.get_provider_and_pair(provider.provider_id, client.client_id)[1].pool_number  # type: ignore[union-attr]
+            for provider, client in pairs
+        }
+        for params in steady_messages(rng, pairs, pool_of, len(pairs) * 2):  # warm-up: both directions once or so
+            invoke(params)
+        steady_rows = [invoke(params) for params in steady_messages(rng, pairs, pool_of, n_messages)]
     pyairtable_loaded = "pyairtable" in sys.modules
 
     figures: dict[str, Any] = {}
     for service in SERVICES:
-        figures[f"steady_{service}_avg"], figures[f"steady_{service}_max"] = _stats(steady_rows, service)
+        figures[f"steady_{service}_avg"], figures[f"steady_{service}_max"] = stats(steady_rows, service)
     for service in SERVICES:
-        figures[f"new_lease_{service}_avg"], figures[f"new_lease_{service}_max"] = _stats(new_lease_rows[1:], service)
+        figures[f"new_lease_{service}_avg"], figures[f"new_lease_{service}_max"] = stats(new_lease_rows[1:], service)
     first = new_lease_rows[0]
     figures["first_invocation_ssm"] = first["ssm"]
     figures["hook_saw_all_aws_requests"] = all(row["unseen_aws"] == 0 for row in [*new_lease_rows, *steady_rows])
@@ -306,21 +321,13 @@ def main(n_messages: int = N_MESSAGES, seed: int = 7) -> dict[str, Any]:
             f" {figures[f'new_lease_{service}_avg']:>14.2f} {figures[f'new_lease_{service}_max']:>14}  {verdict}"
         )
     print("  * new lease: the first message of each pair but the container's first (that one adds the credentials load)")
-    print(f"  steady DynamoDB/SQS ops per message: {_ops(steady_rows)}")
-    print(f"  new-lease DynamoDB/SQS ops per message: {_ops(new_lease_rows[1:])}")
-    print(f"  first invocation of the container (new lease + credentials): {_ops([first])}")
+    print(f"  steady DynamoDB/SQS ops per message: {ops_summary(steady_rows)}")
+    print(f"  new-lease DynamoDB/SQS ops per message: {ops_summary(new_lease_rows[1:])}")
+    print(f"  first invocation of the container (new lease + credentials): {ops_summary([first])}")
     if unexpected:
         print(f"  not forwarded: {dict(unexpected)}")
     print(f"  socket connections attempted: {len(all_connections)}; pyairtable in sys.modules: {pyairtable_loaded}")
     return figures
-
-
-def _ops(rows: list[dict[str, Any]]) -> str:
-    totals: Counter[str] = Counter()
-    for row in rows:
-        for (service, operation), number in row["ops"].items():
-            totals[f"{service}.{operation}"] += number
-    return ", ".join(f"{name} {number / len(rows):.2f}" for name, number in sorted(totals.items())) or "none"
 
 
 if __name__ == "__main__":

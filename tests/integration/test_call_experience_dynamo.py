@@ -84,22 +84,10 @@ def test_handler_no_answer_voicemail_sms_and_link(deployed: EmbeddedAws) -> None
 
 @pytest.fixture
 def demo_aws():  # type: ignore[no-untyped-def]  # the events/ files are signed with the demo token
-    import os
+    from tests.integration.conftest import seeded_demo_aws
 
-    from local.backends import DEMO_AUTH_TOKEN
-    from tests.integration.conftest import _clear_caches
-    from tests.support import seed
-
-    saved = dict(os.environ)
-    embedded = EmbeddedAws(auth_token=DEMO_AUTH_TOKEN)
-    embedded.start()
-    _clear_caches()
-    seed(DynamoCallStore(embedded.env["TABLE_NAME"]))
-    yield embedded
-    embedded.stop()
-    os.environ.clear()
-    os.environ.update(saved)
-    _clear_caches()
+    with seeded_demo_aws() as embedded:
+        yield embedded
 
 
 def test_the_voice_events_replay_through_the_handler(demo_aws: EmbeddedAws) -> None:

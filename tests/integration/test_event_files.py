@@ -3,30 +3,19 @@ handlers: what `sam local invoke -e events/<file>.json` would do, on moto."""
 
 from __future__ import annotations
 
-import os
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from local.backends import DEMO_AUTH_TOKEN, EmbeddedAws
-from masking.store.dynamo import DynamoRoutingStore
-from tests.support import POOL, PROVIDER, FakeLambdaContext, load_event, load_handler, seed
+from local.backends import EmbeddedAws
+from tests.integration.conftest import seeded_demo_aws
+from tests.support import POOL, PROVIDER, FakeLambdaContext, load_event, load_handler
 
 
 @pytest.fixture
 def aws():  # the events/ files are signed with the demo token
-    from tests.integration.conftest import _clear_caches
-
-    saved = dict(os.environ)
-    embedded = EmbeddedAws(auth_token=DEMO_AUTH_TOKEN)
-    embedded.start()
-    _clear_caches()
-    seed(DynamoRoutingStore(embedded.env["TABLE_NAME"]))
-    yield embedded
-    embedded.stop()
-    os.environ.clear()
-    os.environ.update(saved)
-    _clear_caches()
+    with seeded_demo_aws() as embedded:
+        yield embedded
 
 
 def test_voice_event_bridges_the_client_to_the_provider(aws: EmbeddedAws) -> None:

@@ -4,17 +4,17 @@ the ``forward`` function's lambda_handler consumes it, gives up into the forward
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from local.backends import DEMO_AUTH_TOKEN, EmbeddedAws
+from local.backends import EmbeddedAws
 from masking.messaging.forwarding import UNDELIVERED_TO_SENDER, ParkedForward
 from masking.store.dynamo import DynamoRoutingStore
 from masking.wiring import sandbox_http_client
-from tests.support import OLIVIA, PROVIDER, FakeLambdaContext, load_event, load_handler, seed
+from tests.integration.conftest import seeded_demo_aws
+from tests.support import OLIVIA, PROVIDER, FakeLambdaContext, load_event, load_handler
 
 intercept = load_handler("intercept").lambda_handler
 forward = load_handler("forward").lambda_handler
@@ -22,19 +22,8 @@ forward = load_handler("forward").lambda_handler
 
 @pytest.fixture
 def aws():  # the events/ files are signed with the demo token
-    from tests.integration.conftest import _clear_caches
-
-    saved = dict(os.environ)
-    embedded = EmbeddedAws(auth_token=DEMO_AUTH_TOKEN)
-    embedded.start()
-    os.environ["FORWARD_RETRY_DELAYS"] = "0,0"  # no waiting in a test: 3 attempts in all
-    _clear_caches()
-    seed(DynamoRoutingStore(embedded.env["TABLE_NAME"]))
-    yield embedded
-    embedded.stop()
-    os.environ.clear()
-    os.environ.update(saved)
-    _clear_caches()
+    with seeded_demo_aws(FORWARD_RETRY_DELAYS="0,0") as embedded:  # no waiting in a test: 3 attempts in all
+        yield embedded
 
 
 def sqs_event(bodies: list[str]) -> dict:

@@ -14,25 +14,16 @@ from local.backends import DEMO_AUTH_TOKEN, EmbeddedAws
 from masking.mirror.outbox import MirrorRecord
 from masking.store.dynamo import DynamoRoutingStore
 from masking.wiring import sandbox_http_client
-from tests.support import OLIVIA, POOL, PROVIDER, FakeLambdaContext, load_event, load_handler, seed, signed_event
+from tests.integration.conftest import seeded_demo_aws
+from tests.support import OLIVIA, POOL, PROVIDER, FakeLambdaContext, load_event, load_handler, signed_event
 
 handler = load_handler("intercept").lambda_handler
 
 
 @pytest.fixture
 def aws():  # the events/ files are signed with the demo token
-    from tests.integration.conftest import _clear_caches
-
-    saved = dict(os.environ)
-    embedded = EmbeddedAws(auth_token=DEMO_AUTH_TOKEN)
-    embedded.start()
-    _clear_caches()
-    seed(DynamoRoutingStore(embedded.env["TABLE_NAME"]))
-    yield embedded
-    embedded.stop()
-    os.environ.clear()
-    os.environ.update(saved)
-    _clear_caches()
+    with seeded_demo_aws() as embedded:
+        yield embedded
 
 
 def invoke(name_or_event: str | dict) -> dict:

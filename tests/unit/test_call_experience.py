@@ -19,7 +19,6 @@ import pytest
 from masking.core.models import CallRecord, CallSession
 from masking.core.ports import CallStore
 from masking.core.settings import SettingsError, VoiceSettings, clear_settings_cache, get_voice_settings
-from masking.store.memory import MemoryCallStore
 from masking.voice.recording_link import link_is_valid, recording_link, signature
 from masking.voice.voicemail import NO_MESSAGE
 from masking.voice.whisper import RECORDING_NOTICE
@@ -29,16 +28,6 @@ from tests.voice_support import VoiceWorld, dialed, make_voice_world, said, twim
 RESERVED = PROVIDER.reserved_number
 assert RESERVED
 LINK = re.compile(r"https://\S+/voicemail/CA[0-9a-f]{32}\?expires=\d+&sig=[0-9a-f]{64}")
-
-
-@pytest.fixture
-def voice_store() -> CallStore:
-    return MemoryCallStore()
-
-
-@pytest.fixture
-def voice(voice_store: CallStore) -> VoiceWorld:
-    return make_voice_world(voice_store)
 
 
 def client_calls(world: VoiceWorld) -> tuple[str, ET.Element]:

@@ -64,16 +64,6 @@ assert RESERVED
 STRANGER = "+13035550999"
 
 
-@pytest.fixture
-def voice_store() -> CallStore:
-    return MemoryCallStore()
-
-
-@pytest.fixture
-def voice(voice_store: CallStore) -> VoiceWorld:
-    return make_voice_world(voice_store)
-
-
 def pair_of(world: VoiceWorld, client_id: str = OLIVIA.client_id) -> Any:
     return world.store.get_provider_and_pair(PROVIDER.provider_id, client_id)[1]
 

@@ -9,13 +9,11 @@ from typing import Any
 
 import pytest
 
-from masking.core.ports import CallStore
 from masking.handlers.voice import handle_voice_webhook
 from masking.handlers.voicemail import handle_whisper_webhook
-from masking.store.memory import MemoryCallStore
 from masking.voice.caller_trust import WARNING_TO_PROVIDER, caller_treatment, verification_failed
 from tests.support import ACCOUNT_SID, OLIVIA, POOL, PROVIDER, signed_event
-from tests.voice_support import VOICE_URL, VoiceWorld, dialed, make_voice_world, said, twiml_of, verbs
+from tests.voice_support import VOICE_URL, VoiceWorld, dialed, said, twiml_of, verbs
 
 RESERVED = PROVIDER.reserved_number
 assert RESERVED
@@ -37,16 +35,6 @@ FAILED = [
     "No-TN-Validation",
 ]
 UNKNOWN = ["", "NULL", None]
-
-
-@pytest.fixture
-def voice_store() -> CallStore:
-    return MemoryCallStore()
-
-
-@pytest.fixture
-def voice(voice_store: CallStore) -> VoiceWorld:
-    return make_voice_world(voice_store)
 
 
 def call(voice: VoiceWorld, verstat: str, from_phone: str = OLIVIA.phone, url: str = VOICE_URL) -> dict[str, Any]:

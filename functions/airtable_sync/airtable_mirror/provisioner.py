@@ -74,23 +74,18 @@ class ProvisionReport:
         return asdict(self)
 
 
+@dataclass(eq=False)
 class Provisioner:
-    def __init__(
-        self,
-        mirror: AirtableMirror,
-        new_context: Callable[[], AdminContext],
-        alerts: OwnerAlerts,
-        publish: Publish,
-        webhook_base: str,
-        welcome_template: str | None = None,
-    ) -> None:
-        self.mirror = mirror
-        self.new_context = new_context
-        self.alerts = alerts
-        self.publish = publish
-        self.webhook_base = webhook_base
-        self.welcome_template = welcome_template
-        self.table = mirror.table(PROVIDERS)
+    mirror: AirtableMirror
+    new_context: Callable[[], AdminContext]
+    alerts: OwnerAlerts
+    publish: Publish
+    webhook_base: str
+    welcome_template: str | None = None
+    table: Any = field(init=False)  # the Sitters table
+
+    def __post_init__(self) -> None:
+        self.table = self.mirror.table(PROVIDERS)
 
     def run(self, deadline: float) -> ProvisionReport:
         report = ProvisionReport()

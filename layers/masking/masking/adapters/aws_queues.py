@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from masking.adapters.aws_client import aws_client
 from masking.core.observability import count, logger
 from masking.messaging.failures import Resend
 from masking.mirror.outbox import MirrorRecord
@@ -66,9 +67,7 @@ class SqsOutbox:
     @property
     def client(self) -> SQSClient:
         if self._client is None:
-            import boto3
-
-            self._client = boto3.client("sqs", config=sqs_config())
+            self._client = aws_client("sqs", sqs_config())
         return self._client
 
     def publish(self, records: list[MirrorRecord]) -> None:
@@ -132,9 +131,7 @@ class SqsRetryQueue:
 
     def schedule(self, resend: Resend) -> None:
         if self._client is None:
-            import boto3
-
-            self._client = boto3.client("sqs")
+            self._client = aws_client("sqs")
         self._client.send_message(QueueUrl=self.queue_url, MessageBody=resend.to_json(), DelaySeconds=self.delay_seconds)
 
 
@@ -151,9 +148,7 @@ class SqsForwardQueue:
     @property
     def client(self) -> SQSClient:
         if self._client is None:
-            import boto3
-
-            self._client = boto3.client("sqs")
+            self._client = aws_client("sqs")
         return self._client
 
     def park(self, forward: ParkedForward, delay_seconds: int) -> None:
@@ -178,9 +173,7 @@ class SnsOwnerAlerts:
             logger.error("owner alert not sent: OWNER_ALERT_TOPIC_ARN is not set")
             return
         if self._client is None:
-            import boto3
-
-            self._client = boto3.client("sns")
+            self._client = aws_client("sns")
         self._client.publish(TopicArn=self.topic_arn, Subject=subject, Message=message)
 
 

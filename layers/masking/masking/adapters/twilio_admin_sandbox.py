@@ -27,6 +27,7 @@ from urllib.parse import urlparse
 from twilio.http.response import Response
 
 from masking.adapters.twilio_sandbox import SandboxHttpClient, SandboxRequest, _error, _rfc2822_now
+from masking.adapters.twilio_sandbox_sms import v2010_page
 from masking.core.ports import NOT_FOUND
 
 AUTHENTICATION_FAILED = 20003
@@ -39,20 +40,6 @@ _PROXY_NUMBERS_PATH = re.compile(r"^/v1/Services/(KS\w+)/PhoneNumbers$")
 _PROXY_NUMBER_PATH = re.compile(r"^/v1/Services/(KS\w+)/PhoneNumbers/(PN\w+)$")
 _PROXY_SESSIONS_PATH = re.compile(r"^/v1/Services/(KS\w+)/Sessions$")
 _PROXY_PARTICIPANTS_PATH = re.compile(r"^/v1/Services/(KS\w+)/Sessions/(KZ\w+)/Participants$")
-
-_UPDATABLE = {
-    "SmsUrl": "sms_url",
-    "SmsMethod": "sms_method",
-    "SmsFallbackUrl": "sms_fallback_url",
-    "SmsFallbackMethod": "sms_fallback_method",
-    "VoiceUrl": "voice_url",
-    "VoiceMethod": "voice_method",
-    "VoiceFallbackUrl": "voice_fallback_url",
-    "VoiceFallbackMethod": "voice_fallback_method",
-    "StatusCallback": "status_callback",
-    "StatusCallbackMethod": "status_callback_method",
-    "FriendlyName": "friendly_name",
-}
 
 
 @dataclass(slots=True)
@@ -85,6 +72,12 @@ def _v1_page(key: str, url: str, records: list[dict[str, Any]]) -> Response:
 
 
 class AdminSandboxHttpClient(SandboxHttpClient):
+    updatable_number_fields: dict[str, str] = {
+        **SandboxHttpClient.updatable_number_fields,
+        "SmsFallbackMethod": "sms_fallback_method",
+        "VoiceFallbackMethod": "voice_fallback_method",
+    }
+
     def __init__(self, *args: Any, credentials: tuple[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.credentials = credentials
@@ -241,30 +234,8 @@ class AdminSandboxHttpClient(SandboxHttpClient):
         wanted = str(query.get("PhoneNumber", "") or "")
         with self._lock:
             records = [dict(r) for r in self.numbers.values() if not wanted or r["phone_number"] == wanted]
-        path = urlparse(uri).path
-        body = {
-            "incoming_phone_numbers": sorted(records, key=lambda r: str(r["phone_number"])),
-            "uri": path,
-            "first_page_uri": path,
-            "next_page_uri": None,
-            "previous_page_uri": None,
-            "page": 0,
-            "page_size": max(len(records), 1),
-            "start": 0,
-            "end": max(len(records) - 1, 0),
-        }
-        return Response(200, json.dumps(body))
-
-    def _update_number(self, sid: str, data: dict[str, Any]) -> Response:
-        with self._lock:
-            resource = self.numbers.get(sid)
-            if resource is None:
-                return _error(404, NOT_FOUND, f"The requested resource IncomingPhoneNumbers/{sid}.json was not found")
-            for param, key in _UPDATABLE.items():
-                if param in data:
-                    resource[key] = str(data[param])
-            resource["date_updated"] = _rfc2822_now()
-            return Response(200, json.dumps(resource))
+        ordered = sorted(records, key=lambda r: str(r["phone_number"]))
+        return v2010_page("incoming_phone_numbers", ordered, urlparse(uri).path, max(len(records), 1))
 
     def _messaging_service(self, sid: str) -> Response:
         with self._lock:

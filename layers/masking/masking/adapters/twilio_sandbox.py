@@ -31,7 +31,7 @@ from urllib.parse import urlparse
 from twilio.http import HttpClient
 from twilio.http.response import Response
 
-from masking.adapters.twilio_sandbox_sms import SandboxSendFaults, SandboxSms
+from masking.adapters.twilio_sandbox_sms import SandboxSendFaults, SandboxSms, v2010_page
 from masking.core.ports import (
     ALREADY_IN_MESSAGING_SERVICE,
     IN_OTHER_MESSAGING_SERVICE,
@@ -112,6 +112,19 @@ class SandboxHttpClient(SandboxSendFaults, HttpClient):
     ``bought``, Messaging Service membership in ``messaging_services`` (service sid -> number sids).
     Outbound calls (``POST .../Calls.json``) are recorded in ``calls`` and answered ``queued``.
     """
+
+    # IncomingPhoneNumber update parameter -> resource key (the admin sandbox takes more).
+    updatable_number_fields: dict[str, str] = {
+        "SmsUrl": "sms_url",
+        "SmsMethod": "sms_method",
+        "VoiceUrl": "voice_url",
+        "VoiceMethod": "voice_method",
+        "SmsFallbackUrl": "sms_fallback_url",
+        "VoiceFallbackUrl": "voice_fallback_url",
+        "StatusCallback": "status_callback",
+        "StatusCallbackMethod": "status_callback_method",
+        "FriendlyName": "friendly_name",
+    }
 
     def __init__(
         self,
@@ -266,18 +279,7 @@ class SandboxHttpClient(SandboxSendFaults, HttpClient):
         ]
         path = urlparse(uri).path
         first_page = f"{path}?AreaCode={area_code}&PageSize={page_size}&Page=0"
-        body = {
-            "available_phone_numbers": records,
-            "uri": first_page,
-            "first_page_uri": first_page,
-            "next_page_uri": None,
-            "previous_page_uri": None,
-            "page": 0,
-            "page_size": page_size,
-            "start": 0,
-            "end": max(len(records) - 1, 0),
-        }
-        return Response(200, json.dumps(body))
+        return v2010_page("available_phone_numbers", records, first_page, page_size)
 
     def _buy_number(self, uri: str, data: dict[str, Any]) -> Response:
         number = str(data.get("PhoneNumber", ""))
@@ -323,22 +325,11 @@ class SandboxHttpClient(SandboxSendFaults, HttpClient):
             return Response(201, json.dumps(resource))
 
     def _update_number(self, sid: str, data: dict[str, Any]) -> Response:
-        fields = {
-            "SmsUrl": "sms_url",
-            "SmsMethod": "sms_method",
-            "VoiceUrl": "voice_url",
-            "VoiceMethod": "voice_method",
-            "SmsFallbackUrl": "sms_fallback_url",
-            "VoiceFallbackUrl": "voice_fallback_url",
-            "StatusCallback": "status_callback",
-            "StatusCallbackMethod": "status_callback_method",
-            "FriendlyName": "friendly_name",
-        }
         with self._lock:
             resource = self.numbers.get(sid)
             if resource is None:
                 return _error(404, NOT_FOUND, f"The requested resource IncomingPhoneNumbers/{sid}.json was not found")
-            for param, key in fields.items():
+            for param, key in self.updatable_number_fields.items():
                 if param in data:
                     resource[key] = str(data[param])
             resource["date_updated"] = _rfc2822_now()

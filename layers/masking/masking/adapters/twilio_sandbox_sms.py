@@ -40,6 +40,22 @@ SEND_FAULTS = ("429", "500", "503", "connection", "read_timeout", "accepted_lost
 _HTTP_FAULTS = {"429": (429, 20429), "500": (500, 20500), "503": (503, 20503), "accepted_500": (500, 20500)}
 
 
+def v2010_page(key: str, records: list[dict[str, Any]], first_page: str, page_size: int) -> Response:
+    """Every record on one page, shaped like a Twilio 2010-04-01 list answer."""
+    body = {
+        key: records,
+        "uri": first_page,
+        "first_page_uri": first_page,
+        "next_page_uri": None,
+        "previous_page_uri": None,
+        "page": 0,
+        "page_size": page_size,
+        "start": 0,
+        "end": max(len(records) - 1, 0),
+    }
+    return Response(200, json.dumps(body))
+
+
 def _fault_error(status: int, code: int, message: str) -> Response:
     body = {"code": code, "message": message, "status": status, "more_info": f"https://www.twilio.com/docs/errors/{code}"}
     return Response(status, json.dumps(body))
@@ -109,18 +125,7 @@ class SandboxSendFaults:
         path = urlparse(uri).path
         account_sid = path.split("/")[3] if path.count("/") >= 4 else ""
         messages = [self._message_resource(account_sid, sms) for sms in found]
-        body = {
-            "messages": messages,
-            "uri": f"{path}?PageSize={page_size}&Page=0",
-            "first_page_uri": f"{path}?PageSize={page_size}&Page=0",
-            "next_page_uri": None,
-            "previous_page_uri": None,
-            "page": 0,
-            "page_size": page_size,
-            "start": 0,
-            "end": max(len(messages) - 1, 0),
-        }
-        return Response(200, json.dumps(body))
+        return v2010_page("messages", messages, f"{path}?PageSize={page_size}&Page=0", page_size)
 
     @staticmethod
     def _message_resource(account_sid: str, sms: SandboxSms) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from masking.admin.clients import upsert_client
 from masking.admin.context import AdminContext
 from masking.admin.numbers import CATEGORY_BY_LIFECYCLE, PURPOSE_BY_LIFECYCLE
 from masking.core.errors import Conflict, NotFound
-from masking.core.leases import new_lease_id
+from masking.core.leases import next_lease
 from masking.core.models import ClaimOutcome, Lease, Lifecycle, NumberRecord, NumberStatus, Provider, iso
 
 Change = Literal["registered", "updated", "unchanged"]
@@ -156,35 +156,13 @@ def import_lease(
             if pair.pool_number == pool_number:
                 return pair, "unchanged", ""
             return pair, "conflict", "the pair already talks through another pool number"
-        stamp = iso(now)
-        lease = Lease(
-            provider_id=provider.provider_id,
-            client_id=client.client_id,
-            pool_number=pool_number,
-            client_phone=client.phone,
-            client_name=client.name,
-            lease_id=new_lease_id(),
-            started_at=stamp,
-            last_activity_at=stamp,
-            expires_at=int((now + timedelta(days=ttl_days or ctx.routing.lease_ttl_days)).timestamp()),
-            version=(pair.version + 1) if pair is not None else 1,
-            client_opted_out=pair.client_opted_out if pair is not None else False,
-        )
+        expires_at = int((now + timedelta(days=ttl_days or ctx.routing.lease_ttl_days)).timestamp())
+        lease = next_lease(provider.provider_id, client, pool_number, pair, iso(now), expires_at)
         outcome = ctx.store.claim_slot(lease, pair.version if pair is not None else None, int(now.timestamp()), None)
         if outcome is ClaimOutcome.CLAIMED:
-            ctx.audit(
-                "Lease imported",
-                "An open Twilio Proxy session became a lease on the same pool number",
-                "Pool",
-                "Info",
-                key=lease.lease_id,
-                provider_id=provider.provider_id,
-                client_id=client.client_id,
-                lease_id=lease.lease_id,
-            )
-            from masking.admin.sessions import mirror_lease
+            from masking.admin.sessions import audit_lease
 
-            mirror_lease(ctx, lease, lease.lease_id)
+            audit_lease(ctx, lease, "Lease imported", "An open Twilio Proxy session became a lease on the same pool number", lease.lease_id)
             return lease, "created", ""
         if outcome is ClaimOutcome.SLOT_TAKEN:
             return None, "conflict", "another client of this provider holds that pool number"

@@ -15,10 +15,12 @@ Both are idempotent: a second call erases what is left (usually nothing) and say
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 
 from masking.admin.context import AdminContext
 from masking.core.errors import Conflict, NotFound
+from masking.core.models import Lease
 from masking.mirror import rows
 from masking.store.erasure import DynamoErasure
 from masking.store.items import DynamoTable
@@ -52,19 +54,26 @@ def _erase_messages(ctx: AdminContext, eraser: DynamoErasure, party: str, party_
         erasure.message_bodies_erased += 1
 
 
+def _erase(
+    ctx: AdminContext, eraser: DynamoErasure, erasure: Erasure, leases: Iterable[Lease], erase_profile: Callable[[str], object]
+) -> None:
+    """Closes the leases, blanks the message bodies and (once) the profile of ``erasure``'s person."""
+    for lease in leases:
+        erasure.pool_numbers_freed += eraser.erase_pair(lease)
+        erasure.leases_closed.append(lease.lease_id)
+    _erase_messages(ctx, eraser, erasure.kind, erasure.id, erasure)
+    if not erasure.already_erased:
+        erase_profile(ctx.stamp())
+        erasure.profile_erased = True
+
+
 def erase_client(ctx: AdminContext, client_id: str) -> Erasure:
     eraser = _eraser(ctx)
     client = ctx.store.get_client(client_id)
     if client is None:
         raise NotFound("no such client", {"client": client_id})
     erasure = Erasure("client", client_id, already_erased=eraser.erased_at("CLIENT", client_id) is not None)
-    for lease in eraser.client_pairs(client_id):
-        erasure.pool_numbers_freed += eraser.erase_pair(lease)
-        erasure.leases_closed.append(lease.lease_id)
-    _erase_messages(ctx, eraser, "client", client_id, erasure)
-    if not erasure.already_erased:
-        eraser.erase_client_profile(client, ctx.stamp())
-        erasure.profile_erased = True
+    _erase(ctx, eraser, erasure, eraser.client_pairs(client_id), lambda stamp: eraser.erase_client_profile(client, stamp))
     ctx.records.append(rows.erased_client(client_id, ctx.stamp()))
     _audit(ctx, erasure, client_id=client_id)
     return erasure
@@ -78,13 +87,7 @@ def erase_provider_data(ctx: AdminContext, provider_id: str) -> Erasure:
     if provider.status != "Inactive":
         raise Conflict("remove the provider first (DELETE /providers/{id}): its number still routes", {"provider": provider_id})
     erasure = Erasure("provider", provider_id, already_erased=eraser.erased_at("PROVIDER", provider_id) is not None)
-    for lease in ctx.store.provider_leases(provider_id):
-        erasure.pool_numbers_freed += eraser.erase_pair(lease)
-        erasure.leases_closed.append(lease.lease_id)
-    _erase_messages(ctx, eraser, "provider", provider_id, erasure)
-    if not erasure.already_erased:
-        eraser.erase_provider_profile(provider, ctx.stamp())
-        erasure.profile_erased = True
+    _erase(ctx, eraser, erasure, ctx.store.provider_leases(provider_id), lambda stamp: eraser.erase_provider_profile(provider, stamp))
     ctx.records.append(rows.erased_provider(provider_id, ctx.stamp()))
     _audit(ctx, erasure, provider_id=provider_id)
     return erasure

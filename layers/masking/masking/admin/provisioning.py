@@ -16,7 +16,7 @@ from masking.admin.context import AdminContext
 from masking.admin.numbers import purchase_and_attach
 from masking.admin.sessions import end_lease
 from masking.core.errors import AdminError, Conflict, NotFound, UpstreamError
-from masking.core.models import Lifecycle, NumberStatus, Provider
+from masking.core.models import Lifecycle, NumberRecord, NumberStatus, Provider
 from masking.core.observability import count, logger
 
 
@@ -81,17 +81,8 @@ def provision_reserved_number(
         updated = replace(provider, reserved_number=standby.number, provisioning_status="Active", status="Active")
         if ctx.store.assign_number(standby, assigned, updated):
             count("ProvidersProvisionedFromStandby")
-            ctx.mirror_number(assigned)
-            ctx.mirror_provider(updated)
-            ctx.audit(
-                "Standby number assigned",
-                "Path A: a Ready standby number became the provider's reserved number",
-                "Provisioning",
-                "Info",
-                key=provider.provider_id,
-                provider_id=provider.provider_id,
-                number=standby.number,
-            )
+            path_a = "Path A: a Ready standby number became the provider's reserved number"
+            _assigned(ctx, assigned, updated, "Standby number assigned", path_a)
             if replenish:
                 ensure_standby(ctx, webhook_base)
             return updated, "A"
@@ -108,18 +99,15 @@ def provision_reserved_number(
     if not ctx.store.assign_number(number, assigned, updated):
         raise Conflict("the new number changed while it was being assigned; try again", {"number": number.number})
     count("ProvidersProvisionedByPurchase")
-    ctx.mirror_number(assigned)
-    ctx.mirror_provider(updated)
-    ctx.audit(
-        "Reserved number bought",
-        "Path B: no standby number was Ready; bought, attached and assigned one",
-        "Provisioning",
-        "Info",
-        key=provider.provider_id,
-        provider_id=provider.provider_id,
-        number=number.number,
-    )
+    _assigned(ctx, assigned, updated, "Reserved number bought", "Path B: no standby number was Ready; bought, attached and assigned one")
     return updated, "B"
+
+
+def _assigned(ctx: AdminContext, number: NumberRecord, provider: Provider, event: str, description: str) -> None:
+    """Mirrors and audits a reserved number just assigned to ``provider``."""
+    ctx.mirror_number(number)
+    ctx.mirror_provider(provider)
+    ctx.audit(event, description, "Provisioning", "Info", key=provider.provider_id, provider_id=provider.provider_id, number=number.number)
 
 
 def _provisioning_failed(ctx: AdminContext, provider: Provider, reason: str) -> None:

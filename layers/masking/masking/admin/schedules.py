@@ -22,7 +22,7 @@ from masking.admin.context import AdminContext
 from masking.admin.numbers import purchase_and_attach
 from masking.admin.pool import PoolStats, pool_stats
 from masking.admin.provisioning import ensure_standby
-from masking.admin.sessions import mirror_lease
+from masking.admin.sessions import audit_lease
 from masking.core.errors import AdminError
 from masking.core.models import Lifecycle, NumberStatus
 from masking.core.observability import MetricUnit, count, logger, metrics
@@ -127,16 +127,6 @@ def sweep_leases(ctx: AdminContext) -> int:
             if slot.expires_at > now_epoch or not ctx.store.delete_expired_slot(slot, now_epoch):
                 continue
             released += 1
-            ctx.audit(
-                "Lease expired",
-                "Idle past its TTL; the pool number is free for this provider again",
-                "Pool",
-                "Info",
-                key=slot.lease_id,
-                provider_id=provider_id,
-                client_id=slot.client_id,
-                lease_id=slot.lease_id,
-            )
-            mirror_lease(ctx, slot, "")
+            audit_lease(ctx, slot, "Lease expired", "Idle past its TTL; the pool number is free for this provider again", session_sid="")
     metrics.add_metric(name="LeasesSwept", unit=MetricUnit.Count, value=released)
     return released

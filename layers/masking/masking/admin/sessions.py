@@ -69,17 +69,7 @@ def open_session(
         raise Conflict("every Ready pool number is in use for this provider", {"provider": provider.provider_id})
     view = SessionView(lease=lease, active=True, created=created)
     if created:
-        ctx.audit(
-            "Session opened",
-            "Opened through the admin API",
-            "Pool",
-            "Info",
-            key=lease.lease_id,
-            provider_id=provider.provider_id,
-            client_id=client.client_id,
-            lease_id=lease.lease_id,
-        )
-        mirror_lease(ctx, lease, lease.lease_id)
+        audit_lease(ctx, lease, "Session opened", "Opened through the admin API", lease.lease_id)
     if notify:
         view.notified = _notify_provider(ctx, provider, lease, webhook_base)
     return view
@@ -132,9 +122,15 @@ def end_lease(ctx: AdminContext, lease: Lease, reason: str) -> bool:
     if not ctx.store.expire_lease(lease, int(ctx.now().timestamp())):
         return False
     count("LeasesClosed")
+    audit_lease(ctx, lease, "Lease closed", reason, session_sid="")
+    return True
+
+
+def audit_lease(ctx: AdminContext, lease: Lease, event: str, description: str, session_sid: str) -> None:
+    """Audits a lease the admin side opened or closed and mirrors the client's Session SID."""
     ctx.audit(
-        "Lease closed",
-        reason,
+        event,
+        description,
         "Pool",
         "Info",
         key=lease.lease_id,
@@ -142,8 +138,7 @@ def end_lease(ctx: AdminContext, lease: Lease, reason: str) -> bool:
         client_id=lease.client_id,
         lease_id=lease.lease_id,
     )
-    mirror_lease(ctx, lease, "")
-    return True
+    mirror_lease(ctx, lease, session_sid)
 
 
 def mirror_lease(ctx: AdminContext, lease: Lease, session_sid: str) -> None:

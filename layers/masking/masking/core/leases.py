@@ -34,6 +34,33 @@ def new_lease_id() -> str:
     return f"LS{uuid.uuid4().hex}"
 
 
+def next_lease(
+    provider_id: str,
+    client: Client,
+    pool_number: str,
+    pair: Lease | None,
+    stamp: str,
+    expires_at: int,
+    provider_opted_out: bool = False,
+) -> Lease:
+    """The lease that follows ``pair`` (None: the pair's first) on ``pool_number``."""
+    return Lease(
+        provider_id=provider_id,
+        client_id=client.client_id,
+        pool_number=pool_number,
+        client_phone=client.phone,
+        client_name=client.name,
+        lease_id=new_lease_id(),
+        started_at=stamp,
+        last_activity_at=stamp,
+        expires_at=expires_at,
+        version=(pair.version + 1) if pair is not None else 1,
+        # a client's STOP is about the reserved number: it outlives the lease
+        client_opted_out=pair.client_opted_out if pair is not None else False,
+        provider_opted_out=provider_opted_out,
+    )
+
+
 def candidate_numbers(view: PoolView, client_id: str, pair: Lease | None, now_epoch: int, cool_off_seconds: int = 0) -> list[str]:
     """Ready pool numbers this client may take, best first.
 
@@ -99,22 +126,9 @@ def acquire_lease(
         if not candidates:
             return None, False
         for number in candidates:
-            lease = Lease(
-                provider_id=provider_id,
-                client_id=client.client_id,
-                pool_number=number,
-                client_phone=client.phone,
-                client_name=client.name,
-                lease_id=new_lease_id(),
-                started_at=stamp,
-                last_activity_at=stamp,
-                expires_at=expires_at,
-                version=(pair.version + 1) if pair is not None else 1,
-                # a client's STOP is about the reserved number: it outlives the lease;
-                # a provider's STOP is about one pool number.
-                client_opted_out=pair.client_opted_out if pair is not None else False,
-                provider_opted_out=bool(pair and pair.pool_number == number and pair.provider_opted_out),
-            )
+            # a provider's STOP is about one pool number: it stays with that number only
+            opted_out = bool(pair and pair.pool_number == number and pair.provider_opted_out)
+            lease = next_lease(provider_id, client, number, pair, stamp, expires_at, provider_opted_out=opted_out)
             outcome = store.claim_slot(lease, pair.version if pair is not None else None, now_epoch, record)
             if outcome is ClaimOutcome.CLAIMED:
                 previous = view.slots.get(number)

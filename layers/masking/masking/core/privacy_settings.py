@@ -9,33 +9,14 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Literal, get_args
 
-from masking.core.settings import SettingsError
+from masking.core.settings import SettingsError, _flag, _whole
 
 GuardPolicy = Literal["off", "flag", "redact", "block"]
 CallerTreatment = Literal["allow", "announce", "reject"]
-
-
-def _whole(name: str, raw: object, low: int, high: int) -> int:
-    try:
-        value = int(str(raw).strip())
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
-    if not low <= value <= high:
-        raise SettingsError(f"{name} must be from {low} to {high}, not {value}")
-    return value
-
-
-def _flag(name: str, raw: object) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    word = str(raw).strip().lower()
-    if word not in ("true", "false", "1", "0", "yes", "no"):
-        raise SettingsError(f"{name} must be true or false, not {raw!r}")
-    return word in ("true", "1", "yes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,17 +76,7 @@ class PrivacySettings:
         return int(self.pool_cool_off_days * 86400)
 
 
-ENVIRONMENT = {
-    "content_guard": "CONTENT_GUARD",
-    "content_guard_urls": "CONTENT_GUARD_URLS",
-    "message_retention_days": "MESSAGE_RETENTION_DAYS",
-    "provisional_lease_hours": "PROVISIONAL_LEASE_HOURS",
-    "new_contacts_per_provider_per_hour": "NEW_CONTACTS_PER_PROVIDER_PER_HOUR",
-    "system_replies_per_sender_per_day": "SYSTEM_REPLIES_PER_SENDER_PER_DAY",
-    "system_reply_countries": "SYSTEM_REPLY_COUNTRIES",
-    "pool_cool_off_days": "POOL_COOL_OFF_DAYS",
-    "unverified_caller": "UNVERIFIED_CALLER",
-}
+ENVIRONMENT = {f.name: f.name.upper() for f in fields(PrivacySettings)}  # field -> its variable
 
 
 @lru_cache(maxsize=1)

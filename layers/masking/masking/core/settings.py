@@ -241,8 +241,10 @@ class VoiceSettings:
         return RECORDING_MODE if self.record_calls else None
 
 
-def _from_env[T](cls: type[T], names: dict[str, str]) -> T:
-    """Builds ``cls`` from the environment variables in ``names`` (field -> variable)."""
+def _from_env[T](cls: type[T], *, skip: tuple[str, ...] = (), prefix: str = "", **renamed: str) -> T:
+    """Builds ``cls`` from the environment: field ``x`` from variable ``<prefix>X`` (or
+    ``renamed[x]``); the fields in ``skip`` keep their defaults."""
+    names = {f.name: renamed.get(f.name, prefix + f.name.upper()) for f in fields(cls) if f.name not in skip}  # type: ignore[arg-type]
     types = {f.name: f.type for f in fields(cls)}  # type: ignore[arg-type]
     values: dict[str, Any] = {}
     for field_name, variable in names.items():
@@ -264,70 +266,44 @@ def _from_env[T](cls: type[T], names: dict[str, str]) -> T:
 
 @lru_cache(maxsize=1)
 def get_routing_settings() -> RoutingSettings:
-    return _from_env(RoutingSettings, {"lease_ttl_days": "LEASE_TTL_DAYS", "prefix_policy": "PREFIX_POLICY"})
+    return _from_env(RoutingSettings, skip=("max_body_length",))
 
 
 @lru_cache(maxsize=1)
 def get_aws_settings() -> AwsSettings:
-    return _from_env(AwsSettings, {"table_name": "TABLE_NAME", "outbox_queue_url": "OUTBOX_QUEUE_URL", "secrets_path": "SECRETS_PATH"})
+    return _from_env(AwsSettings)
 
 
 @lru_cache(maxsize=1)
 def get_twilio_settings() -> TwilioSettings:
     return _from_env(
         TwilioSettings,
-        {
-            "transport": "TWILIO_TRANSPORT",
-            "public_base_url": "PUBLIC_BASE_URL",
-            "messaging_service_sid": "MESSAGING_SERVICE_SID",
-            "connect_timeout_seconds": "TWILIO_CONNECT_TIMEOUT",
-            "read_timeout_seconds": "TWILIO_READ_TIMEOUT",
-        },
+        skip=("status_callback_path",),
+        transport="TWILIO_TRANSPORT",
+        connect_timeout_seconds="TWILIO_CONNECT_TIMEOUT",
+        read_timeout_seconds="TWILIO_READ_TIMEOUT",
     )
 
 
 @lru_cache(maxsize=1)
 def get_forward_settings() -> ForwardSettings:
-    return _from_env(
-        ForwardSettings,
-        {
-            "queue_url": "FORWARD_QUEUE_URL",
-            "dead_letter_queue_url": "FORWARD_DLQ_URL",
-            "retry_delays": "FORWARD_RETRY_DELAYS",
-            "claim_stale_seconds": "FORWARD_CLAIM_STALE_SECONDS",
-        },
-    )
+    return _from_env(ForwardSettings, skip=("hot_path_budget_seconds",), prefix="FORWARD_", dead_letter_queue_url="FORWARD_DLQ_URL")
 
 
 @lru_cache(maxsize=1)
 def get_inventory_settings() -> InventorySettings:
-    return _from_env(InventorySettings, {"preferred_area_codes": "PREFERRED_AREA_CODES", "verification_phone": "VERIFICATION_PHONE"})
+    return _from_env(InventorySettings)
 
 
 @lru_cache(maxsize=1)
 def get_delivery_settings() -> DeliverySettings:
-    return _from_env(
-        DeliverySettings,
-        {
-            "temporary_error_codes": "TEMPORARY_ERROR_CODES",
-            "retry_queue_url": "RETRY_QUEUE_URL",
-            "retry_delay_seconds": "RETRY_DELAY_SECONDS",
-            "owner_alert_topic_arn": "OWNER_ALERT_TOPIC_ARN",
-            "owner_alert_threshold": "OWNER_ALERT_THRESHOLD",
-            "owner_alert_window_hours": "OWNER_ALERT_WINDOW_HOURS",
-        },
-    )
+    return _from_env(DeliverySettings)
 
 
 @lru_cache(maxsize=1)
 def get_schedule_settings() -> ScheduleSettings:
     settings = _from_env(
-        ScheduleSettings,
-        {
-            "utilization_threshold": "POOL_UTILIZATION_THRESHOLD",
-            "purchase_cooldown_hours": "POOL_PURCHASE_COOLDOWN_HOURS",
-            "webhook_base_url": "WEBHOOK_BASE_URL",
-        },
+        ScheduleSettings, utilization_threshold="POOL_UTILIZATION_THRESHOLD", purchase_cooldown_hours="POOL_PURCHASE_COOLDOWN_HOURS"
     )
     if not settings.webhook_base_url:  # a custom domain serves the webhooks too
         settings = ScheduleSettings(settings.utilization_threshold, settings.purchase_cooldown_hours, get_twilio_settings().public_base_url)
@@ -336,19 +312,7 @@ def get_schedule_settings() -> ScheduleSettings:
 
 @lru_cache(maxsize=1)
 def get_voice_settings() -> VoiceSettings:
-    return _from_env(
-        VoiceSettings,
-        {
-            "calls_per_provider_per_hour": "CALLS_PER_PROVIDER_PER_HOUR",
-            "record_calls": "RECORD_CALLS",
-            "whisper": "WHISPER",
-            "dial_timeout": "DIAL_TIMEOUT_SECONDS",
-            "voicemail": "VOICEMAIL",
-            "voicemail_max_seconds": "VOICEMAIL_MAX_SECONDS",
-            "voicemail_transcribe": "VOICEMAIL_TRANSCRIBE",
-            "recording_link_hours": "RECORDING_LINK_HOURS",
-        },
-    )
+    return _from_env(VoiceSettings, dial_timeout="DIAL_TIMEOUT_SECONDS")
 
 
 def clear_settings_cache() -> None:

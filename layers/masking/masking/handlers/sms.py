@@ -17,6 +17,7 @@ such a failure, error 11217: https://www.twilio.com/docs/api/errors/11217).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from masking.core.models import DeliveryUpdate, InboundSms, iso, utcnow
@@ -80,14 +81,21 @@ def service_unavailable() -> dict[str, Any]:
     return json_response(500, {"success": False, "error": "internal error", "details": None})
 
 
-def handle_sms_webhook(event: dict[str, Any], services: SmsServices) -> dict[str, Any]:
-    """An inbound SMS; any unexpected failure is logged and answered 500 (see above)."""
+def _answer_500_on_failure(
+    handle: Callable[[dict[str, Any], SmsServices], dict[str, Any]], event: dict[str, Any], services: SmsServices, failed: str
+) -> dict[str, Any]:
+    """``handle``'s answer; on any unexpected failure: counted, logged (``failed``) and a 500."""
     try:
-        return _sms_webhook(event, services)
+        return handle(event, services)
     except Exception:
         count("WebhookFailed")
-        logger.exception("SMS webhook failed; answered 500 so Twilio calls the fallback URL")
+        logger.exception(failed)
         return service_unavailable()
+
+
+def handle_sms_webhook(event: dict[str, Any], services: SmsServices) -> dict[str, Any]:
+    """An inbound SMS; any unexpected failure is logged and answered 500 (see above)."""
+    return _answer_500_on_failure(_sms_webhook, event, services, "SMS webhook failed; answered 500 so Twilio calls the fallback URL")
 
 
 def _sms_webhook(event: dict[str, Any], services: SmsServices) -> dict[str, Any]:
@@ -119,12 +127,7 @@ def _sms_webhook(event: dict[str, Any], services: SmsServices) -> dict[str, Any]
 def handle_status_webhook(event: dict[str, Any], services: SmsServices) -> dict[str, Any]:
     """A delivery status callback; an unexpected failure is logged and answered 500 (Twilio
     has no fallback for status callbacks, it logs warning 15003)."""
-    try:
-        return _status_webhook(event, services)
-    except Exception:
-        count("WebhookFailed")
-        logger.exception("SMS status callback failed; answered 500")
-        return service_unavailable()
+    return _answer_500_on_failure(_status_webhook, event, services, "SMS status callback failed; answered 500")
 
 
 def _status_webhook(event: dict[str, Any], services: SmsServices) -> dict[str, Any]:

@@ -58,22 +58,14 @@ class Resend:
         return cls(str(data["message_sid"]), str(data["outbound_sid"]), str(data["status_callback"]))
 
 
+@dataclass(eq=False)
 class FailureHandler:
-    def __init__(
-        self,
-        store: DeliveryStore,
-        gateway: SmsGateway,
-        retries: RetryQueue,
-        alerts: OwnerAlerts,
-        settings: DeliverySettings,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self.store = store
-        self.gateway = gateway
-        self.retries = retries
-        self.alerts = alerts
-        self.settings = settings
-        self.clock = clock
+    store: DeliveryStore
+    gateway: SmsGateway
+    retries: RetryQueue
+    alerts: OwnerAlerts
+    settings: DeliverySettings
+    clock: Callable[[], datetime] = utcnow
 
     def on_failure(self, update: DeliveryUpdate, status_callback: str) -> list[MirrorRecord]:
         """A ``failed``/``undelivered`` callback seen for the first time."""

@@ -120,22 +120,14 @@ class ParkedForward:
         return cls(**data)
 
 
+@dataclass(eq=False)
 class ForwardWorker:
-    def __init__(
-        self,
-        store: RoutingStore,
-        gateway: SmsGateway,
-        queue: ForwardQueue,
-        alerts: OwnerAlerts,
-        settings: ForwardSettings,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self.store = store
-        self.gateway = gateway
-        self.queue = queue
-        self.alerts = alerts
-        self.settings = settings
-        self.clock = clock
+    store: RoutingStore
+    gateway: SmsGateway
+    queue: ForwardQueue
+    alerts: OwnerAlerts
+    settings: ForwardSettings
+    clock: Callable[[], datetime] = utcnow
 
     # ---- the forward queue's consumer
     def process(self, forward: ParkedForward) -> list[MirrorRecord]:

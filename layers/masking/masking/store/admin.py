@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from masking.core.models import Client, Lease, Lifecycle, NumberRecord, NumberStatus, Provider
 from masking.store.dynamo import DynamoRoutingStore
 from masking.store.items import (
@@ -41,8 +39,6 @@ class DynamoAdminStore(DynamoRoutingStore):
 
     def create_provider(self, provider: Provider) -> bool:
         """Creates a provider unless one has this phone; False when the phone is taken."""
-        data = asdict(provider)
-        data["entity"] = "provider"
         codes = self._transact(
             [
                 {
@@ -52,24 +48,20 @@ class DynamoAdminStore(DynamoRoutingStore):
                         "ConditionExpression": "attribute_not_exists(pk)",
                     }
                 },
-                {"Put": {"TableName": self.table_name, "Item": to_item(f"PROVIDER#{provider.provider_id}", "PROFILE", data)}},
+                {"Put": {"TableName": self.table_name, "Item": self._provider_item(provider)}},
                 {"Put": {"TableName": self.table_name, "Item": to_item("PROVIDERS", provider.provider_id, {"entity": "provider_index"})}},
             ]
         )
         return codes is None
 
     def save_provider(self, provider: Provider) -> None:
-        data = asdict(provider)
-        data["entity"] = "provider"
-        self.client.put_item(TableName=self.table_name, Item=to_item(f"PROVIDER#{provider.provider_id}", "PROFILE", data))
+        self.client.put_item(TableName=self.table_name, Item=self._provider_item(provider))
 
     def deactivate_provider(self, provider: Provider) -> None:
         """Saves the provider (Inactive) and forgets its phone, so its texts route as anyone's."""
-        data = asdict(provider)
-        data["entity"] = "provider"
         self.client.transact_write_items(
             TransactItems=[
-                {"Put": {"TableName": self.table_name, "Item": to_item(f"PROVIDER#{provider.provider_id}", "PROFILE", data)}},
+                {"Put": {"TableName": self.table_name, "Item": self._provider_item(provider)}},
                 {
                     "Delete": {
                         "TableName": self.table_name,
@@ -118,11 +110,6 @@ class DynamoAdminStore(DynamoRoutingStore):
         if provider is not None:
             items.append({"Put": {"TableName": self.table_name, "Item": self._provider_item(provider)}})
         return self._transact(items) is None
-
-    def _provider_item(self, provider: Provider) -> dict[str, Any]:
-        data = asdict(provider)
-        data["entity"] = "provider"
-        return to_item(f"PROVIDER#{provider.provider_id}", "PROFILE", data)
 
     # ---- clients
     def get_client(self, client_id: str) -> Client | None:
@@ -230,44 +217,25 @@ class DynamoAdminStore(DynamoRoutingStore):
     def claim_guard(self, name: str, decision_id: str, at_epoch: int, window_seconds: int) -> bool:
         """At most one holder of guard ``name`` per window: EventBridge delivers at least
         once and runs may overlap, so a purchase decision is taken under this guard."""
-        try:
-            self.client.put_item(
-                TableName=self.table_name,
-                Item=to_item("GUARD", name, {"decision_id": decision_id, "decided_at": at_epoch}),
-                ConditionExpression="attribute_not_exists(pk) OR decided_at <= :start OR decision_id = :id",
-                ExpressionAttributeValues={":start": {"N": str(at_epoch - window_seconds)}, ":id": {"S": decision_id}},
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return self._put_if(
+            Item=to_item("GUARD", name, {"decision_id": decision_id, "decided_at": at_epoch}),
+            ConditionExpression="attribute_not_exists(pk) OR decided_at <= :start OR decision_id = :id",
+            ExpressionAttributeValues={":start": {"N": str(at_epoch - window_seconds)}, ":id": {"S": decision_id}},
+        )
 
     def release_guard(self, name: str, decision_id: str) -> None:
         """Gives a guard back (the decided purchase failed, the next run may try again)."""
-        try:
-            self.client.delete_item(
-                TableName=self.table_name,
-                Key=item_key("GUARD", name),
-                ConditionExpression="decision_id = :id",
-                ExpressionAttributeValues={":id": {"S": decision_id}},
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
+        self._delete_if(
+            item_key("GUARD", name),
+            ConditionExpression="decision_id = :id",
+            ExpressionAttributeValues={":id": {"S": decision_id}},
+        )
 
     def delete_expired_slot(self, slot: Lease, now_epoch: int) -> bool:
         """Frees an expired slot for good (the pair keeps its pool number: sticky); True
         for the one caller that removed it."""
-        try:
-            self.client.delete_item(
-                TableName=self.table_name,
-                Key=slot_key(slot.provider_id, slot.pool_number),
-                ConditionExpression="lease_id = :lid AND expires_at <= :now",
-                ExpressionAttributeValues={":lid": {"S": slot.lease_id}, ":now": {"N": str(now_epoch)}},
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return self._delete_if(
+            slot_key(slot.provider_id, slot.pool_number),
+            ConditionExpression="lease_id = :lid AND expires_at <= :now",
+            ExpressionAttributeValues={":lid": {"S": slot.lease_id}, ":now": {"N": str(now_epoch)}},
+        )

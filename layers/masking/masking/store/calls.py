@@ -112,21 +112,14 @@ class DynamoCallStore(DynamoAdminStore):
         names["#once"] = once
         item = to_item("x", "x", dict(values))
         attrs = {f":v{i}": item[name] for i, name in enumerate(values)}
-        try:
-            response = self.client.update_item(
-                TableName=self.table_name,
-                Key=call_key(call_sid),
-                UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values))),
-                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#once)",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=attrs,
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if conditional_failed(error):
-                return None
-            raise
-        return build_record(CallRecord, from_item(response["Attributes"]))
+        return self._update_record(
+            CallRecord,
+            call_key(call_sid),
+            UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values))),
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#once)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=attrs,
+        )
 
     def list_calls(self, provider_id: str, client_id: str | None = None, limit: int = 50) -> list[CallRecord | CallSession]:
         query: dict[str, Any] = {
@@ -167,53 +160,27 @@ class DynamoCallStore(DynamoAdminStore):
             names["#dc"] = "dial_call_sid"
             values[":dc"] = {"S": outcome.dial_call_sid}
             sets.append("#dc = :dc")
-        try:
-            response = self.client.update_item(
-                TableName=self.table_name,
-                Key=key,
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#ds)",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if conditional_failed(error):
-                return None
-            raise
-        return build_record(cls, from_item(response["Attributes"]))
+        return self._update_record(
+            cls,
+            key,
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#ds)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
 
     # ---- click-to-call sessions
     def take_call_slot(self, provider_id: str, hour: str, limit: int, expires_at: int) -> int | None:
-        try:
-            response = self.client.update_item(
-                TableName=self.table_name,
-                Key=call_rate_key(provider_id, hour),
-                UpdateExpression="ADD #calls :one SET #ttl = :ttl",
-                ConditionExpression="attribute_not_exists(#calls) OR #calls < :limit",
-                ExpressionAttributeNames={"#calls": "calls", "#ttl": "ttl"},
-                ExpressionAttributeValues={":one": {"N": "1"}, ":limit": {"N": str(limit)}, ":ttl": {"N": str(expires_at)}},
-                ReturnValues="UPDATED_NEW",
-            )
-        except ClientError as error:
-            if conditional_failed(error):
-                return None
-            raise
-        return int(response["Attributes"]["calls"]["N"])
+        return self.take_counter(call_rate_key(provider_id, hour), "calls", limit, expires_at)
 
     def give_back_call_slot(self, provider_id: str, hour: str) -> None:
-        try:
-            self.client.update_item(
-                TableName=self.table_name,
-                Key=call_rate_key(provider_id, hour),
-                UpdateExpression="ADD #calls :minus",
-                ConditionExpression="#calls > :zero",
-                ExpressionAttributeNames={"#calls": "calls"},
-                ExpressionAttributeValues={":minus": {"N": "-1"}, ":zero": {"N": "0"}},
-            )
-        except ClientError as error:
-            if not conditional_failed(error):
-                raise
+        self._update_if(
+            call_rate_key(provider_id, hour),
+            UpdateExpression="ADD #calls :minus",
+            ConditionExpression="#calls > :zero",
+            ExpressionAttributeNames={"#calls": "calls"},
+            ExpressionAttributeValues={":minus": {"N": "-1"}, ":zero": {"N": "0"}},
+        )
 
     def create_call_session(self, session: CallSession) -> None:
         data = asdict(session)
@@ -232,17 +199,12 @@ class DynamoCallStore(DynamoAdminStore):
         return build_record(CallSession, from_item(item)) if item else None
 
     def set_call_session_sid(self, call_id: str, call_sid: str) -> None:
-        try:
-            self.client.update_item(
-                TableName=self.table_name,
-                Key=call_session_key(call_id),
-                UpdateExpression="SET call_sid = :sid",
-                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(call_sid) OR call_sid = :sid)",
-                ExpressionAttributeValues={":sid": {"S": call_sid}},
-            )
-        except ClientError as error:
-            if not conditional_failed(error):
-                raise
+        self._update_if(
+            call_session_key(call_id),
+            UpdateExpression="SET call_sid = :sid",
+            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(call_sid) OR call_sid = :sid)",
+            ExpressionAttributeValues={":sid": {"S": call_sid}},
+        )
 
     def update_call_status(self, change: StatusChange) -> CallSession | None:
         names = {"#status": "status", "#rank": "status_rank", "#at": "updated_at"}
@@ -256,21 +218,14 @@ class DynamoCallStore(DynamoAdminStore):
             names["#duration"] = "duration"
             values[":duration"] = {"N": str(change.duration)}
             sets.append("#duration = :duration")
-        try:
-            response = self.client.update_item(
-                TableName=self.table_name,
-                Key=call_session_key(change.call_id),
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="attribute_exists(pk) AND #rank < :rank",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if conditional_failed(error):
-                return None
-            raise
-        return build_record(CallSession, from_item(response["Attributes"]))
+        return self._update_record(
+            CallSession,
+            call_session_key(change.call_id),
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression="attribute_exists(pk) AND #rank < :rank",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
 
     def record_session_dial(self, call_id: str, outcome: DialOutcome) -> CallSession | None:
         return self._record_dial(call_session_key(call_id), outcome, CallSession, with_call_sid=True)

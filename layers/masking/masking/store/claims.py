@@ -74,7 +74,7 @@ class MessageClaims(DynamoTable):
         for _ in range(2):  # a second time after taking over a stale claim
             put = self._message_put(record)["Put"]
             # idempotent: a retry finds its own claim (claim_token) and succeeds
-            if self._conditional(lambda put=put: self._idempotent(lambda: self.client.put_item(**put))):  # type: ignore[misc]
+            if self._conditional(lambda put=put: self.client.put_item(**put)):  # type: ignore[misc]
                 return
             self._message_taken(record)
         raise StoreBusy("message claim: the MessageSid claim changed hands twice")

@@ -12,8 +12,6 @@ from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from masking.core.errors import LeaseConflict, StoreBusy
 from masking.core.models import (
     ClaimOutcome,
@@ -277,12 +275,16 @@ class DynamoRoutingStore(DynamoForwardParts, MessageClaims):
             items.append({"Delete": {"TableName": self.table_name, "Key": pool_index}})
         return items
 
-    def put_provider(self, provider: Provider) -> None:
+    def _provider_item(self, provider: Provider) -> dict[str, Any]:
+        """The provider's PROFILE item."""
         data = asdict(provider)
         data["entity"] = "provider"
+        return to_item(f"PROVIDER#{provider.provider_id}", "PROFILE", data)
+
+    def put_provider(self, provider: Provider) -> None:
         self._transact(
             [
-                {"Put": {"TableName": self.table_name, "Item": to_item(f"PROVIDER#{provider.provider_id}", "PROFILE", data)}},
+                {"Put": {"TableName": self.table_name, "Item": self._provider_item(provider)}},
                 {
                     "Put": {
                         "TableName": self.table_name,
@@ -316,64 +318,44 @@ class DynamoRoutingStore(DynamoForwardParts, MessageClaims):
 
     def record_delivery(self, update: DeliveryUpdate) -> bool:
         entry = {"status": update.status, "rank": update.rank, "error_code": update.error_code, "at": update.at}
-        try:
-            self.client.update_item(
-                TableName=self.table_name,
-                Key=message_key(update.message_sid),
-                UpdateExpression="SET delivery.#sid = :entry",
-                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(delivery.#sid) OR delivery.#sid.#rank < :rank)",
-                ExpressionAttributeNames={"#sid": update.outbound_sid, "#rank": "rank"},
-                ExpressionAttributeValues={":entry": serializer.serialize(entry), ":rank": {"N": str(update.rank)}},
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return self._update_if(
+            message_key(update.message_sid),
+            UpdateExpression="SET delivery.#sid = :entry",
+            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(delivery.#sid) OR delivery.#sid.#rank < :rank)",
+            ExpressionAttributeNames={"#sid": update.outbound_sid, "#rank": "rank"},
+            ExpressionAttributeValues={":entry": serializer.serialize(entry), ":rank": {"N": str(update.rank)}},
+        )
 
     # ---- delivery failures (status callbacks, the timed resend, owner alerts)
     def claim_resend(self, message_sid: str, outbound_sid: str) -> bool:
         """Marks ``outbound_sid`` as resent, once, and only if it was a first attempt."""
-        try:
-            self.client.update_item(
-                TableName=self.table_name,
-                Key=message_key(message_sid),
-                UpdateExpression="SET resends.#sid = :pending",
-                ConditionExpression="attribute_exists(pk) AND forwarded.#sid.attempt = :one AND attribute_not_exists(resends.#sid)",
-                ExpressionAttributeNames={"#sid": outbound_sid},
-                ExpressionAttributeValues={":pending": {"S": "pending"}, ":one": {"N": "1"}},
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return self._update_if(
+            message_key(message_sid),
+            UpdateExpression="SET resends.#sid = :pending",
+            ConditionExpression="attribute_exists(pk) AND forwarded.#sid.attempt = :one AND attribute_not_exists(resends.#sid)",
+            ExpressionAttributeNames={"#sid": outbound_sid},
+            ExpressionAttributeValues={":pending": {"S": "pending"}, ":one": {"N": "1"}},
+        )
 
     def start_resend(self, message_sid: str, outbound_sid: str) -> bool:
         """pending -> sending, once: the one queue delivery that may send the resend."""
-        return self._conditional(
-            lambda: self.client.update_item(
-                TableName=self.table_name,
-                Key=message_key(message_sid),
-                UpdateExpression="SET resends.#sid = :sending",
-                ConditionExpression="resends.#sid = :pending",
-                ExpressionAttributeNames={"#sid": outbound_sid},
-                ExpressionAttributeValues={":sending": {"S": "sending"}, ":pending": {"S": "pending"}},
-            )
+        return self._update_if(
+            message_key(message_sid),
+            UpdateExpression="SET resends.#sid = :sending",
+            ConditionExpression="resends.#sid = :pending",
+            ExpressionAttributeNames={"#sid": outbound_sid},
+            ExpressionAttributeValues={":sending": {"S": "sending"}, ":pending": {"S": "pending"}},
         )
 
     def add_sent_part(self, message_sid: str, part: ForwardedPart) -> None:
         """Records one more SMS sent for ``message_sid`` (a service reply, a delivery alert);
         nothing when the message has no record yet (a notice sent before the claim)."""
-        self._conditional(
-            lambda: self.client.update_item(
-                TableName=self.table_name,
-                Key=message_key(message_sid),
-                UpdateExpression="SET forwarded.#new = :part",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames={"#new": part.sid},
-                ExpressionAttributeValues={":part": serializer.serialize(part.as_map())},
-            )
+        self._update_if(
+            message_key(message_sid),
+            UpdateExpression="SET forwarded.#new = :part",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#new": part.sid},
+            ExpressionAttributeValues={":part": serializer.serialize(part.as_map())},
         )
 
     def add_resent_part(self, message_sid: str, original_sid: str, part: ForwardedPart) -> None:
@@ -410,22 +392,15 @@ class DynamoRoutingStore(DynamoForwardParts, MessageClaims):
 
     def claim_owner_alert(self, at_epoch: int, window_seconds: int) -> bool:
         """True for the one caller that may alert the owner in this window."""
-        try:
-            self.client.put_item(
-                TableName=self.table_name,
-                Item=to_item("OWNERALERT", "OWNERALERT", {"alerted_at": at_epoch}),
-                ConditionExpression="attribute_not_exists(pk) OR alerted_at <= :start",
-                ExpressionAttributeValues={":start": {"N": str(at_epoch - window_seconds)}},
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return self._put_if(
+            Item=to_item("OWNERALERT", "OWNERALERT", {"alerted_at": at_epoch}),
+            ConditionExpression="attribute_not_exists(pk) OR alerted_at <= :start",
+            ExpressionAttributeValues={":start": {"N": str(at_epoch - window_seconds)}},
+        )
 
     def increment_client_errors(self, client_id: str) -> int:
-        try:
-            response = self.client.update_item(
+        response = self._unless_condition_fails(
+            lambda: self.client.update_item(
                 TableName=self.table_name,
                 Key=client_key(client_id),
                 UpdateExpression="ADD twilio_error_count :one",
@@ -433,8 +408,5 @@ class DynamoRoutingStore(DynamoForwardParts, MessageClaims):
                 ExpressionAttributeValues={":one": {"N": "1"}},
                 ReturnValues="UPDATED_NEW",
             )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return 0
-            raise
-        return int(response["Attributes"]["twilio_error_count"]["N"])
+        )
+        return 0 if response is None else int(response["Attributes"]["twilio_error_count"]["N"])

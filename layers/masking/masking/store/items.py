@@ -36,6 +36,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from masking.adapters.aws_client import aws_client
 from masking.core.errors import StoreBusy
 from masking.core.models import Lifecycle, NumberRecord, NumberStatus
 
@@ -205,9 +206,7 @@ class DynamoTable:
     @property
     def client(self) -> DynamoDBClient:
         if self._client is None:
-            import boto3
-
-            self._client = boto3.client("dynamodb", config=dynamo_config())
+            self._client = aws_client("dynamodb", dynamo_config())
         return self._client
 
     # ---- helpers
@@ -292,10 +291,50 @@ class DynamoTable:
     def _conditional(self, write: Callable[[], Any]) -> bool:
         """Runs one conditional write; False when its condition failed (a lost race).
         Throttles and timeouts are retried like any write (``_idempotent``)."""
+        return self._unless_condition_fails(write) is not None
+
+    def _put_if(self, **put: Any) -> bool:
+        """A conditional ``put_item``; False when its condition failed."""
+        return self._conditional(lambda: self.client.put_item(TableName=self.table_name, **put))
+
+    def _update_if(self, key: dict[str, Any], **update: Any) -> bool:
+        """A conditional ``update_item``; False when its condition failed."""
+        return self._conditional(lambda: self.client.update_item(TableName=self.table_name, Key=key, **update))
+
+    def _delete_if(self, key: dict[str, Any], **delete: Any) -> bool:
+        """A conditional ``delete_item``; False when its condition failed."""
+        return self._conditional(lambda: self.client.delete_item(TableName=self.table_name, Key=key, **delete))
+
+    def _unless_condition_fails(self, write: Callable[[], Any]) -> Any:
+        """The answer of one conditional write (True when it has none); None when its condition
+        failed. Throttles and timeouts are retried (``_idempotent``)."""
         try:
-            self._idempotent(write)
+            answer = self._idempotent(write)
         except ClientError as error:
             if conditional_failed(error):
-                return False
+                return None
             raise
-        return True
+        return True if answer is None else answer
+
+    def _update_record[T](self, cls: type[T], key: dict[str, Any], **update: Any) -> T | None:
+        """A conditional ``update_item``: the updated record, or None when the condition failed."""
+        response = self._unless_condition_fails(
+            lambda: self.client.update_item(TableName=self.table_name, Key=key, ReturnValues="ALL_NEW", **update)
+        )
+        return None if response is None else build_record(cls, from_item(response["Attributes"]))
+
+    def take_counter(self, key: dict[str, Any], attribute: str, limit: int, expires_at: int) -> int | None:
+        """Adds one to a counter item that expires at ``expires_at``: its new value, or None
+        when it already stood at ``limit`` (nothing changed)."""
+        response = self._unless_condition_fails(
+            lambda: self.client.update_item(
+                TableName=self.table_name,
+                Key=key,
+                UpdateExpression="ADD #count :one SET #ttl = :ttl",
+                ConditionExpression="attribute_not_exists(#count) OR #count < :limit",
+                ExpressionAttributeNames={"#count": attribute, "#ttl": "ttl"},
+                ExpressionAttributeValues={":one": {"N": "1"}, ":limit": {"N": str(limit)}, ":ttl": {"N": str(expires_at)}},
+                ReturnValues="UPDATED_NEW",
+            )
+        )
+        return None if response is None else int(response["Attributes"][attribute]["N"])

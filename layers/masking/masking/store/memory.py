@@ -34,6 +34,16 @@ from masking.core.models import (
 from masking.store.forwarding import MemoryForwardParts
 
 
+def _first_dial(record: CallRecord | CallSession, outcome: DialOutcome) -> bool:
+    """Records the call's first <Dial> outcome (under the store's lock); False when it has one."""
+    if record.dial_status is not None:
+        return False
+    record.dial_status, record.updated_at = outcome.status, outcome.at
+    if outcome.duration is not None:
+        record.dial_duration = outcome.duration
+    return True
+
+
 class MemoryRoutingStore(MemoryForwardParts):
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -327,12 +337,7 @@ class MemoryCallStore(MemoryRoutingStore):
     def record_call_dial(self, call_sid: str, outcome: DialOutcome) -> CallRecord | None:
         with self._lock:
             record = self.answered_calls.get(call_sid)
-            if record is None or record.dial_status is not None:
-                return None
-            record.dial_status, record.updated_at = outcome.status, outcome.at
-            if outcome.duration is not None:
-                record.dial_duration = outcome.duration
-            return replace(record)
+            return replace(record) if record is not None and _first_dial(record, outcome) else None
 
     def update_call_once(self, call_sid: str, values: dict[str, object], once: str) -> CallRecord | None:
         with self._lock:
@@ -398,11 +403,8 @@ class MemoryCallStore(MemoryRoutingStore):
     def record_session_dial(self, call_id: str, outcome: DialOutcome) -> CallSession | None:
         with self._lock:
             session = self.call_sessions.get(call_id)
-            if session is None or session.dial_status is not None:
+            if session is None or not _first_dial(session, outcome):
                 return None
-            session.dial_status, session.updated_at = outcome.status, outcome.at
-            if outcome.duration is not None:
-                session.dial_duration = outcome.duration
             if outcome.dial_call_sid:
                 session.dial_call_sid = outcome.dial_call_sid
             return replace(session)

@@ -15,9 +15,7 @@ from __future__ import annotations
 import threading
 from typing import Protocol
 
-from botocore.exceptions import ClientError
-
-from masking.store.items import DynamoTable, conditional_failed, item_key
+from masking.store.items import DynamoTable, item_key
 
 
 class Quotas(Protocol):
@@ -35,21 +33,7 @@ class DynamoQuotas:
         self.table = table
 
     def take(self, name: str, limit: int, expires_at: int) -> int | None:
-        try:
-            response = self.table.client.update_item(
-                TableName=self.table.table_name,
-                Key=quota_key(name),
-                UpdateExpression="ADD #uses :one SET #ttl = :ttl",
-                ConditionExpression="attribute_not_exists(#uses) OR #uses < :limit",
-                ExpressionAttributeNames={"#uses": "uses", "#ttl": "ttl"},
-                ExpressionAttributeValues={":one": {"N": "1"}, ":limit": {"N": str(limit)}, ":ttl": {"N": str(expires_at)}},
-                ReturnValues="UPDATED_NEW",
-            )
-        except ClientError as error:
-            if conditional_failed(error):
-                return None
-            raise
-        return int(response["Attributes"]["uses"]["N"])
+        return self.table.take_counter(quota_key(name), "uses", limit, expires_at)
 
     def once(self, name: str, expires_at: int) -> bool:
         return self.take(name, 1, expires_at) is not None
