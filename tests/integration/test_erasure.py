@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import json
 
-from local.backends import EmbeddedAws
+import boto3
+
+from local.backends import REGION, EmbeddedAws
+from masking.core.models import CallRecord
 from masking.handlers.sms import handle_sms_webhook
 from masking.mirror.outbox import MirrorRecord
 from masking.store.admin import DynamoAdminStore
+from masking.store.calls import DynamoCallStore
 from tests.integration.test_admin_api import call, records
 from tests.support import OLIVIA, PETE, PROVIDER, World
 
@@ -103,3 +107,28 @@ def test_provider_data_is_erased_only_after_the_provider_is_removed(aws: Embedde
 
     status, again = call("DELETE", f"/providers/{PROVIDER.provider_id}/data")
     assert status == 200 and again["erased"]["already_erased"] is True and again["erased"]["message_bodies_erased"] == 0
+
+
+def test_erasure_deletes_the_persons_calls_and_their_history(aws: EmbeddedAws, world: World) -> None:
+    """A call's stored TwiML names the dialed phone, so an erased client's calls go too."""
+    calls = DynamoCallStore(aws.env["TABLE_NAME"])
+    olivia_call, pete_call = "CA" + "1" * 32, "CA" + "2" * 32
+    calls.claim_call(CallRecord(olivia_call, "2026-11-01T12:00:00Z", "provider_to_client", "bridged",
+                                f"<Response><Dial>{OLIVIA.phone}</Dial></Response>", PROVIDER.provider_id, OLIVIA.client_id))  # fmt: skip
+    calls.claim_call(CallRecord(pete_call, "2026-11-01T11:00:00Z", "provider_to_client", "bridged",
+                                f"<Response><Dial>{PETE.phone}</Dial></Response>", PROVIDER.provider_id, PETE.client_id))  # fmt: skip
+    assert call("POST", "/calls", {"provider": PROVIDER.provider_id, "client": OLIVIA.client_id})[0] == 201
+
+    status, body = call("DELETE", f"/clients/{OLIVIA.client_id}")
+
+    assert status == 200 and body["erased"]["calls_erased"] == 2, body
+    assert calls.get_call(olivia_call) is None and calls.get_call(pete_call) is not None
+    assert [c.call_sid for c in calls.list_calls(PROVIDER.provider_id)] == [pete_call]  # type: ignore[union-attr]
+    items = boto3.client("dynamodb", region_name=REGION).scan(TableName=aws.env["TABLE_NAME"])["Items"]
+    assert OLIVIA.phone not in json.dumps(items)
+    assert call("DELETE", f"/clients/{OLIVIA.client_id}")[1]["erased"]["calls_erased"] == 0
+
+    assert call("DELETE", f"/providers/{PROVIDER.provider_id}")[0] == 200
+    status, body = call("DELETE", f"/providers/{PROVIDER.provider_id}/data")
+    assert status == 200 and body["erased"]["calls_erased"] == 1, body
+    assert calls.get_call(pete_call) is None and calls.list_calls(PROVIDER.provider_id) == []

@@ -5,7 +5,7 @@
 first):
 
 1. close the person's leases and free their pool numbers;
-2. delete the phone, name and message bodies from DynamoDB (``masking.store.erasure``);
+2. delete the phone, name, message bodies and calls from DynamoDB (``masking.store.erasure``);
 3. put erasure records on the outbox, so airtable_sync blanks the person's row and the
    Messages rows of the erased messages;
 4. leave an audit row saying what was erased (counts and ids, never the data).
@@ -34,6 +34,7 @@ class Erasure:
     leases_closed: list[str] = field(default_factory=list)
     pool_numbers_freed: int = 0
     message_bodies_erased: int = 0
+    calls_erased: int = 0
     profile_erased: bool = False
 
     def as_dict(self) -> dict[str, object]:
@@ -57,11 +58,14 @@ def _erase_messages(ctx: AdminContext, eraser: DynamoErasure, party: str, party_
 def _erase(
     ctx: AdminContext, eraser: DynamoErasure, erasure: Erasure, leases: Iterable[Lease], erase_profile: Callable[[str], object]
 ) -> None:
-    """Closes the leases, blanks the message bodies and (once) the profile of ``erasure``'s person."""
+    """Closes the leases, blanks the message bodies, deletes the calls and (once) the profile of ``erasure``'s person."""
     for lease in leases:
         erasure.pool_numbers_freed += eraser.erase_pair(lease)
         erasure.leases_closed.append(lease.lease_id)
     _erase_messages(ctx, eraser, erasure.kind, erasure.id, erasure)
+    for pointer in eraser.call_pointers(erasure.kind, erasure.id):
+        eraser.erase_call(pointer)
+        erasure.calls_erased += 1
     if not erasure.already_erased:
         erase_profile(ctx.stamp())
         erasure.profile_erased = True
@@ -97,6 +101,7 @@ def _audit(ctx: AdminContext, erasure: Erasure, provider_id: str | None = None, 
     ctx.audit(
         f"{erasure.kind.capitalize()} data erased",
         f"Erased on request: {len(erasure.leases_closed)} lease(s) closed, {erasure.message_bodies_erased} message bod(ies), "
+        f"{erasure.calls_erased} call(s), "
         f"profile {'erased' if erasure.profile_erased else 'already erased'}",
         "System",
         "Info",
@@ -106,4 +111,5 @@ def _audit(ctx: AdminContext, erasure: Erasure, provider_id: str | None = None, 
         leases_closed=erasure.leases_closed,
         pool_numbers_freed=erasure.pool_numbers_freed,
         message_bodies_erased=erasure.message_bodies_erased,
+        calls_erased=erasure.calls_erased,
     )

@@ -21,6 +21,7 @@ class ErasureOut(BaseModel):
     leases_closed: list[str]
     pool_numbers_freed: int
     message_bodies_erased: int
+    calls_erased: int
     profile_erased: bool
 
 

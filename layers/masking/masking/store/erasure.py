@@ -7,6 +7,10 @@
   ``body``, ``media_urls`` and ``forwarded`` (which holds phones and bodies). MSG items
   are not indexed by person, so this is the table's one Scan (admin only, rare, bounded by
   the 30-day TTL of MSG items);
+- calls: every inbound-call answer (``VOICE#``, whose TwiML names the dialed phone) and
+  click-to-call session (``CALL#``) in the person's call history, with its ``CALLLOG#``
+  pointer. A provider's history is one query; a client's spans providers, so it is a
+  Scan of the pointers (bounded by their 30-day TTL);
 - the profile: replaced by a tombstone (``erased_at``, no name, phone or email), and its
   phone and external-id index items deleted.
 """
@@ -80,7 +84,30 @@ class DynamoErasure:
                 return sids
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
+    def call_pointers(self, party: str, party_id: str) -> list[dict[str, Any]]:
+        """The ``CALLLOG#`` pointers of a provider's (``party``: provider) or a client's calls."""
+        if party == "provider":
+            return self.table._query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": f"CALLLOG#{party_id}"}})
+        pointers: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table.table_name,
+            "FilterExpression": "begins_with(pk, :log) AND client_id = :id",
+            "ExpressionAttributeValues": {":log": {"S": "CALLLOG#"}, ":id": {"S": party_id}},
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self.table.client.scan(**kwargs)
+            pointers.extend(response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return pointers
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     # ---- writes
+    def erase_call(self, pointer: dict[str, Any]) -> None:
+        """Deletes one call (its answer or session item) and its history pointer."""
+        self._delete(item_key(pointer["ref_pk"]["S"], pointer["ref_sk"]["S"]))
+        self._delete(item_key(pointer["pk"]["S"], pointer["sk"]["S"]))
+
     def _delete(self, key: dict[str, Any], condition: str | None = None, values: dict[str, Any] | None = None) -> bool:
         kwargs: dict[str, Any] = {"TableName": self.table.table_name, "Key": key}
         if condition:
