@@ -68,38 +68,32 @@ class DynamoErasure:
 
     def message_sids(self, party: str, party_id: str) -> list[str]:
         """MessageSids of MSG items whose ``client_id`` / ``provider_id`` is ``party_id``."""
-        sids: list[str] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self.table.table_name,
-            "FilterExpression": "begins_with(pk, :msg) AND #party = :id AND attribute_not_exists(erased_at)",
-            "ExpressionAttributeNames": {"#party": f"{party}_id"},
-            "ExpressionAttributeValues": {":msg": {"S": "MSG#"}, ":id": {"S": party_id}},
-            "ProjectionExpression": "pk",
-            "ConsistentRead": True,
-        }
-        while True:
-            response = self.table.client.scan(**kwargs)
-            sids.extend(item["pk"]["S"].removeprefix("MSG#") for item in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return sids
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        items = self._scan(
+            FilterExpression="begins_with(pk, :msg) AND #party = :id AND attribute_not_exists(erased_at)",
+            ExpressionAttributeNames={"#party": f"{party}_id"},
+            ExpressionAttributeValues={":msg": {"S": "MSG#"}, ":id": {"S": party_id}},
+            ProjectionExpression="pk",
+        )
+        return [item["pk"]["S"].removeprefix("MSG#") for item in items]
 
     def call_pointers(self, party: str, party_id: str) -> list[dict[str, Any]]:
         """The ``CALLLOG#`` pointers of a provider's (``party``: provider) or a client's calls."""
         if party == "provider":
             return self.table._query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": f"CALLLOG#{party_id}"}})
-        pointers: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self.table.table_name,
-            "FilterExpression": "begins_with(pk, :log) AND client_id = :id",
-            "ExpressionAttributeValues": {":log": {"S": "CALLLOG#"}, ":id": {"S": party_id}},
-            "ConsistentRead": True,
-        }
+        return self._scan(
+            FilterExpression="begins_with(pk, :log) AND client_id = :id",
+            ExpressionAttributeValues={":log": {"S": "CALLLOG#"}, ":id": {"S": party_id}},
+        )
+
+    def _scan(self, **kwargs: Any) -> list[dict[str, Any]]:
+        """Every item of a filtered, consistent Scan of the table, page by page."""
+        kwargs.update(TableName=self.table.table_name, ConsistentRead=True)
+        items: list[dict[str, Any]] = []
         while True:
             response = self.table.client.scan(**kwargs)
-            pointers.extend(response.get("Items", []))
+            items.extend(response.get("Items", []))
             if "LastEvaluatedKey" not in response:
-                return pointers
+                return items
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     # ---- writes
