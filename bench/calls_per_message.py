@@ -40,7 +40,7 @@ SERVICES = ("dynamodb", "sqs", "ssm", "twilio", "airtable")
 TARGETS: dict[str, Target] = {
     "steady_twilio_avg": ("==", 1.0),
     "steady_twilio_max": ("==", 1),
-    "steady_dynamodb_max": ("<=", 4),
+    "steady_dynamodb_max": ("<=", 3),
     "steady_sqs_max": ("<=", 1),
     "steady_airtable_max": ("==", 0),
     "pyairtable_in_sys_modules": ("==", False),
@@ -54,7 +54,7 @@ SUMMARY = [
     "pyairtable_in_sys_modules",
     "messages_not_forwarded",
 ]
-STEADY_TARGETS: dict[str, Target] = {"dynamodb": ("<=", 4), "sqs": ("<=", 1), "twilio": ("==", 1), "airtable": ("==", 0)}
+STEADY_TARGETS: dict[str, Target] = {"dynamodb": ("<=", 3), "sqs": ("<=", 1), "twilio": ("==", 1), "airtable": ("==", 0)}
 
 BODIES = [
     "Hi! Is Tuesday still good for the walk?",
@@ -218,6 +218,18 @@ def steady_messages(rng: random.Random, pairs: list[tuple[Any, Any]], pool_of: d
 
 
 # ---------------------------------------------------------------- the run
+def forwarded(record: Any, sent: list[Any]) -> bool:
+    """Whether the message went out: recorded as forwarded, or claimed with its planned parts
+    (``masking.messaging.parts``: nothing is written after the send) and exactly those parts
+    are what this invocation sent to Twilio."""
+    from masking.core.models import FORWARDING
+
+    if record is None:
+        return False
+    planned = record.outcome == FORWARDING and [part["body"] for part in record.planned] == [sms.body for sms in sent]
+    return planned or record.outcome == "forwarded"
+
+
 @contextmanager
 def bench_aws(counter: AwsCounter, guard: AirtableGuard, *cache_clears: Callable[[], None]) -> Iterator[tuple[Any, TextIO]]:
     """Embedded AWS (moto) under the counters, ``PUBLIC_BASE_URL`` set for ``signed_event``, and
@@ -274,13 +286,13 @@ def main(n_messages: int = N_MESSAGES, seed: int = 7) -> dict[str, Any]:
         def invoke(params: dict[str, str]) -> dict[str, Any]:
             counter.reset()
             guard.reset()
-            before = len(sandbox.requests)
+            before, sent_before = len(sandbox.requests), len(sandbox.sent)
             with redirect_stdout(devnull):  # the EMF metrics line Powertools prints per invocation
                 response = handler(signed_event("https://" + API_HOST + "/twilio/sms", params), FakeLambdaContext())
             row = measured_row(counter, guard, len(sandbox.requests) - before)
             all_connections.extend(guard.connections)
             record = store.get_message(params["MessageSid"])
-            if response["statusCode"] != 200 or record is None or record.outcome != "forwarded":
+            if response["statusCode"] != 200 or not forwarded(record, sandbox.sent[sent_before:]):
                 unexpected[f"{response['statusCode']}:{record.outcome if record else 'no record'}"] += 1
             return row
 

@@ -120,6 +120,20 @@ class MemorySpill:
             self.items.pop(sort_key, None)
 
 
+def _outcome(record: Any, sends: Counter[tuple[str, str]]) -> str:
+    """A message's outcome; one the webhook forwarded as planned on its claim (nothing is
+    written after that send: ``masking.messaging.parts``) is "forwarded" only when Twilio
+    got every planned part, else "planned, not sent" (lost)."""
+    from masking.core.models import FORWARDING
+
+    if record is None:
+        return "missing"
+    if record.outcome != FORWARDING:
+        return str(record.outcome)
+    sent = all(sends[(record.message_sid, part["body"])] for part in record.planned)
+    return "forwarded" if sent else "planned, not sent"
+
+
 def run(
     n_messages: int = N_MESSAGES,
     seed: int = 13,
@@ -134,8 +148,8 @@ def run(
     from masking.core.models import Client
     from masking.core.settings import ForwardSettings
     from masking.handlers.sms import handle_sms_webhook
-    from masking.messaging.delivery import parse_ref
     from masking.messaging.forwarding import ForwardWorker, ParkedForward
+    from masking.messaging.parts import parse_ref
     from masking.mirror.outbox import MirrorRecord, publish_records
     from tests.support import SMS_URL, make_world, signed_event
 
@@ -229,9 +243,9 @@ def run(
     sqs.rate = 0.0  # the outbox_republisher's run after the faults: the spill goes back on the queue
     while spill.items and world.outbox.republish_spilled():  # type: ignore[attr-defined]
         pass
-    outcome_of = {sid: getattr(routing_store.get_message(sid), "outcome", "missing") for sid in arrived}
-    outcomes = Counter(outcome_of.values())
     sends = Counter((parse_ref(s.status_callback.rsplit("/", 1)[1])[0], s.body) for s in world.sandbox.sent if s.status_callback)
+    outcome_of = {sid: _outcome(routing_store.get_message(sid), sends) for sid in arrived}
+    outcomes = Counter(outcome_of.values())
     delivered = [sid for sid, outcome in outcome_of.items() if outcome == "forwarded"]
     rows = [MirrorRecord.from_json(body) for body in sqs.bodies]
     mirrored = {r.key for r in rows if r.kind == "message" and "Forwarded SIDs" in r.fields}

@@ -161,8 +161,9 @@ def build_events() -> dict[str, dict[str, object]]:
         "sms_bad_signature": _event("/twilio/sms", forged, signature="dGhpcyBpcyBub3QgYSBzaWduYXR1cmU="),
         "sms_status_delivered": _event(f"/twilio/sms/status?ref={ref}", status),
         "sms_status_undelivered": _event(f"/twilio/sms/status?ref={ref}", failed),
-        # the callback state in the path, as the service hands it to Twilio now (the query forms above stay accepted)
-        "sms_status_delivered_by_path": _event(f"/twilio/sms/status/{ref}", status),
+        # the callback state in the path, as the service hands it to Twilio now: part 0 of the
+        # forward (masking.messaging.parts; the query forms above stay accepted)
+        "sms_status_delivered_by_path": _event(f"/twilio/sms/status/{ref}.0", status),
         "voice_bridge_by_path": _event(f"/twilio/voice/bridge/{session}", bridge),
         "voice_status_by_path": _event(f"/twilio/voice/status/{call}", completed),
         "voice_dial_action": _event(f"/twilio/voice/status/{call}/dial", dict(completed, DialCallDuration="40")),

@@ -41,6 +41,35 @@ OLIVIA = Client(client_id="cl-olivia", name="Olivia Owner", phone="+13035550201"
 PETE = Client(client_id="cl-pete", name="Pete Parent", phone="+13035550202")
 
 
+FALLBACK_URL = f"https://{API_HOST}/{STAGE}/twilio/sms/fallback"
+
+
+def fallback_record(params: dict[str, str], signed_for: str = FALLBACK_URL, signature: str | None = None) -> dict[str, Any]:
+    """What API Gateway's SQS integration stores (template.yaml): the raw body, the
+    signature and the URL parts as message attributes. Twilio adds ErrorCode/ErrorUrl."""
+    import uuid
+    from urllib.parse import urlencode
+
+    from local.apigw import twilio_signature
+
+    fields = {**params, "ErrorCode": "11200", "ErrorUrl": SIGNED_SMS_URL}
+    sig = signature if signature is not None else twilio_signature(AUTH_TOKEN, signed_for, fields)
+
+    def attribute(value: str) -> dict[str, str]:
+        return {"stringValue": value, "dataType": "String"}
+
+    return {
+        "messageId": str(uuid.uuid4()),
+        "body": urlencode(fields),
+        "messageAttributes": {
+            "TwilioSignature": attribute(sig),
+            "Host": attribute(API_HOST),
+            "Path": attribute(f"/{STAGE}/twilio/sms/fallback"),
+            "ResourcePath": attribute("/twilio/sms/fallback"),
+        },
+    }
+
+
 def load_event(name: str) -> dict[str, Any]:
     return json.loads((EVENTS / f"{name}.json").read_text())
 

@@ -94,7 +94,7 @@ def test_sms_and_its_status_callback_on_the_custom_domain(shape: tuple[str, str]
     assert twilio_post(intercept, f"{base}/twilio/sms", params)["statusCode"] == 200
 
     forwarded = sandbox_http_client().sent[-1]
-    assert forwarded.status_callback == f"{base}/twilio/sms/status/{sid}"
+    assert forwarded.status_callback == f"{base}/twilio/sms/status/{sid}.0"  # part 0 of the forward
     callback = {"MessageSid": forwarded.sid, "MessageStatus": "delivered", "AccountSid": "AC" + "0" * 32}
     assert twilio_post(intercept, forwarded.status_callback, callback)["statusCode"] == 200
     record = DynamoRoutingStore(aws.env["TABLE_NAME"]).get_message(sid)

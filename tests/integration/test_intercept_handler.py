@@ -43,7 +43,7 @@ def test_inbound_event_is_forwarded_and_mirrored_on_sqs(aws: EmbeddedAws) -> Non
     [sms] = sandbox_http_client().sent
     assert (sms.from_number, sms.to_phone) == (POOL[0], PROVIDER.phone)
     assert sms.body == "From Olivia Owner: Hi Sam, is Rex eating OK?"
-    assert sms.status_callback == "https://abc123.execute-api.us-east-1.amazonaws.com/dev/twilio/sms/status/SM" + "a" * 32
+    assert sms.status_callback == "https://abc123.execute-api.us-east-1.amazonaws.com/dev/twilio/sms/status/SM" + "a" * 32 + ".0"  # part 0
     kinds = sorted(r.kind for r in records(aws))
     assert kinds == ["audit", "client", "message"]
 
@@ -128,7 +128,7 @@ def test_public_base_url_overrides_the_api_gateway_host(aws: EmbeddedAws) -> Non
     )
 
     assert invoke(event)["statusCode"] == 200
-    assert sandbox_http_client().sent[-1].status_callback == f"https://sms.example.com/twilio/sms/status/{params['MessageSid']}"
+    assert sandbox_http_client().sent[-1].status_callback == f"https://sms.example.com/twilio/sms/status/{params['MessageSid']}.0"
 
     wrong = signed_event(
         "https://abc123.execute-api.us-east-1.amazonaws.com/twilio/sms",

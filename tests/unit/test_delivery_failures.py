@@ -22,6 +22,11 @@ def provider_to_client(world: World, body: str = "Rex is fine") -> tuple[str, st
 
 
 def status(world: World, ref: str, outbound_sid: str, state: str, code: str = "", signature: str | None = None) -> dict:
+    """Twilio's status callback for ``outbound_sid``, on the ref it was sent with (a forward's
+    part: ``<MessageSid>.<index>``); ``ref`` for a SID we never sent."""
+    sent_with = next((sms.status_callback for sms in world.sandbox.sent if sms.sid == outbound_sid and sms.status_callback), None)
+    if sent_with:
+        ref = sent_with.split("ref=")[1] if "ref=" in sent_with else sent_with.rsplit("/", 1)[1]
     params = {"MessageSid": outbound_sid, "MessageStatus": state, "AccountSid": "AC" + "0" * 32}
     if code:
         params["ErrorCode"] = code

@@ -16,8 +16,8 @@ import pytest
 
 from masking.core.models import OutboundSms
 from masking.handlers.sms import handle_sms_webhook
-from masking.messaging.delivery import parse_ref
 from masking.messaging.forwarding import UNDELIVERED_TO_SENDER, ForwardBusy, ParkedForward
+from masking.messaging.parts import parse_ref
 from tests.support import OLIVIA, PETE, PROVIDER, World
 
 RESERVED = PROVIDER.reserved_number or ""
@@ -55,7 +55,7 @@ def test_each_transient_fault_leads_to_exactly_one_delivery(world: World, fault:
 
     [sms] = world.sandbox.sent
     assert (sms.to_phone, sms.body) == (PROVIDER.phone, "From Olivia Owner: my dog is sick, please come")
-    assert sms.status_callback and sms.status_callback.endswith(f"/twilio/sms/status/{sid}")
+    assert sms.status_callback and sms.status_callback.endswith(f"/twilio/sms/status/{sid}.0")  # part 0
     assert world.store.get_message(sid).outcome == "forwarded"  # type: ignore[union-attr]
     assert sms.sid in world.store.get_message(sid).forwarded  # type: ignore[union-attr]
     message_rows = [r for r in world.outbox.records if r.kind == "message" and r.key == sid]

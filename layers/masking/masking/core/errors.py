@@ -68,3 +68,14 @@ class ClaimInProgress(Exception):
 
 class DuplicateCall(Exception):
     """This CallSid was answered already (Twilio retried, or a replay)."""
+
+
+class UnconfirmedForward(Exception):
+    """A stale claim of this MessageSid planned a forward (``masking.messaging.parts``) and
+    nothing says it finished: the invocation that wrote it died before, during or after the
+    send. It has been taken over; ``record`` is that claim, whose planned parts the caller
+    delivers after reconciling each with Twilio (``ForwardWorker.resume``), never re-routed."""
+
+    def __init__(self, record: Any) -> None:
+        super().__init__(getattr(record, "message_sid", ""))
+        self.record = record

@@ -103,13 +103,16 @@ def acquire_lease(
     record: MessageRecord | None,
     cool_off_seconds: int = 0,
     on_reuse: Callable[[Lease], None] | None = None,
+    plan: Callable[[Lease, bool, bool], None] | None = None,
 ) -> tuple[Lease | None, bool]:
     """Extends the pair's active lease or allocates a new one, recording ``record``.
 
     Returns ``(lease, created)``; ``(None, False)`` when every Ready pool number is held
     by another active client of this provider (pool exhausted). Raises DuplicateMessage
     when the MessageSid was processed already. ``on_reuse`` hears of a number taken from
-    another client inside the cool-off (with that client's old slot).
+    another client inside the cool-off (with that client's old slot). ``plan(lease,
+    created, reused)`` runs before each write of ``record``, so what the record plans to
+    send on that lease is written with it (``masking.messaging.parts``).
     """
     now_epoch = int(now.timestamp())
     expires_at = int((now + ttl).timestamp())
@@ -117,6 +120,8 @@ def acquire_lease(
     for _ in range(MAX_ATTEMPTS):
         if pair is not None and pair.is_active(now):
             try:
+                if plan is not None:
+                    plan(pair, False, False)
                 return store.touch_lease(pair, stamp, expires_at, record), False
             except LeaseConflict:
                 pair = store.get_provider_and_pair(provider_id, client.client_id)[1]
@@ -129,10 +134,13 @@ def acquire_lease(
             # a provider's STOP is about one pool number: it stays with that number only
             opted_out = bool(pair and pair.pool_number == number and pair.provider_opted_out)
             lease = next_lease(provider_id, client, number, pair, stamp, expires_at, provider_opted_out=opted_out)
+            previous = view.slots.get(number)
+            reused = in_cool_off(previous, client.client_id, now_epoch, cool_off_seconds)
+            if plan is not None:
+                plan(lease, True, reused)
             outcome = store.claim_slot(lease, pair.version if pair is not None else None, now_epoch, record)
             if outcome is ClaimOutcome.CLAIMED:
-                previous = view.slots.get(number)
-                if on_reuse is not None and previous is not None and in_cool_off(previous, client.client_id, now_epoch, cool_off_seconds):
+                if on_reuse is not None and previous is not None and reused:
                     on_reuse(previous)
                 return lease, True
             if outcome is ClaimOutcome.PAIR_CHANGED:

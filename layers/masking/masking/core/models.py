@@ -166,6 +166,17 @@ class MessageRecord:
     # who wrote the claim (one token per route call): a retried write that finds its own
     # claim carries on; a claim left unfinished by a dead invocation can be taken over
     claim_token: str = ""
+    # a forward's parts by index ({"from_number", "to_phone", "body", "media_urls"}), written
+    # with the claim (outcome FORWARDING) before the send: masking.messaging.parts
+    planned: list[dict[str, Any]] = field(default_factory=list)
+    lease_id: str | None = None
+
+    def named_parts(self) -> dict[int, str]:
+        """Planned part index -> outbound SID, for the parts a status callback named."""
+        return {int(entry["part"]): sid for sid, entry in self.delivery.items() if entry.get("part") is not None}  # type: ignore[call-overload]
+
+
+FORWARDING = "forwarding"  # the outcome of a claim written with its planned parts
 
 
 STALE_CLAIM_SECONDS = 30  # > the intercept and replay functions' 10 s timeout
@@ -227,6 +238,14 @@ class DeliveryUpdate:
     rank: int
     error_code: str
     at: str
+    part: int | None = None  # the planned part the callback's ref names
+
+    def entry(self) -> dict[str, object]:
+        """What the message's record keeps for this outbound SID (``delivery``)."""
+        entry: dict[str, object] = {"status": self.status, "rank": self.rank, "error_code": self.error_code, "at": self.at}
+        if self.part is not None:
+            entry["part"] = self.part
+        return entry
 
 
 @dataclass(slots=True)

@@ -289,7 +289,10 @@ class DeliveryStore(Protocol):
 
     def get_provider_and_pair(self, provider_id: str, client_id: str) -> tuple[Provider | None, Lease | None]: ...
 
-    def claim_resend(self, message_sid: str, outbound_sid: str) -> bool: ...
+    def claim_resend(self, message_sid: str, part: ForwardedPart) -> bool:
+        """Marks a first attempt's ``part`` as to be resent, once (recording it by SID if
+        only the message's plan had it)."""
+        ...
 
     def start_resend(self, message_sid: str, outbound_sid: str) -> bool:
         """Moves a scheduled resend from pending to sending, once: True for the one

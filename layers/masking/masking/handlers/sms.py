@@ -24,7 +24,8 @@ from masking.core.models import DeliveryUpdate, InboundSms, iso, utcnow
 from masking.core.observability import count, logger
 from masking.core.phones import ascii_digits, is_e164
 from masking.handlers.twilio_request import BadRequest, FormParams, TwilioRequest, json_response, twiml_response, verify_twilio_request
-from masking.messaging.delivery import SMS_STATUS_RANK, parse_ref, record_status, status_callback_url
+from masking.messaging.delivery import SMS_STATUS_RANK, record_status
+from masking.messaging.parts import parse_ref, status_callback_url
 from masking.mirror.outbox import publish_records
 from masking.mirror.rows import audit_record
 
@@ -119,7 +120,11 @@ def _sms_webhook(event: dict[str, Any], services: SmsServices) -> dict[str, Any]
         return twiml_response()
     logger.set_correlation_id(sms.message_sid)
     callback = status_callback_url(request.base, sms.message_sid)
-    result = services.router.route(sms, status_callback=callback)
+    # Twilio adds ErrorCode and ErrorUrl to a request to the fallback URL
+    # (https://www.twilio.com/docs/usage/security/availability-reliability): its replay
+    # (handlers.fallback) is off the webhook's path and records the outcome after the send
+    replayed = bool(request.params.first("ErrorUrl"))
+    result = services.router.route(sms, status_callback=callback, settle=replayed)
     publish_records(services.outbox, result.records)
     return twiml_response()
 
@@ -141,14 +146,14 @@ def _status_webhook(event: dict[str, Any], services: SmsServices) -> dict[str, A
     if ref is None or not outbound_sid or len(outbound_sid) > 64 or status not in SMS_STATUS_RANK:
         logger.warning("status callback without ref, MessageSid or a known status", extra={"status": status[:20]})
         return twiml_response()
-    message_sid, kind = ref
     update = DeliveryUpdate(
-        message_sid=message_sid,
+        message_sid=ref.message_sid,
         outbound_sid=outbound_sid,
         status=status,
         rank=SMS_STATUS_RANK[status],
         error_code=params.first("ErrorCode")[:10],
         at=iso(utcnow()),
+        part=ref.part,
     )
-    publish_records(services.outbox, record_status(services.store, services.failures, update, status_callback=request.url, kind=kind))
+    publish_records(services.outbox, record_status(services.store, services.failures, update, status_callback=request.url, kind=ref.kind))
     return twiml_response()

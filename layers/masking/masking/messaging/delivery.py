@@ -1,19 +1,20 @@
 """Delivery status callbacks: what one callback changes.
 
 Every SMS we send carries ``StatusCallback=<base>/twilio/sms/status/<ref>``
-(``status_callback_url``): ``ref`` is the inbound MessageSid for a forward, and
-``<MessageSid>.<kind>`` for a service reply (``system``) or a delivery alert to the
-provider (``alert``); the admin API's own texts get a ``SY...`` record of their own. The
-old ``?ref=`` query form is still accepted for callbacks in flight. Each callback is stored on that inbound message's record, per outbound
-SID, only if it moves the status forward: repeated and out-of-order callbacks change
-nothing. A change is mirrored to the Messages row (Status, Twilio Status, Twilio Error
-Code). A ``failed``/``undelivered`` status goes on to ``masking.messaging.failures`` (one
-timed resend, or provider and owner alerts). ``masking.handlers.sms`` is the webhook.
+(``masking.messaging.parts``): ``ref`` is ``<MessageSid>.<index>`` for part ``index`` of a
+forward, and ``<MessageSid>.<kind>`` for a service reply (``system``) or a delivery alert
+to the provider (``alert``); a resend's ref is the plain inbound MessageSid; the admin
+API's own texts get a ``SY...`` record of their own. The old ``?ref=`` query form is still
+accepted for callbacks in flight. Each callback is stored on that inbound message's
+record, per outbound SID (with the part index its ref names: that is how a part the
+webhook sent, recorded only in the claim's plan, learns its SID), only if it moves the
+status forward: repeated and out-of-order callbacks change nothing. A change is mirrored
+to the Messages row (Status, Twilio Status, Twilio Error Code). A ``failed``/
+``undelivered`` status goes on to ``masking.messaging.failures`` (one timed resend, or
+provider and owner alerts). ``masking.handlers.sms`` is the webhook.
 """
 
 from __future__ import annotations
-
-import re
 
 from masking.core.models import DeliveryUpdate
 from masking.core.observability import count, logger
@@ -35,28 +36,6 @@ SMS_STATUS_RANK = {
     "canceled": 4,
     "read": 5,
 }
-
-
-STATUS_PATH = "/twilio/sms/status"
-PART_KINDS = ("forward", "system", "alert")
-_REF = re.compile(r"(?P<sid>[A-Za-z]{2}[0-9A-Za-z]{1,62})(?:\.(?P<kind>system|alert))?")
-
-
-def status_callback_url(base: str, message_sid: str, kind: str = "forward") -> str:
-    """Where Twilio reports the delivery of one SMS we send for ``message_sid``."""
-    suffix = "" if kind == "forward" else f".{kind}"
-    return f"{base.rstrip('/')}{STATUS_PATH}/{message_sid}{suffix}"
-
-
-def callback_base(status_callback: str) -> str:
-    """``https://host/base/twilio/sms/status/SM1`` -> ``https://host/base``."""
-    return status_callback.split(STATUS_PATH, 1)[0]
-
-
-def parse_ref(ref: str) -> tuple[str, str] | None:
-    """``SM1`` -> ``("SM1", "forward")``, ``SM1.system`` -> ``("SM1", "system")``; None if malformed."""
-    found = _REF.fullmatch(ref or "")
-    return (found["sid"], found["kind"] or "forward") if found else None
 
 
 def record_status(

@@ -27,11 +27,10 @@ from masking.core.models import DeliveryUpdate, ForwardedPart, MessageRecord, Ou
 from masking.core.observability import count, logger
 from masking.core.ports import DeliveryStore, OwnerAlerts, RetryQueue, SendError, SmsGateway
 from masking.core.settings import DeliverySettings
+from masking.messaging.parts import STATUS_PATH, planned_part, status_callback_url, without_part
 from masking.mirror import rows
 from masking.mirror.outbox import MirrorRecord
 from masking.mirror.rows import audit_record
-
-STATUS_PATH = "/twilio/sms/status"  # masking.messaging.delivery.status_callback_url
 
 FAILED_STATUSES = frozenset({"failed", "undelivered"})
 PROVIDER_ALERT = "Your message to {client} was not delivered (Twilio error {code})."
@@ -70,14 +69,16 @@ class FailureHandler:
     def on_failure(self, update: DeliveryUpdate, status_callback: str) -> list[MirrorRecord]:
         """A ``failed``/``undelivered`` callback seen for the first time."""
         record = self.store.get_message(update.message_sid)
-        data = record.forwarded.get(update.outbound_sid) if record else None
+        # a part sent by the webhook is known by its index only: its SID was never recorded
+        data = (record.forwarded.get(update.outbound_sid) or planned_part(record, update.part)) if record else None
         if record is None or data is None:
             logger.warning("failure callback for a message we did not forward", extra={"message_sid": update.message_sid})
             return []
         part = ForwardedPart.from_map(update.outbound_sid, data)
         temporary = update.error_code in self.settings.temporary_error_codes
-        if temporary and part.attempt == 1 and self.store.claim_resend(record.message_sid, part.sid):
-            self.retries.schedule(Resend(record.message_sid, part.sid, status_callback))
+        if temporary and part.attempt == 1 and self.store.claim_resend(record.message_sid, part):
+            # the resend's callback names no part: its failure is a second attempt's
+            self.retries.schedule(Resend(record.message_sid, part.sid, without_part(status_callback)))
             count("ResendsScheduled")
             return [
                 self._audit(
@@ -152,7 +153,7 @@ class FailureHandler:
         client_name = pair.client_name if pair else "your client"
         text = PROVIDER_ALERT.format(client=client_name, code=code or "unknown")
         # tracked like a forward: its own StatusCallback (<ref>.alert) and a part on the record
-        callback = f"{status_callback.split(STATUS_PATH, 1)[0]}{STATUS_PATH}/{record.message_sid}.alert" if status_callback else None
+        callback = status_callback_url(status_callback.split(STATUS_PATH, 1)[0], record.message_sid, "alert") if status_callback else None
         try:
             sent = self.gateway.send_sms(OutboundSms(from_number=part.from_number, to_phone=provider.phone, body=text), callback)
         except SendError as error:

@@ -14,7 +14,11 @@ It parks a ``ParkedForward`` on the forward queue (SQS, with a DLQ) and answers 
   queue message never sends a part twice; a multipart body that failed on part 2 resumes
   at part 2;
 - a send that may have reached Twilio (a 500, a lost answer: ``SendError.ambiguous``) is
-  looked up in Twilio's Messages list before anything is sent again (``find_sent``);
+  looked up in Twilio's Messages list before anything is sent again (``find_sent``); a
+  part a status callback already named (``masking.messaging.parts``) is never sent again;
+- ``ForwardWorker.resume`` delivers the planned parts of a claim whose invocation died
+  (``UnconfirmedForward``: a fallback replay or a retry found it stale), reconciling
+  every part that way, so a crash between the send and the answer sends nothing twice;
 - the waits between attempts are ``ForwardSettings.retry_delays`` (15 s, 1 min, 5 min,
   30 min, 2 h). SQS delays a message at most 900 s ("Valid values: 0 to 900. Maximum: 15
   minutes", SendMessage DelaySeconds;
@@ -33,10 +37,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
-from masking.core.models import Client, ForwardedPart, InboundSms, OutboundSms, Provider, SentSms, iso, utcnow
+from masking.core.models import Client, ForwardedPart, InboundSms, MessageRecord, OutboundSms, Provider, SentSms, iso, utcnow
 from masking.core.observability import count, logger
 from masking.core.ports import ForwardQueue, OwnerAlerts, RoutingStore, SendError, SmsGateway
 from masking.core.settings import ForwardSettings
+from masking.messaging.parts import part_callback, planned_parts
 from masking.mirror import rows
 from masking.mirror.outbox import MirrorRecord
 from masking.mirror.rows import audit_record
@@ -76,6 +81,7 @@ class ParkedForward:
     attempt: int = 1  # attempts made so far (1: the webhook's)
     ambiguous: bool = False  # the part that failed last may have reached Twilio
     not_before: int = 0  # epoch seconds: not to be attempted before
+    unconfirmed: bool = False  # planned by an invocation that died: any part may be at Twilio
 
     @classmethod
     def start(
@@ -141,6 +147,7 @@ class ForwardWorker:
         if record is not None and record.outcome in FINISHED:
             logger.info("parked forward already finished", extra={"message_sid": forward.message_sid, "outcome": record.outcome})
             return []  # a duplicate queue message, or a given-up forward redriven from the DLQ
+        named = record.named_parts() if record is not None else {}  # parts Twilio reported
         token = uuid.uuid4().hex
         sent = list(forward.sent)
         for index in range(len(forward.sent), len(forward.parts)):
@@ -151,9 +158,9 @@ class ForwardWorker:
                 continue
             if claim.status != "claimed":
                 raise ForwardBusy(f"{forward.message_sid} part {index}")
-            reconcile = claim.reconcile or (index == len(forward.sent) and forward.ambiguous)
+            reconcile = claim.reconcile or forward.unconfirmed or (index == len(forward.sent) and forward.ambiguous)
             try:
-                result = self._send_once(forward, piece, reconcile)
+                result = self._send_once(forward, index, reconcile, named.get(index))
             except SendError as error:
                 ambiguous = error.ambiguous
                 self.store.finish_forward_part(forward.message_sid, index, token, None, ambiguous=ambiguous)
@@ -164,8 +171,13 @@ class ForwardWorker:
             sent.append(part)
         return self._delivered(forward, sent)
 
-    def _send_once(self, forward: ParkedForward, piece: OutboundSms, reconcile: bool) -> SentSms:
-        """Sends ``piece``, unless Twilio already has it (an earlier attempt's lost answer)."""
+    def _send_once(self, forward: ParkedForward, index: int, reconcile: bool, named_sid: str | None) -> SentSms:
+        """Sends part ``index``, unless Twilio already has it (a status callback named it, or
+        an earlier attempt's lost answer is found in the Messages list)."""
+        piece = forward.parts[index]
+        if named_sid is not None:
+            count("ForwardsReconciled")
+            return SentSms(named_sid, "sent")
         if reconcile:
             try:
                 found = self.gateway.find_sent(piece, datetime.fromisoformat(forward.received_at))
@@ -175,7 +187,28 @@ class ForwardWorker:
                 count("ForwardsReconciled")
                 logger.info("lost send found in Twilio, not sent again", extra={"message_sid": forward.message_sid})
                 return found
-        return self.gateway.send_sms(piece, forward.status_callback)
+        return self.gateway.send_sms(piece, part_callback(forward.status_callback, index))
+
+    def resume(self, record: MessageRecord, sms: InboundSms, status_callback: str | None) -> list[MirrorRecord]:
+        """Delivers the planned parts of ``record``, a claim taken over from an invocation
+        that died (``UnconfirmedForward``), each reconciled with Twilio before it is sent."""
+        count("ForwardsResumed")
+        forward = ParkedForward(
+            message_sid=record.message_sid,
+            from_phone=sms.from_phone,
+            to_number=sms.to_number,
+            body=record.body,
+            media_urls=list(record.media_urls),
+            direction=record.direction,
+            provider_id=record.provider_id or "",
+            client_id=record.client_id or "",
+            lease_id=record.lease_id,
+            received_at=record.received_at,
+            status_callback=status_callback,
+            parts=planned_parts(record),
+            unconfirmed=True,
+        )
+        return self.process(forward)
 
     # ---- after a failed attempt (the webhook's or the consumer's)
     def after_failure(self, forward: ParkedForward, error: SendError) -> list[MirrorRecord]:

@@ -193,6 +193,10 @@ class Protection:
             pool_number=mask_phone(reused[0].pool_number),
             previous_client=reused[0].client_id,
         )
+        return self.reuse_text(client)
+
+    @staticmethod
+    def reuse_text(client: Client) -> str:
         return REUSE_NOTICE.format(client=client.name)
 
     # ---------------------------------------------------------------- system replies

@@ -10,7 +10,9 @@
 3. no lease / unknown sender: a short system reply or nothing, always an audit record;
 4. STOP-family, START-family and HELP keywords are handled, not forwarded;
 5. idempotent on MessageSid: the claim is written atomically with the lease update,
-   before anything is sent.
+   before anything is sent, with the parts it is about to send (``masking.messaging.parts``):
+   nothing is written after a successful send, and a claim found stale (its invocation
+   died) has its planned parts reconciled with Twilio and delivered, never routed again.
 
 It returns what it did; the caller publishes ``records`` on the outbox.
 """
@@ -23,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from masking.core.errors import DuplicateMessage, LeaseConflict
+from masking.core.errors import DuplicateMessage, LeaseConflict, UnconfirmedForward
 from masking.core.leases import acquire_lease, create_client_from_phone
 from masking.core.models import (
     Client,
@@ -44,6 +46,7 @@ from masking.core.observability import count, logger, mask_phone
 from masking.core.ports import RoutingStore, SendError, SmsGateway
 from masking.core.settings import RoutingSettings
 from masking.messaging.forwarding import UNDELIVERED_TO_SENDER, ForwardWorker, ParkedForward
+from masking.messaging.parts import outbound_parts, part_callback, plan, planned_matches
 from masking.messaging.protection import Protection
 from masking.messaging.text import (
     CLIENT_OPTED_OUT_TO_PROVIDER,
@@ -54,7 +57,6 @@ from masking.messaging.text import (
     OWN_NUMBER_TO_PROVIDER,
     Keyword,
     classify_keyword,
-    split_body,
 )
 from masking.mirror import rows
 from masking.mirror.outbox import MirrorRecord, Severity
@@ -81,6 +83,8 @@ class _Context:
     # who claims the MessageSid: one token per route call (masking.store.dynamo._message_put)
     claim_token: str = field(default_factory=lambda: uuid.uuid4().hex)
     content_flags: list[str] = field(default_factory=list)
+    claim: MessageRecord | None = None  # the claim that planned the forward's parts
+    settle: bool = False  # a fallback replay (off the webhook's path) records the outcome anyway
 
     @property
     def stamp(self) -> str:
@@ -112,14 +116,21 @@ class SmsRouter:
     def ttl(self) -> timedelta:
         return timedelta(days=self.settings.lease_ttl_days)
 
-    def route(self, sms: InboundSms, status_callback: str | None = None) -> RouteResult:
-        ctx = _Context(sms=sms, now=self.clock(), status_callback=status_callback)
+    def route(self, sms: InboundSms, status_callback: str | None = None, settle: bool = False) -> RouteResult:
+        ctx = _Context(sms=sms, now=self.clock(), status_callback=status_callback, settle=settle)
         try:
             result = self._route(ctx)
         except DuplicateMessage:
             count("DuplicateMessages")
             logger.info("duplicate MessageSid, nothing forwarded", extra={"message_sid": sms.message_sid})
             return RouteResult(outcome="duplicate")
+        except UnconfirmedForward as taken:
+            if self.forwarding is None:  # only a router with a forward queue plans parts
+                raise
+            ctx.records.clear()  # the abandoned routing's rows: the claim's plan is delivered instead
+            record = taken.record
+            records = self.forwarding.resume(record, sms, status_callback)
+            result = RouteResult(outcome="resumed", direction=record.direction, records=records, lease_id=record.lease_id)
         result.records = ctx.records + result.records
         self.protection.flag_rows(ctx, result.records)
         logger.info(
@@ -169,11 +180,18 @@ class SmsRouter:
         if isinstance(ttl := self.protection.lease_ttl(self, ctx, provider, client, pair), RouteResult):
             return ttl  # the new-contact limit: delivered from the reserved number
         record, reused = self._record(ctx, "client_to_provider", provider.provider_id, client.client_id), self.protection.reuse_log()
+
+        def planned(lease: Lease, created: bool, reuse: bool) -> None:  # what the claim plans to send (masking.messaging.parts)
+            notice = self.protection.reuse_text(client) if reuse else ""
+            outbound = self._to_provider(ctx, lease, provider, client, notice, created) if self.forwarding else None
+            plan(record, None if lease.provider_opted_out else outbound, self.settings.max_body_length, lease.lease_id)
+
         lease, created = acquire_lease(
-            self.store, provider.provider_id, client, pair, ctx.now, ttl, record, self.protection.cool_off, reused.append
+            self.store, provider.provider_id, client, pair, ctx.now, ttl, record, self.protection.cool_off, reused.append, planned
         )
         if lease is None:
             return self._pool_exhausted(ctx, provider, client)
+        ctx.claim = record
         if lease.provider_opted_out:
             self._finish(sms.message_sid, "blocked", [])
             ctx.audit(
@@ -196,16 +214,15 @@ class SmsRouter:
                 pool_number=mask_phone(lease.pool_number),
                 lease_id=lease.lease_id,
             )
-        prefix = self.protection.reuse_notice(ctx, reused, provider, client) + self._prefix(client.name, created)
-        outbound = OutboundSms(from_number=lease.pool_number, to_phone=provider.phone, body=prefix + sms.body, media_urls=sms.media_urls)
+        outbound = self._to_provider(ctx, lease, provider, client, self.protection.reuse_notice(ctx, reused, provider, client), created)
         # a transient failure parks this exact body (prefix included) and the lease stays
         return self._forward(ctx, outbound, "client_to_provider", provider, client, lease)
 
-    def _prefix(self, client_name: str, new_lease: bool) -> str:
+    def _to_provider(self, ctx: _Context, lease: Lease, provider: Provider, client: Client, notice: str, new_lease: bool) -> OutboundSms:
+        """A client's message as forwarded to the provider (name prefix per policy)."""
         policy = self.settings.prefix_policy
-        if policy == "always" or (policy == "first" and new_lease):
-            return f"From {client_name}: "
-        return ""
+        prefix = f"From {client.name}: " if policy == "always" or (policy == "first" and new_lease) else ""
+        return OutboundSms(lease.pool_number, provider.phone, notice + prefix + ctx.sms.body, list(ctx.sms.media_urls))
 
     def _keyword(
         self, ctx: _Context, keyword: Keyword, party: Party, provider: Provider, lease: Lease | None, client_id: str | None
@@ -278,11 +295,16 @@ class SmsRouter:
         if stopped := self.protection.guard(self, ctx, provider, slot.client_id, "provider_to_client", (provider.reserved_number,)):
             return stopped
         record = self._record(ctx, "provider_to_client", provider.provider_id, slot.client_id)
+        reply = (
+            OutboundSms(provider.reserved_number, slot.client_phone, sms.body, list(sms.media_urls)) if provider.reserved_number else None
+        )
+        plan(record, reply if self.forwarding else None, self.settings.max_body_length, slot.lease_id)  # masking.messaging.parts
         try:
             lease = self.store.touch_lease(slot, ctx.stamp, int((ctx.now + self.ttl).timestamp()), record)
         except LeaseConflict:
             return self._expired(ctx, provider, slot)
-        if not provider.reserved_number:
+        ctx.claim = record
+        if reply is None:
             self._finish(sms.message_sid, "undeliverable", [])
             ctx.audit(
                 "Provider without reserved number",
@@ -294,8 +316,7 @@ class SmsRouter:
             )
             return RouteResult(outcome="undeliverable", direction="provider_to_client")
         client = Client(client_id=lease.client_id, name=lease.client_name, phone=lease.client_phone)
-        outbound = OutboundSms(from_number=provider.reserved_number, to_phone=lease.client_phone, body=sms.body, media_urls=sms.media_urls)
-        return self._forward(ctx, outbound, "provider_to_client", provider, client, lease)
+        return self._forward(ctx, replace(reply, to_phone=lease.client_phone), "provider_to_client", provider, client, lease)
 
     def _expired(self, ctx: _Context, provider: Provider, slot: Lease | None) -> RouteResult:
         self.store.claim_message(
@@ -326,29 +347,25 @@ class SmsRouter:
     def _forward(
         self, ctx: _Context, outbound: OutboundSms, direction: str, provider: Provider, client: Client, lease: Lease | None
     ) -> RouteResult:
-        sms = ctx.sms
-        if not outbound.body.strip() and not outbound.media_urls:
+        sms, lease_id = ctx.sms, lease.lease_id if lease else None
+        pieces = outbound_parts(outbound, self.settings.max_body_length)
+        if not pieces:
             self._finish(sms.message_sid, "empty", [])
             ctx.audit(
                 "Empty message", "Nothing to forward: no body and no media", "Messaging", "Warning", provider.provider_id, client.client_id
             )
             return RouteResult(outcome="empty", direction=direction)
-        pieces = [
-            OutboundSms(outbound.from_number, outbound.to_phone, part, outbound.media_urls if index == 0 else [])
-            for index, part in enumerate(split_body(outbound.body, self.settings.max_body_length))
-        ]
         sent: list[SentSms] = []
         forwarded: list[ForwardedPart] = []
         started = time.monotonic()
         try:
-            for piece in pieces:
+            for index, piece in enumerate(pieces):
                 if forwarded and self.forwarding and time.monotonic() - started > self.forwarding.settings.hot_path_budget_seconds:
                     raise SendError("webhook time budget used: the remaining parts are parked", transport=True)
-                sent.append(self.gateway.send_sms(piece, ctx.status_callback))
+                sent.append(self.gateway.send_sms(piece, part_callback(ctx.status_callback, index)))
                 forwarded.append(ForwardedPart(sent[-1].sid, piece.from_number, piece.to_phone, piece.body, list(piece.media_urls)))
         except SendError as error:
             if error.transient and self.forwarding is not None:
-                lease_id = lease.lease_id if lease else None
                 parked = ParkedForward.start(sms, ctx.stamp, ctx.status_callback, direction, provider, client, lease_id, pieces, forwarded)
                 ctx.records.extend(self.forwarding.after_failure(replace(parked, ambiguous=error.ambiguous), error))
                 return RouteResult(outcome="parked", direction=direction, sent=sent, lease_id=lease_id)
@@ -356,9 +373,10 @@ class SmsRouter:
         count("MessagesForwarded")
         if len(pieces) > 1:
             count("MessagesSplit")
-        self._finish(sms.message_sid, "forwarded", forwarded)
-        records = self._message_records(ctx, outbound, direction, provider, client, lease, sent)
-        return RouteResult(outcome="forwarded", direction=direction, sent=sent, records=records, lease_id=lease.lease_id if lease else None)
+        if ctx.settle or not planned_matches(ctx.claim, pieces):  # planned on the claim: nothing to write after the send
+            self._finish(sms.message_sid, "forwarded", forwarded)
+        records = rows.forwarded(sms, outbound, direction, provider.provider_id, client.client_id, lease_id, sent, ctx.stamp)
+        return RouteResult(outcome="forwarded", direction=direction, sent=sent, records=records, lease_id=lease_id)
 
     def _send_failed(
         self, ctx: _Context, error: SendError, sent: list[ForwardedPart], direction: str, provider: Provider, client: Client
@@ -400,9 +418,8 @@ class SmsRouter:
         self.store.add_sent_part(ctx.sms.message_sid, ForwardedPart(sent.sid, from_number, to_phone, text, kind="system"))
 
     def _finish(self, message_sid: str, outcome: str, parts: list[ForwardedPart]) -> None:
-        """Records how a claimed message ended and what was sent under which SID. When
-        something was sent, a store failure here is logged, not raised: a 500 now would
-        make Twilio's fallback replay send the message a second time."""
+        """Records how a claimed message ended and what was sent under which SID; a store
+        failure after a send is logged, not raised (a 500 would have it replayed)."""
         try:
             self.store.set_message_outcome(message_sid, outcome, parts)
         except Exception:
@@ -426,19 +443,6 @@ class SmsRouter:
             media_urls=list(ctx.sms.media_urls),
             claim_token=ctx.claim_token,
         )
-
-    def _message_records(
-        self,
-        ctx: _Context,
-        outbound: OutboundSms,
-        direction: str,
-        provider: Provider,
-        client: Client,
-        lease: Lease | None,
-        sent: list[SentSms],
-    ) -> list[MirrorRecord]:
-        lease_id = lease.lease_id if lease else None
-        return rows.forwarded(ctx.sms, outbound, direction, provider.provider_id, client.client_id, lease_id, sent, ctx.stamp)
 
 
 def sms_keyword(ctx: _Context) -> str:

@@ -9,7 +9,6 @@ this client's.
 from __future__ import annotations
 
 from dataclasses import asdict
-from decimal import Decimal
 from typing import Any
 
 from masking.core.errors import LeaseConflict, StoreBusy
@@ -305,19 +304,8 @@ class DynamoRoutingStore(DynamoForwardParts, MessageClaims):
             ]
         )
 
-    def get_message(self, message_sid: str) -> MessageRecord | None:
-        response = self.client.get_item(TableName=self.table_name, Key=message_key(message_sid), ConsistentRead=True)
-        item = response.get("Item")
-        if not item:
-            return None
-        record = build_record(MessageRecord, from_item(item))
-        record.delivery = {
-            sid: {k: int(v) if isinstance(v, Decimal) else v for k, v in entry.items()} for sid, entry in record.delivery.items()
-        }
-        return record
-
     def record_delivery(self, update: DeliveryUpdate) -> bool:
-        entry = {"status": update.status, "rank": update.rank, "error_code": update.error_code, "at": update.at}
+        entry = update.entry()
         return self._update_if(
             message_key(update.message_sid),
             UpdateExpression="SET delivery.#sid = :entry",
@@ -327,14 +315,18 @@ class DynamoRoutingStore(DynamoForwardParts, MessageClaims):
         )
 
     # ---- delivery failures (status callbacks, the timed resend, owner alerts)
-    def claim_resend(self, message_sid: str, outbound_sid: str) -> bool:
-        """Marks ``outbound_sid`` as resent, once, and only if it was a first attempt."""
+    def claim_resend(self, message_sid: str, part: ForwardedPart) -> bool:
+        """Marks ``part`` as resent, once, and only if it was a first attempt; records it
+        under its SID when only the plan had it (a part the webhook sent: ``messaging.parts``)."""
         return self._update_if(
             message_key(message_sid),
-            UpdateExpression="SET resends.#sid = :pending",
-            ConditionExpression="attribute_exists(pk) AND forwarded.#sid.attempt = :one AND attribute_not_exists(resends.#sid)",
-            ExpressionAttributeNames={"#sid": outbound_sid},
-            ExpressionAttributeValues={":pending": {"S": "pending"}, ":one": {"N": "1"}},
+            UpdateExpression="SET resends.#sid = :pending, forwarded.#sid = if_not_exists(forwarded.#sid, :part)",
+            ConditionExpression=(
+                "attribute_exists(pk) AND attribute_not_exists(resends.#sid)"
+                " AND (attribute_not_exists(forwarded.#sid) OR forwarded.#sid.attempt = :one)"
+            ),
+            ExpressionAttributeNames={"#sid": part.sid},
+            ExpressionAttributeValues={":pending": {"S": "pending"}, ":one": {"N": "1"}, ":part": serializer.serialize(part.as_map())},
         )
 
     def start_resend(self, message_sid: str, outbound_sid: str) -> bool:

@@ -4,7 +4,7 @@
   this client still holds it (the pool number is free again), the ``LEASE#`` pointer and
   the client's ``LEASEOF#`` pointer;
 - message bodies: every ``MSG#`` item of the person keeps its idempotency role but loses
-  ``body``, ``media_urls`` and ``forwarded`` (which holds phones and bodies). MSG items
+  ``body``, ``media_urls``, ``forwarded`` and ``planned`` (which hold phones and bodies). MSG items
   are not indexed by person, so this is the table's one Scan (admin only, rare, bounded by
   the 30-day TTL of MSG items);
 - calls: every inbound-call answer (``VOICE#``, whose TwiML names the dialed phone) and
@@ -122,7 +122,7 @@ class DynamoErasure:
             lambda: self.table.client.update_item(
                 TableName=self.table.table_name,
                 Key=message_key(message_sid),
-                UpdateExpression="REMOVE body, media_urls, forwarded SET erased_at = :at",
+                UpdateExpression="REMOVE body, media_urls, forwarded, planned SET erased_at = :at",
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeValues={":at": {"S": at}},
             )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
-from masking.core.errors import ClaimInProgress, DuplicateCall, DuplicateMessage, LeaseConflict
+from masking.core.errors import DuplicateCall, LeaseConflict
 from masking.core.models import (
     CallRecord,
     CallSession,
@@ -29,8 +29,8 @@ from masking.core.models import (
     PoolView,
     Provider,
     StatusChange,
-    stale_claim,
 )
+from masking.store.claims import take_over, unconfirmed
 from masking.store.forwarding import MemoryForwardParts
 
 
@@ -102,14 +102,14 @@ class MemoryRoutingStore(MemoryForwardParts):
 
     def _check_claim(self, record: MessageRecord) -> None:
         """What the DynamoDB store's claim condition and ``_message_taken`` decide: new, or
-        this invocation's own claim, or a stale unfinished claim (taken over) may proceed."""
+        this invocation's own claim, or a stale unfinished claim (taken over) may proceed;
+        a taken-over planned forward raises ``UnconfirmedForward``."""
         existing = self.messages.get(record.message_sid)
         if existing is None or (existing.claim_token and existing.claim_token == record.claim_token):
             return
-        if existing.outcome != "received":
-            raise DuplicateMessage(record.message_sid)
-        if not stale_claim(existing, record):
-            raise ClaimInProgress(record.message_sid)
+        take_over(existing, record)
+        existing.claim_token = record.claim_token
+        unconfirmed(replace(existing))
 
     def _touch_unlocked(self, lease: Lease, last_activity_at: str, expires_at: int) -> Lease:
         """Extends the lease (pair and slot) if it is still this client's; call under the lock."""
@@ -219,22 +219,18 @@ class MemoryRoutingStore(MemoryForwardParts):
             current = record.delivery.get(update.outbound_sid)
             if current is not None and int(current["rank"]) >= update.rank:  # type: ignore[call-overload]
                 return False
-            record.delivery[update.outbound_sid] = {
-                "status": update.status,
-                "rank": update.rank,
-                "error_code": update.error_code,
-                "at": update.at,
-            }
+            record.delivery[update.outbound_sid] = update.entry()
             return True
 
     # ---- delivery failures
-    def claim_resend(self, message_sid: str, outbound_sid: str) -> bool:
+    def claim_resend(self, message_sid: str, part: ForwardedPart) -> bool:
         with self._lock:
             record = self.messages.get(message_sid)
-            part = record.forwarded.get(outbound_sid) if record else None
-            if record is None or part is None or int(part.get("attempt", 1)) != 1 or outbound_sid in record.resends:
+            known = record.forwarded.get(part.sid) if record else None
+            if record is None or (known is not None and int(known.get("attempt", 1)) != 1) or part.sid in record.resends:
                 return False
-            record.resends[outbound_sid] = "pending"
+            record.forwarded.setdefault(part.sid, part.as_map())
+            record.resends[part.sid] = "pending"
             return True
 
     def start_resend(self, message_sid: str, outbound_sid: str) -> bool:
