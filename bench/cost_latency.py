@@ -50,10 +50,13 @@ STATUS_CALLBACKS = 2  # Twilio posts "sent" and "delivered" for a forwarded SMS
 REFERENCE_MESSAGES_A_MONTH = 34 * 25 * 5 * 30
 
 # The steady-state webhook's DynamoDB calls, by kind (bench/calls_per_message.py and the README):
-# 2 BatchGetItem (3 and 2 items), 1 TransactWriteItems (MSG claim + 2 lease items), and, when
-# measured at 4 calls, 1 UpdateItem of the message record.
+# 2 BatchGetItem (3 and 2 items), 1 TransactWriteItems (MSG claim with the planned parts + 2
+# lease items), and, when measured at 4 calls (before issue 19), 1 UpdateItem of the message
+# record. A write unit covers 1 KB: the claim carries the inbound body and the planned parts
+# (the body again, with any prefix), so it stays in one unit up to about 250 characters;
+# a 1,600-character body makes it 4 units (8 in the transaction).
 READ_UNITS_PER_BATCH_GET = {1: 3, 2: 2}  # items read, each under 4 KB, strongly consistent
-WRITE_UNITS_PER_TRANSACTION = 2 * 3  # 3 items, twice the units inside a transaction
+WRITE_UNITS_PER_TRANSACTION = 2 * 3  # 3 items of at most 1 KB, twice the units inside a transaction
 WRITE_UNITS_PER_UPDATE = 1
 
 TARGETS: dict[str, Target] = {

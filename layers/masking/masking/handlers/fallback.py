@@ -16,10 +16,15 @@ consumer checks the signature and routes the message through the same ``SmsRoute
   assumed it: https://github.com/twilio/twilio-node/pull/160), so the signature is
   checked against the fallback URL first, then against the primary URL; the metric
   ``FallbackSignedForPrimaryUrl`` counts the second case.
-- Idempotent on MessageSid: the router's claim. A message the primary webhook already
-  handled is a duplicate (nothing sent twice); one the primary claimed and then died on is
-  taken over once the claim is stale (``STALE_CLAIM_SECONDS``); a fresh one raises
-  ``ClaimInProgress`` and the record is retried after the queue's visibility timeout.
+- Idempotent on MessageSid: the router's claim. A message the primary webhook finished is
+  a duplicate (nothing sent twice); one the primary claimed and then died on is taken over
+  once the claim is stale (``STALE_CLAIM_SECONDS``); a fresh one raises
+  ``ClaimInProgress`` and the record is retried after the queue's visibility timeout. The
+  primary writes nothing after a successful send (``masking.messaging.parts``): its claim
+  holds the planned parts, so "finished" means every part was named by a status callback;
+  otherwise the stale claim's planned parts are delivered, each looked up in Twilio first
+  (``ForwardWorker.resume``). The replay itself records the outcome after its send (the
+  request carries ``ErrorUrl``), so an SQS redelivery of it is a duplicate at once.
 - A record that fails for another reason is reported in ``batchItemFailures``: SQS
   delivers it again, and after ``maxReceiveCount`` it lands in the DLQ (alarmed).
 """

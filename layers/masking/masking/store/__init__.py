@@ -22,8 +22,10 @@ CLIENT#<id>                LEASEOF#<provider>    a client's leases (new phone or
 CLIENTPHONE#<e164>         CLIENTPHONE           the client, by real phone
 CLIENTEXT#<external id>    CLIENTEXT             client id by external id (Time To Pet)
 LEASE#<lease id>           LEASE                 (provider, client) of a lease id
-MSG#<MessageSid>           MSG                   idempotency + what was forwarded (TTL);
-                                                 claim_token: who claimed it (claims.py)
+MSG#<MessageSid>           MSG                   idempotency + the parts planned with the
+                                                 claim + what was sent and its statuses
+                                                 (TTL); claim_token: who claimed it
+                                                 (claims.py, messaging/parts.py)
 MSG#<MessageSid>           PART#<index>          a parked forward's part: sending / sent /
                                                  failed, the attempt holding it (TTL)
 OUTBOXSPILL                <time>#<uuid>         mirror records SQS refused, until the
