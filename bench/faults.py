@@ -144,7 +144,8 @@ def run(
     faults_off: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     quiet_logs()
-    from masking.adapters.aws_queues import MemoryOwnerAlerts, SqsOutbox
+    from masking.adapters.aws_queues import SqsOutbox
+    from masking.adapters.memory import MemoryOwnerAlerts
     from masking.core.models import Client
     from masking.core.settings import ForwardSettings
     from masking.handlers.sms import handle_sms_webhook

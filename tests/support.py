@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from local.apigw import signed_twilio_event
-from masking.adapters.aws_queues import MemoryForwardQueue, MemoryOwnerAlerts, MemoryRetryQueue
+from masking.adapters.memory import MemoryForwardQueue, MemoryOutbox, MemoryOwnerAlerts, MemoryRetryQueue
 from masking.adapters.secrets import TwilioCredentials
 from masking.adapters.twilio_gateway import TwilioGateway
 from masking.adapters.twilio_sandbox import SandboxHttpClient
@@ -20,7 +20,6 @@ from masking.core.settings import DeliverySettings, ForwardSettings, InventorySe
 from masking.messaging.failures import FailureHandler
 from masking.messaging.forwarding import ForwardWorker
 from masking.messaging.routing import SmsRouter
-from masking.mirror.outbox import MemoryOutbox
 from masking.store.admin import DynamoAdminStore
 from masking.wiring import SmsServices
 

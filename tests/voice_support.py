@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from local.apigw import api_gateway_event
+from masking.adapters.memory import MemoryOutbox
 from masking.adapters.secrets import TwilioCredentials
 from masking.adapters.twilio_gateway import TwilioGateway
 from masking.adapters.twilio_recordings import SandboxRecordings, TwilioRecordingFetcher
@@ -21,7 +22,7 @@ from masking.core.ports import CallStore
 from masking.core.settings import InventorySettings, RoutingSettings, TwilioSettings, VoiceSettings
 from masking.handlers.voice import handle_bridge_webhook, handle_call_status_webhook, handle_voice_webhook
 from masking.handlers.voicemail import handle_recording_link, handle_voicemail_webhook, handle_whisper_webhook
-from masking.mirror.outbox import MemoryOutbox, MirrorRecord
+from masking.mirror.outbox import MirrorRecord
 from masking.voice.click_to_call import start_call
 from masking.voice.routing import VoiceRouter
 from masking.voice.twiml import RECORDING_LINK_PATH, VOICEMAIL_PATH, WHISPER_PATH

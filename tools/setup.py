@@ -38,6 +38,7 @@ import tools.stack_env  # noqa: F401  (puts the layer on sys.path before masking
 
 # isort: on
 from masking.adapters.aws_queues import SqsOutbox
+from masking.adapters.memory import MemoryOutbox
 from masking.adapters.twilio_gateway import TwilioGateway
 from masking.adapters.twilio_numbers_admin import (
     IncomingNumber,
@@ -62,7 +63,7 @@ from masking.core.observability import mask_phone
 from masking.core.phones import InvalidPhoneNumber, normalize_e164
 from masking.core.ports import SendError
 from masking.core.settings import InventorySettings, RoutingSettings, TwilioSettings
-from masking.mirror.outbox import MemoryOutbox, Outbox
+from masking.mirror.outbox import Outbox
 from masking.store.admin import DynamoAdminStore
 from tools.stack_env import ROOT, SetupError, Stack, env_first, read_parameter, read_stack, secret_names
 

@@ -2,6 +2,9 @@
 (POST /twilio/sms/status/{ref}, and the old /twilio/sms/status?ref=). Handlers live in masking.handlers.sms,
 routing in masking.messaging.routing."""
 
+import masking.handlers.init  # first: boto3, twilio and Powertools, then gc.freeze()
+
+# isort: split
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -14,7 +14,7 @@ import pytest
 
 from local.airtable_standin import DEFAULT_URL, AirtableStandin, apply_mirror_schema
 from local.backends import SECRETS_PATH
-from masking.adapters.aws_queues import MemoryOwnerAlerts
+from masking.adapters.memory import MemoryOwnerAlerts
 from masking.core.models import Lifecycle, NumberRecord, NumberStatus
 from tests.support import BASE, Admin, FakeLambdaContext, load_handler
 

@@ -388,7 +388,7 @@ def lease_now():
 def test_the_scheduled_doctor_alerts_the_owner_once_per_new_finding(account):
     from twilio.rest import Client
 
-    from masking.adapters.aws_queues import MemoryOwnerAlerts
+    from masking.adapters.memory import MemoryOwnerAlerts
     from masking.admin.doctor import run_scheduled_doctor
 
     run_setup(account, "--from-proxy", PROXY, "--apply")

@@ -1,11 +1,13 @@
 """Shared package of the masking service (the Lambda layer). Read it by capability:
 
 - ``core``: the domain's own words. ``models`` (records), ``errors``, ``phones``,
-  ``settings`` (frozen dataclasses per concern), ``observability`` (logger, metrics, phone
+  ``settings`` (frozen dataclasses per concern; the voice and admin ones in
+  ``operator_settings``), ``observability`` (logger, metrics, phone
   masking), ``ports`` (the store, Twilio and queue interfaces; no AWS, no twilio import)
   and ``leases`` (pool-number allocation).
 - ``messaging``: SMS. ``routing`` (``SmsRouter``: where an inbound SMS goes; start here),
-  ``text`` (keywords, replies, long bodies), ``delivery`` (status callbacks),
+  ``text`` (keywords, replies, long bodies), ``parts`` (a forward's parts, planned on its
+  claim and named by their status callbacks), ``delivery`` (status callbacks),
   ``failures`` (the one timed resend, provider and owner alerts).
 - ``voice``: calls, shaped like SMS. ``routing`` (``VoiceRouter``), ``twiml``,
   ``click_to_call`` (ring the provider, then bridge to the client).
@@ -17,7 +19,8 @@
 - ``store``: the system of record. ``dynamo``, ``admin``, ``calls`` on DynamoDB (``items``
   builds every key; the table layout is in the package docstring) and ``memory`` twins.
 - ``adapters``: the outside world behind the ports. ``twilio_gateway``,
-  ``twilio_sandbox`` (records instead of sending), ``aws_queues`` (SQS, SNS), ``secrets``.
+  ``twilio_sandbox`` (records instead of sending), ``aws_queues`` (SQS, SNS), ``secrets``,
+  ``memory`` (in-memory queues and outbox).
 - ``handlers``: API Gateway and EventBridge events in, answers out. ``twilio_request``
   (the one signature check every Twilio route makes), ``sms``, ``voice``, ``admin_api``
   and ``admin_input``, ``schedules``.

@@ -6,7 +6,8 @@ every Twilio request goes to ``sandbox_http_client()``, which records it (the lo
 shows what it recorded). The DynamoDB and SQS adapters (boto3) are imported with this
 module, so a container pays for them at init, not on its first request; the twilio REST
 client is imported where the SMS gateway is built (the voice webhook never needs it), and
-``functions/intercept`` imports it at init itself.
+``functions/intercept`` imports it at init itself. The call store (voice and admin only)
+is imported where it is built; ``functions/call_connect`` imports it at init itself.
 """
 
 from __future__ import annotations
@@ -25,13 +26,10 @@ from masking.core.settings import (
     get_aws_settings,
     get_delivery_settings,
     get_forward_settings,
-    get_inventory_settings,
     get_routing_settings,
     get_twilio_settings,
-    get_voice_settings,
 )
 from masking.mirror.outbox import Outbox
-from masking.store.calls import DynamoCallStore
 from masking.store.dynamo import DynamoRoutingStore
 from masking.store.spill import DynamoOutboxSpill
 
@@ -138,7 +136,9 @@ def get_sms_services() -> SmsServices:
 
 @lru_cache(maxsize=1)
 def get_voice_services() -> VoiceServices:
+    from masking.core.operator_settings import get_voice_settings
     from masking.core.privacy_settings import get_privacy_settings
+    from masking.store.calls import DynamoCallStore
     from masking.voice.routing import VoiceRouter
 
     unverified = get_privacy_settings().unverified_caller
@@ -169,6 +169,7 @@ def get_admin_context() -> AdminContext:
     """A fresh context per admin request or schedule run (its mirror records are that
     request's); the adapters under it are built once per container."""
     from masking.admin.context import AdminContext
+    from masking.core.operator_settings import get_inventory_settings
 
     return AdminContext(
         store=_admin_store(get_aws_settings().table_name),
@@ -182,6 +183,8 @@ def get_admin_context() -> AdminContext:
 @lru_cache(maxsize=1)
 def _admin_store(table_name: str) -> DynamoCallStore:
     """The admin flows' store; a call store too, for click-to-call (``POST /calls``)."""
+    from masking.store.calls import DynamoCallStore
+
     return DynamoCallStore(table_name)
 
 

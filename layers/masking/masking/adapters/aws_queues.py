@@ -8,8 +8,8 @@
 - ``SqsRetryQueue``: the one timed resend (``masking.core.ports.RetryQueue``);
 - ``SqsForwardQueue``: forwards parked after a transient Twilio failure, and their DLQ
   (``masking.core.ports.ForwardQueue``);
-- ``SnsOwnerAlerts``: the owner topic (``masking.core.ports.OwnerAlerts``);
-and their in-memory twins for tests and benchmarks. Clients are created on first use.
+- ``SnsOwnerAlerts``: the owner topic (``masking.core.ports.OwnerAlerts``).
+Their in-memory twins are in ``masking.adapters.memory``. Clients are created on first use.
 """
 
 from __future__ import annotations
@@ -17,20 +17,19 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from masking.adapters.aws_client import aws_client
 from masking.core.observability import count, logger
-from masking.messaging.failures import Resend
 from masking.mirror.outbox import MirrorRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
 
+    from masking.messaging.failures import Resend  # the failure path: not imported with the webhook
     from masking.messaging.forwarding import ParkedForward
 else:
     SNSClient = SQSClient = Any
@@ -175,41 +174,3 @@ class SnsOwnerAlerts:
         if self._client is None:
             self._client = aws_client("sns")
         self._client.publish(TopicArn=self.topic_arn, Subject=subject, Message=message)
-
-
-@dataclass
-class MemoryRetryQueue:
-    scheduled: list[Resend] = field(default_factory=list)
-
-    def schedule(self, resend: Resend) -> None:
-        self.scheduled.append(resend)
-
-
-@dataclass
-class MemoryOwnerAlerts:
-    published: list[tuple[str, str]] = field(default_factory=list)
-
-    def publish(self, subject: str, message: str) -> None:
-        self.published.append((subject, message))
-
-
-@dataclass
-class MemoryForwardQueue:
-    """Parked forwards in memory, each with the delay it was parked for."""
-
-    parked: list[tuple[ParkedForward, int]] = field(default_factory=list)
-    dead: list[ParkedForward] = field(default_factory=list)
-
-    def park(self, forward: ParkedForward, delay_seconds: int) -> None:
-        self.parked.append((forward, delay_seconds))
-
-    def dead_letter(self, forward: ParkedForward) -> None:
-        self.dead.append(forward)
-
-    def take(self) -> list[ParkedForward]:
-        """Everything parked so far (a copy through JSON, as SQS would carry it)."""
-        from masking.messaging.forwarding import ParkedForward
-
-        taken = [ParkedForward.from_json(forward.to_json()) for forward, _ in self.parked]
-        self.parked.clear()
-        return taken

@@ -10,9 +10,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from masking.core.models import (
     CallRecord,
@@ -109,8 +108,9 @@ class SendError(Exception):
 TwilioError = SendError
 
 
-@dataclass(frozen=True, slots=True)
-class PartClaim:
+# Two immutable answers as NamedTuples: a frozen dataclass costs about six times as much to
+# define, and this module is imported with every webhook (bench/cold_import.py).
+class PartClaim(NamedTuple):
     """The answer to claiming one part of a parked forward (``RoutingStore.claim_forward_part``).
 
     ``status``: ``claimed`` (this caller sends it), ``sent`` (sent before: ``part`` says
@@ -124,8 +124,7 @@ class PartClaim:
     part: ForwardedPart | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PurchasedNumber:
+class PurchasedNumber(NamedTuple):
     number: str  # E.164
     sid: str  # PN...
 

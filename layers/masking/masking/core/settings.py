@@ -15,7 +15,7 @@ import os
 import re
 from dataclasses import dataclass, fields
 from functools import lru_cache
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 PrefixPolicy = Literal["first", "always", "never"]
 Transport = Literal["twilio", "sandbox"]
@@ -85,24 +85,6 @@ class TwilioSettings:
         object.__setattr__(self, "public_base_url", base)
 
 
-@dataclass(frozen=True, slots=True)
-class InventorySettings:
-    """Buying and attaching numbers."""
-
-    preferred_area_codes: tuple[str, ...] = ("303", "720")
-    verification_phone: str = ""  # where the verification SMS of a new number goes
-
-    def __post_init__(self) -> None:
-        codes = self.preferred_area_codes
-        if isinstance(codes, str):
-            codes = tuple(code.strip() for code in codes.split(",") if code.strip())
-            object.__setattr__(self, "preferred_area_codes", codes)
-        if not codes or not all(re.fullmatch(r"[2-9]\d\d", code) for code in codes):
-            raise SettingsError(f"PREFERRED_AREA_CODES must be comma-separated 3-digit area codes, not {self.preferred_area_codes!r}")
-        if self.verification_phone and not re.fullmatch(r"\+[1-9]\d{6,14}", self.verification_phone):
-            raise SettingsError("VERIFICATION_PHONE must be an E.164 number like +13035550100")
-
-
 # Twilio error codes worth one more try after 10 minutes: queue overflow, unreachable
 # handset, unknown error, missing segment, carrier congestion, A2P rate limits. Every
 # other code (30005 unknown handset, 30006 landline, 30007 filtered...) is permanent.
@@ -159,28 +141,6 @@ class ForwardSettings:
             raise SettingsError("FORWARD_RETRY_DELAYS needs at least one delay, none negative")
 
 
-@dataclass(frozen=True, slots=True)
-class ScheduleSettings:
-    """The pool monitor and standby keeper (EventBridge schedules)."""
-
-    utilization_threshold: float = 0.87
-    purchase_cooldown_hours: float = 72
-    webhook_base_url: str = ""  # the API's public base URL, for numbers bought by a schedule
-
-    def __post_init__(self) -> None:
-        if not 0 < float(self.utilization_threshold) <= 1:
-            raise SettingsError("POOL_UTILIZATION_THRESHOLD must be more than 0 and at most 1")
-        if float(self.purchase_cooldown_hours) < 0:
-            raise SettingsError("POOL_PURCHASE_COOLDOWN_HOURS must be >= 0")
-        base = self.webhook_base_url.strip().rstrip("/")
-        if base and not base.startswith(("https://", "http://")):
-            raise SettingsError("WEBHOOK_BASE_URL must start with https://")
-        object.__setattr__(self, "webhook_base_url", base)
-
-
-RECORDING_MODE = "record-from-answer-dual"  # both legs, from when the client answers, one channel each
-
-
 def _flag(name: str, raw: Any) -> bool:
     if isinstance(raw, bool):
         return raw
@@ -198,47 +158,6 @@ def _whole(name: str, raw: Any, low: int, high: int) -> int:
     if not low <= value <= high:
         raise SettingsError(f"{name} must be from {low} to {high}, not {value}")
     return value
-
-
-@dataclass(frozen=True, slots=True)
-class VoiceSettings:
-    """Calls: click-to-call rate limit, recording (off by default), whisper and voicemail."""
-
-    calls_per_provider_per_hour: int = 10
-    record_calls: bool = False
-    whisper: bool = True  # the provider hears "Call from <client>" and presses 1 to accept
-    dial_timeout: int = 20  # seconds <Dial> rings (Twilio: min 5, max 600, default 30)
-    voicemail: bool = True  # no answer / declined: our own masked voicemail
-    voicemail_max_seconds: int = 120  # <Record maxLength>; at most 300 so the link page stays small
-    voicemail_transcribe: bool = False
-    recording_link_hours: int = 72  # how long the voicemail link in the provider's SMS works
-
-    def __post_init__(self) -> None:
-        raw_limit: Any = self.calls_per_provider_per_hour
-        try:
-            limit = int(str(raw_limit).strip())
-        except ValueError:
-            raise SettingsError(f"CALLS_PER_PROVIDER_PER_HOUR must be a whole number, not {raw_limit!r}") from None
-        if not 1 <= limit <= 10_000:
-            raise SettingsError(f"CALLS_PER_PROVIDER_PER_HOUR must be from 1 to 10000, not {limit}")
-        object.__setattr__(self, "calls_per_provider_per_hour", limit)
-        raw_record: Any = self.record_calls
-        if isinstance(raw_record, str):
-            word = raw_record.strip().lower()
-            if word not in ("true", "false", "1", "0", "yes", "no"):
-                raise SettingsError(f"RECORD_CALLS must be true or false, not {raw_record!r}")
-            object.__setattr__(self, "record_calls", word in ("true", "1", "yes"))
-        object.__setattr__(self, "whisper", _flag("WHISPER", self.whisper))
-        object.__setattr__(self, "voicemail", _flag("VOICEMAIL", self.voicemail))
-        object.__setattr__(self, "voicemail_transcribe", _flag("VOICEMAIL_TRANSCRIBE", self.voicemail_transcribe))
-        object.__setattr__(self, "dial_timeout", _whole("DIAL_TIMEOUT_SECONDS", self.dial_timeout, 5, 600))
-        object.__setattr__(self, "voicemail_max_seconds", _whole("VOICEMAIL_MAX_SECONDS", self.voicemail_max_seconds, 5, 300))
-        object.__setattr__(self, "recording_link_hours", _whole("RECORDING_LINK_HOURS", self.recording_link_hours, 1, 720))
-
-    @property
-    def dial_record(self) -> str | None:
-        """The ``record`` attribute of a bridging ``<Dial>``."""
-        return RECORDING_MODE if self.record_calls else None
 
 
 def _from_env[T](cls: type[T], *, skip: tuple[str, ...] = (), prefix: str = "", **renamed: str) -> T:
@@ -291,43 +210,49 @@ def get_forward_settings() -> ForwardSettings:
 
 
 @lru_cache(maxsize=1)
-def get_inventory_settings() -> InventorySettings:
-    return _from_env(InventorySettings)
-
-
-@lru_cache(maxsize=1)
 def get_delivery_settings() -> DeliverySettings:
     return _from_env(DeliverySettings)
 
 
-@lru_cache(maxsize=1)
-def get_schedule_settings() -> ScheduleSettings:
-    settings = _from_env(
-        ScheduleSettings, utilization_threshold="POOL_UTILIZATION_THRESHOLD", purchase_cooldown_hours="POOL_PURCHASE_COOLDOWN_HOURS"
-    )
-    if not settings.webhook_base_url:  # a custom domain serves the webhooks too
-        settings = ScheduleSettings(settings.utilization_threshold, settings.purchase_cooldown_hours, get_twilio_settings().public_base_url)
-    return settings
-
-
-@lru_cache(maxsize=1)
-def get_voice_settings() -> VoiceSettings:
-    return _from_env(VoiceSettings, dial_timeout="DIAL_TIMEOUT_SECONDS")
-
-
 def clear_settings_cache() -> None:
-    getters = (
-        get_routing_settings,
-        get_aws_settings,
-        get_twilio_settings,
-        get_inventory_settings,
-        get_delivery_settings,
-        get_schedule_settings,
-        get_voice_settings,
-        get_forward_settings,
-    )
-    for getter in getters:
+    for getter in (get_routing_settings, get_aws_settings, get_twilio_settings, get_delivery_settings, get_forward_settings):
         getter.cache_clear()
+    from masking.core.operator_settings import clear_operator_settings_cache  # voice and admin: their own module
     from masking.core.privacy_settings import clear_privacy_settings_cache  # privacy: its own module
 
+    clear_operator_settings_cache()
     clear_privacy_settings_cache()
+
+
+# The voice and admin settings live in masking.core.operator_settings, which the SMS webhook
+# never imports (bench/cold_import.py); importing them from here still works.
+_OPERATOR_SETTINGS = frozenset(
+    {
+        "InventorySettings",
+        "ScheduleSettings",
+        "VoiceSettings",
+        "RECORDING_MODE",
+        "get_inventory_settings",
+        "get_schedule_settings",
+        "get_voice_settings",
+    }
+)
+
+if TYPE_CHECKING:
+    from masking.core.operator_settings import RECORDING_MODE as RECORDING_MODE
+    from masking.core.operator_settings import InventorySettings as InventorySettings
+    from masking.core.operator_settings import ScheduleSettings as ScheduleSettings
+    from masking.core.operator_settings import VoiceSettings as VoiceSettings
+    from masking.core.operator_settings import get_inventory_settings as get_inventory_settings
+    from masking.core.operator_settings import get_schedule_settings as get_schedule_settings
+    from masking.core.operator_settings import get_voice_settings as get_voice_settings
+else:
+
+    def __getattr__(name: str) -> Any:
+        """``from masking.core.settings import VoiceSettings`` and the like, on first use
+        (https://peps.python.org/pep-0562/)."""
+        if name not in _OPERATOR_SETTINGS:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from masking.core import operator_settings
+
+        return getattr(operator_settings, name)

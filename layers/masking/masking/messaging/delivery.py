@@ -16,12 +16,18 @@ provider and owner alerts). ``masking.handlers.sms`` is the webhook.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from masking.core.models import DeliveryUpdate
 from masking.core.observability import count, logger
 from masking.core.ports import RoutingStore
-from masking.messaging.failures import FAILED_STATUSES, FailureHandler
 from masking.mirror import rows
 from masking.mirror.outbox import MirrorRecord
+
+if TYPE_CHECKING:  # the failure path is imported where the services are built, not with the webhook
+    from masking.messaging.failures import FailureHandler
+
+FAILED_STATUSES = frozenset({"failed", "undelivered"})
 
 # How far along each Twilio message status is; a callback never moves a message back.
 SMS_STATUS_RANK = {

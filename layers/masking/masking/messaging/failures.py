@@ -32,7 +32,6 @@ from masking.mirror import rows
 from masking.mirror.outbox import MirrorRecord
 from masking.mirror.rows import audit_record
 
-FAILED_STATUSES = frozenset({"failed", "undelivered"})
 PROVIDER_ALERT = "Your message to {client} was not delivered (Twilio error {code})."
 OWNER_ALERT_SUBJECT = "Masking service: delivery failures"
 OWNER_ALERT = (

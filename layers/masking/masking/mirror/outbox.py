@@ -9,7 +9,6 @@ SendMessageBatch (``masking.adapters.aws_queues.SqsOutbox``).
 from __future__ import annotations
 
 import json
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
@@ -42,18 +41,6 @@ class MirrorRecord:
 
 class Outbox(Protocol):
     def publish(self, records: list[MirrorRecord]) -> None: ...
-
-
-@dataclass
-class MemoryOutbox:
-    records: list[MirrorRecord] = field(default_factory=list)
-    publishes: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def publish(self, records: list[MirrorRecord]) -> None:
-        with self._lock:
-            self.publishes += 1
-            self.records.extend(records)
 
 
 def publish_records(outbox: Outbox, records: list[MirrorRecord]) -> None:
