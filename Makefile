@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/masking/requirements.txt | sha1sum | cut -c1-12)
 PORT ?= 3000
 
-.PHONY: help venv test unit integration e2e lint local demo bench validate build clean airtable-schema setup doctor
+.PHONY: help venv test unit integration e2e lint local demo bench validate build build-host clean airtable-schema setup doctor
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed -E 's/:.*## /\t/'
@@ -51,6 +51,9 @@ validate:  ## sam validate --lint and cfn-lint
 
 build:  ## sam build with python3.13 on PATH
 	scripts/sam-tools build
+
+build-host:  ## sam build for this machine's CPU into .aws-sam/build-<arch> (bench/cold_import.py imports it)
+	scripts/sam-tools build-host
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,18 +1,27 @@
 """(a) Cold import: the intercept handler module vs ``import boto3, twilio.rest``.
 
 Each sample is a fresh interpreter (``python -I``, cwd = the function's dir, only the
-environment the template gives the function), timing the import statement alone with
-``perf_counter`` inside the child. Handler and baseline runs are interleaved, 21 each,
-after one untimed run of each; min, median and max are printed for both sides and for the
-ratio of each interleaved pair. One more handler run with ``-X importtime`` attributes the
-time to top-level packages (information).
+environment the template gives the function), timing the import statement alone inside
+the child: wall time (``perf_counter``, the target) and the child's CPU time
+(``process_time``: on a machine shared with other jobs it moves far less than wall time,
+so it is the figure to compare changes with). Handler and baseline runs are interleaved,
+21 each, after one untimed run of each; min, median and max are printed for both sides
+and for the ratio of each interleaved pair. One more handler run with ``-X importtime``
+attributes the time to top-level packages (information).
 
 Two trees are measured:
 - the development tree (the layer's source on ``sys.path``, the venv's packages);
 - the ``sam build`` artifacts, as Lambda runs them: ``python -I -S`` with only the
-  function's build folder and the layer's ``python/`` folder on ``sys.path`` (the baseline
-  imports boto3 and twilio from the layer too). Run ``make build`` first; the figures say
-  whether the artifacts carry compiled bytecode (``make build`` compiles it).
+  function's build folder, the layer's ``python/`` folder and boto3 on ``sys.path``, in
+  Lambda's order (/var/task, /opt/python, then /var/runtime, which holds the boto3 the
+  runtime provides: https://docs.aws.amazon.com/lambda/latest/dg/lambda-python.html; the
+  layer ships none). boto3 and its dependencies come from this venv, linked into
+  ``.aws-sam/runtime-boto3``. The template builds for arm64, which this machine may not
+  run: ``make build-host`` builds for this machine's CPU into ``.aws-sam/build-<arch>``
+  (``scripts/sam-tools build-host``), which is measured when present, else
+  ``.aws-sam/build`` when its CPU matches; otherwise the built figures are skipped, and
+  the output says why. The figures say whether the artifacts carry compiled bytecode
+  (both builds compile it).
 """
 
 from __future__ import annotations
@@ -28,7 +37,12 @@ from typing import Any
 from bench import FUNCTION_DIR, LAYER_DIR, Target, percentile, print_figures
 
 RUNS = 21
-BUILD_DIR = Path(__file__).resolve().parent.parent / ".aws-sam" / "build"
+SAM_DIR = Path(__file__).resolve().parent.parent / ".aws-sam"
+HOST_ARCH = {"aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
+BUILD_DIRS = (SAM_DIR / f"build-{HOST_ARCH}", SAM_DIR / "build")  # make build-host, make build
+RUNTIME_DIR = SAM_DIR / "runtime-boto3"  # stands in for Lambda's /var/runtime
+# what Lambda's Python runtime provides besides the standard library (boto3 and its dependencies)
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3")
 WATCHED = ("pyairtable", "aws_xray_sdk", "boto3", "twilio", "pydantic", "aws_lambda_powertools", "moto")
 
 TEMPLATE_ENV = {
@@ -50,18 +64,15 @@ TEMPLATE_ENV = {
 CHILD = """
 import json, sys, time
 sys.path[:0] = {paths!r}
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 {statement}
-elapsed = (time.perf_counter() - started) * 1000
-print(json.dumps({{"ms": elapsed, "modules": {{name: name in sys.modules for name in {watched!r}}}, "count": len(sys.modules)}}))
+elapsed, cpu = (time.perf_counter() - started) * 1000, (time.process_time() - cpu) * 1000
+modules = {{name: name in sys.modules for name in {watched!r}}}
+print(json.dumps({{"ms": elapsed, "cpu_ms": cpu, "modules": modules, "count": len(sys.modules)}}))
 """
 
 HANDLER = CHILD.format(paths=[str(FUNCTION_DIR), str(LAYER_DIR)], statement="import app", watched=WATCHED)
 BASELINE = CHILD.format(paths=[], statement="import boto3, twilio.rest", watched=WATCHED)
-BUILT_FUNCTION = BUILD_DIR / "InterceptFunction"
-BUILT_LAYER = BUILD_DIR / "SharedLayer" / "python"
-BUILT_HANDLER = CHILD.format(paths=[str(BUILT_FUNCTION), str(BUILT_LAYER)], statement="import app", watched=WATCHED)
-BUILT_BASELINE = CHILD.format(paths=[str(BUILT_LAYER)], statement="import boto3, twilio.rest", watched=WATCHED)
 
 TARGETS: dict[str, Target] = {
     "handler_import_median_ms": None,
@@ -72,6 +83,8 @@ TARGETS: dict[str, Target] = {
     "pair_ratio_min": None,
     "pair_ratio_median": ("<=", 1.15),
     "pair_ratio_max": None,
+    "cpu_ratio_of_medians": None,
+    "cpu_pair_ratio_min_median_max": None,
     "pyairtable_imported": ("==", False),
     "aws_xray_sdk_imported": None,
 }
@@ -118,6 +131,8 @@ def interleaved(handler: str, baseline: str, runs: int, *flags: str, cwd: Path =
     _sample(baseline, *flags, cwd=cwd)
     handler_ms: list[float] = []
     baseline_ms: list[float] = []
+    handler_cpu: list[float] = []
+    baseline_cpu: list[float] = []
     seen = dict.fromkeys(WATCHED, False)
     module_counts: list[int] = []
     for index in range(runs):
@@ -126,12 +141,15 @@ def interleaved(handler: str, baseline: str, runs: int, *flags: str, cwd: Path =
             sample = _sample(code, *flags, cwd=cwd)
             if code is handler:
                 handler_ms.append(sample["ms"])
+                handler_cpu.append(sample["cpu_ms"])
                 module_counts.append(sample["count"])
                 for name, present in sample["modules"].items():
                     seen[name] = seen[name] or present
             else:
                 baseline_ms.append(sample["ms"])
+                baseline_cpu.append(sample["cpu_ms"])
     pairs = sorted(h / b for h, b in zip(handler_ms, baseline_ms, strict=True))
+    cpu_pairs = sorted(h / b for h, b in zip(handler_cpu, baseline_cpu, strict=True))
     return {
         "handler_import_median_ms": statistics.median(handler_ms),
         "handler_import_p90_ms": percentile(handler_ms, 90),
@@ -143,6 +161,10 @@ def interleaved(handler: str, baseline: str, runs: int, *flags: str, cwd: Path =
         "pair_ratio_min": pairs[0],
         "pair_ratio_median": statistics.median(pairs),
         "pair_ratio_max": pairs[-1],
+        "cpu_ratio_of_medians": statistics.median(handler_cpu) / statistics.median(baseline_cpu),
+        "cpu_pair_ratio_min_median_max": f"{cpu_pairs[0]:.2f} / {statistics.median(cpu_pairs):.2f} / {cpu_pairs[-1]:.2f}",
+        "handler_cpu_min_median_max_ms": f"{min(handler_cpu):.0f} / {statistics.median(handler_cpu):.0f} / {max(handler_cpu):.0f}",
+        "baseline_cpu_min_median_max_ms": f"{min(baseline_cpu):.0f} / {statistics.median(baseline_cpu):.0f} / {max(baseline_cpu):.0f}",
         "pyairtable_imported": seen["pyairtable"],
         "aws_xray_sdk_imported": seen["aws_xray_sdk"],
         "_seen": seen,
@@ -165,26 +187,62 @@ def main(runs: int = RUNS) -> dict[str, Any]:
     print(f"  modules loaded by the handler import: {modules:.0f}; " + ", ".join(f"{n}={'yes' if p else 'no'}" for n, p in seen.items()))
     breakdown = import_breakdown()
     print("  handler import by top-level package (-X importtime, self ms summed): " + ", ".join(f"{n} {ms:.0f}" for n, ms in breakdown))
-    if not (BUILT_FUNCTION / "app.py").exists() or not BUILT_LAYER.is_dir():
-        print("  built artifacts: not measured (run `make build` first)")
+    build, why = built_artifacts()
+    if build is None:
+        print(f"  built artifacts: not measured: {why}")
         return figures
-    share = bytecode_share(BUILT_LAYER)
-    built_arch = next((so.name for so in BUILT_LAYER.rglob("*.so")), "")
-    if built_arch and os.uname().machine not in built_arch:
-        print(f"  built artifacts: built for another CPU ({built_arch}), not importable here; layer .py with .pyc: {share:.0%}")
-        figures["built_layer_bytecode_share"] = share
-        return figures
-    built = interleaved(BUILT_HANDLER, BUILT_BASELINE, runs, "-S", cwd=BUILT_FUNCTION)
+    function, layer = build / "InterceptFunction", build / "SharedLayer" / "python"
+    runtime = runtime_dir()
+    share = bytecode_share(layer)
+    handler = CHILD.format(paths=[str(function), str(layer), str(runtime)], statement="import app", watched=WATCHED)
+    baseline = CHILD.format(paths=[str(layer), str(runtime)], statement="import boto3, twilio.rest", watched=WATCHED)
+    built = interleaved(handler, baseline, runs, "-S", cwd=function)
     built.pop("_seen"), built.pop("_modules")
     built_targets = {name: target for name, target in TARGETS.items() if not name.endswith("_imported")}
     print_figures(
-        f"(a') cold import, sam build artifacts in isolation (-I -S), {runs} each, interleaved; layer .py with .pyc: {share:.0%}",
+        f"(a') cold import, sam build artifacts in isolation (-I -S; {build.relative_to(SAM_DIR.parent)}, boto3 as Lambda's runtime"
+        f" provides it), {runs} each, interleaved; layer .py with .pyc: {share:.0%}",
         {name: value for name, value in built.items() if not name.endswith("_imported")},
         built_targets,
     )
     figures.update({f"built_{name}": value for name, value in built.items() if not name.endswith("_imported")})
     figures["built_layer_bytecode_share"] = share
     return figures
+
+
+def built_artifacts() -> tuple[Path | None, str]:
+    """The first build of the stack this machine can import, or None and why not."""
+    reasons = []
+    for build in BUILD_DIRS:
+        layer = build / "SharedLayer" / "python"
+        if not (build / "InterceptFunction" / "app.py").exists() or not layer.is_dir():
+            reasons.append(f"no {build.name}")
+            continue
+        native = [so.name for so in layer.rglob("*.so")]
+        machine = os.uname().machine
+        if any(machine not in name for name in native):
+            reasons.append(f"{build.name} is built for another CPU ({next(n for n in native if machine not in n)})")
+            continue
+        return build, ""
+    return None, "; ".join(reasons) + f" (run `make build-host` to build for this machine's CPU, {HOST_ARCH})"
+
+
+def runtime_dir() -> Path:
+    """A folder holding what Lambda's runtime adds to the layer: this venv's boto3 and its
+    dependencies, linked (``RUNTIME_PACKAGES``)."""
+    import importlib.util
+
+    RUNTIME_DIR.mkdir(parents=True, exist_ok=True)
+    for name in RUNTIME_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise RuntimeError(f"{name} is not installed here: it stands in for Lambda's runtime copy")
+        source = Path(spec.origin)
+        source = source.parent if source.name == "__init__.py" else source
+        link = RUNTIME_DIR / source.name
+        if not link.exists():
+            link.symlink_to(source)
+    return RUNTIME_DIR
 
 
 if __name__ == "__main__":
