@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 
 from twilio.http.response import Response
 
-from masking.adapters.twilio_sandbox import SandboxHttpClient, SandboxRequest, _error, _rfc2822_now
+from masking.adapters.twilio_sandbox import SandboxHttpClient, _error, _rfc2822_now
 from masking.adapters.twilio_sandbox_sms import v2010_page
 from masking.core.ports import NOT_FOUND
 
@@ -163,31 +163,18 @@ class AdminSandboxHttpClient(SandboxHttpClient):
         return sid
 
     # ---- requests
-    def request(
-        self,
-        method: str,
-        uri: str,
-        params: dict[str, object] | None = None,
-        data: dict[str, object] | None = None,
-        headers: dict[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
-        timeout: float | None = None,
-        allow_redirects: bool = False,
-    ) -> Response:
+    def _answer(self, method: str, uri: str, payload: dict[str, Any], query: dict[str, Any], auth: tuple[str, str] | None) -> Response:
         if self.credentials is not None and auth is not None and tuple(auth) != self.credentials:
-            with self._lock:
-                self.requests.append(SandboxRequest(method=method, url=uri, data=dict(data or {}), params=dict(params or {})))
+            self._record(method, uri, payload, query, draw_failure=False)
             return _error(401, AUTHENTICATION_FAILED, "Authenticate")
         parsed = urlparse(uri)
         handler = self._admin_handler(method.upper(), parsed.netloc.split(".")[0], parsed.path)
         if handler is None:
-            return super().request(method, uri, params, data, headers, auth, timeout, allow_redirects)
-        with self._lock:
-            self.requests.append(SandboxRequest(method=method, url=uri, data=dict(data or {}), params=dict(params or {})))
-            failure = self._failures.pop(0) if self._failures else self._pop_matching_failure(method.upper(), uri)
+            return super()._answer(method, uri, payload, query, auth)
+        failure = self._record(method, uri, payload, query)
         if failure is not None:
             return _error(400 if failure < 30000 else 500, failure, f"Sandbox failure {failure}")
-        return handler(uri, dict(data or {}) if method.upper() == "POST" else dict(params or {}))
+        return handler(uri, payload if method.upper() == "POST" else query)
 
     def _admin_handler(self, verb: str, host: str, path: str) -> Any:
         if host == "api":

@@ -183,12 +183,20 @@ class SandboxHttpClient(SandboxSendFaults, HttpClient):
         timeout: float | None = None,
         allow_redirects: bool = False,
     ) -> Response:
-        payload = dict(data or {})
-        query = dict(params or {})
-        verb = method.upper()
+        return self._answer(method, uri, dict(data or {}), dict(params or {}), auth)
+
+    def _record(self, method: str, uri: str, payload: dict[str, Any], query: dict[str, Any], draw_failure: bool = True) -> int | None:
+        """Records the request; returns the Twilio error code it is to fail with, if one is queued."""
         with self._lock:
             self.requests.append(SandboxRequest(method=method, url=uri, data=payload, params=query))
-            failure = self._failures.pop(0) if self._failures else self._pop_matching_failure(verb, uri)
+            if not draw_failure:
+                return None
+            return self._failures.pop(0) if self._failures else self._pop_matching_failure(method.upper(), uri)
+
+    def _answer(self, method: str, uri: str, payload: dict[str, Any], query: dict[str, Any], auth: tuple[str, str] | None) -> Response:
+        """What ``request`` answers (the admin sandbox answers more)."""
+        verb = method.upper()
+        failure = self._record(method, uri, payload, query)
         if failure is not None:
             status = _HTTP_STATUS_OF.get(failure, 400 if failure < 30000 else 500)
             body = {"code": failure, "message": f"Sandbox failure {failure}", "status": status, "more_info": ""}
