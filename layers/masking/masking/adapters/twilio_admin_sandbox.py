@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 
 from twilio.http.response import Response
 
-from masking.adapters.twilio_sandbox import SandboxHttpClient, _error, _rfc2822_now
+from masking.adapters.twilio_sandbox import SandboxHttpClient, _error, _rfc2822_now, number_resource
 from masking.adapters.twilio_sandbox_sms import v2010_page
 from masking.core.ports import NOT_FOUND
 
@@ -97,31 +97,20 @@ class AdminSandboxHttpClient(SandboxHttpClient):
     ) -> str:
         """An incoming number the account already has (bought elsewhere); returns its sid."""
         sid = f"PN{uuid.uuid4().hex}"
-        now = _rfc2822_now()
+        resource = number_resource(
+            sid,
+            number,
+            account_sid,
+            f"/2010-04-01/Accounts/{account_sid}/IncomingPhoneNumbers/{sid}.json",
+            sms_url=sms_url,
+            sms_fallback_url=sms_fallback_url,
+            sms_fallback_method="POST",
+            voice_url=voice_url,
+            voice_fallback_url=voice_fallback_url,
+            voice_fallback_method="POST",
+        )
         with self._lock:
-            self.numbers[sid] = {
-                "sid": sid,
-                "account_sid": account_sid,
-                "friendly_name": f"({number[2:5]}) {number[5:8]}-{number[8:]}",
-                "phone_number": number,
-                "sms_url": sms_url,
-                "sms_method": "POST",
-                "sms_fallback_url": sms_fallback_url,
-                "sms_fallback_method": "POST",
-                "voice_url": voice_url,
-                "voice_method": "POST",
-                "voice_fallback_url": voice_fallback_url,
-                "voice_fallback_method": "POST",
-                "status_callback": "",
-                "status_callback_method": "POST",
-                "capabilities": {"voice": True, "sms": True, "mms": True, "fax": False},
-                "api_version": "2010-04-01",
-                "date_created": now,
-                "date_updated": now,
-                "origin": "twilio",
-                "status": "in-use",
-                "uri": f"/2010-04-01/Accounts/{account_sid}/IncomingPhoneNumbers/{sid}.json",
-            }
+            self.numbers[sid] = resource
             self.bought.append(number)  # never offered by a search again
         return sid
 

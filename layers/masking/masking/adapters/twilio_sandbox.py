@@ -98,6 +98,34 @@ def _rfc2822_now() -> str:
     return format_datetime(datetime.now(UTC), usegmt=True)
 
 
+def number_resource(sid: str, number: str, account_sid: str, uri: str, **settings: str) -> dict[str, Any]:
+    """An IncomingPhoneNumber resource as Twilio answers it: ``settings`` (webhook URLs and
+    methods, friendly name, by resource key) over empty URLs and POST methods."""
+    now = _rfc2822_now()
+    resource: dict[str, Any] = {
+        "sid": sid,
+        "account_sid": account_sid,
+        "friendly_name": f"({number[2:5]}) {number[5:8]}-{number[8:]}",
+        "phone_number": number,
+        "sms_url": "",
+        "sms_method": "POST",
+        "voice_url": "",
+        "voice_method": "POST",
+        "sms_fallback_url": "",
+        "voice_fallback_url": "",
+        "status_callback": "",
+        "status_callback_method": "POST",
+        "capabilities": {"voice": True, "sms": True, "mms": True, "fax": False},
+        "api_version": "2010-04-01",
+        "date_created": now,
+        "date_updated": now,
+        "origin": "twilio",
+        "status": "in-use",
+        "uri": uri,
+    }
+    return resource | settings
+
+
 class SandboxHttpClient(SandboxSendFaults, HttpClient):
     """Stands in for Twilio's API: records what would have been sent, answers like Twilio.
 
@@ -305,28 +333,8 @@ class SandboxHttpClient(SandboxSendFaults, HttpClient):
                 return _error(400, NUMBER_NOT_AVAILABLE, f"+{number.lstrip('+')} is not available")
             area = match.group(1)
             sid = f"PN{uuid.uuid4().hex}"
-            now = _rfc2822_now()
-            resource: dict[str, Any] = {
-                "sid": sid,
-                "account_sid": account_sid,
-                "friendly_name": str(data.get("FriendlyName") or f"({number[2:5]}) {number[5:8]}-{number[8:]}"),
-                "phone_number": number,
-                "sms_url": str(data.get("SmsUrl", "")),
-                "sms_method": str(data.get("SmsMethod", "POST")),
-                "voice_url": str(data.get("VoiceUrl", "")),
-                "voice_method": str(data.get("VoiceMethod", "POST")),
-                "sms_fallback_url": str(data.get("SmsFallbackUrl", "")),
-                "voice_fallback_url": str(data.get("VoiceFallbackUrl", "")),
-                "status_callback": str(data.get("StatusCallback", "")),
-                "status_callback_method": str(data.get("StatusCallbackMethod", "POST")),
-                "capabilities": {"voice": True, "sms": True, "mms": True, "fax": False},
-                "api_version": "2010-04-01",
-                "date_created": now,
-                "date_updated": now,
-                "origin": "twilio",
-                "status": "in-use",
-                "uri": f"{path[: -len('.json')]}/{sid}.json",
-            }
+            given = {key: str(data[param]) for param, key in self.updatable_number_fields.items() if data.get(param)}
+            resource = number_resource(sid, number, account_sid, f"{path[: -len('.json')]}/{sid}.json", **given)
             self.numbers[sid] = resource
             self.bought.append(number)
             self._available[area] = max(0, self._available.get(area, 0) - 1)
