@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from masking.adapters.aws_client import aws_client
+from masking.adapters.aws_client import AwsClientHolder
 from masking.core.observability import count, logger
 from masking.messaging.failures import Resend
 from masking.mirror.outbox import MirrorRecord
@@ -56,7 +56,8 @@ def sqs_config() -> Any:
     return Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 3})
 
 
-class SqsOutbox:
+class SqsOutbox(AwsClientHolder[SQSClient]):
+    aws_service = "sqs"
     sleep: Callable[[float], None] = staticmethod(time.sleep)
 
     def __init__(self, queue_url: str, client: SQSClient | None = None, spill: OutboxSpill | None = None) -> None:
@@ -64,11 +65,8 @@ class SqsOutbox:
         self._client = client
         self.spill = spill
 
-    @property
-    def client(self) -> SQSClient:
-        if self._client is None:
-            self._client = aws_client("sqs", sqs_config())
-        return self._client
+    def client_config(self) -> Any:
+        return sqs_config()
 
     def publish(self, records: list[MirrorRecord]) -> None:
         """Queues every record; what SQS still refuses after the retries is spilled (raises
@@ -123,33 +121,29 @@ class SqsOutbox:
         return queued
 
 
-class SqsRetryQueue:
+class SqsRetryQueue(AwsClientHolder[SQSClient]):
+    aws_service = "sqs"
+
     def __init__(self, queue_url: str, delay_seconds: int, client: SQSClient | None = None) -> None:
         self.queue_url = queue_url
         self.delay_seconds = delay_seconds
         self._client = client
 
     def schedule(self, resend: Resend) -> None:
-        if self._client is None:
-            self._client = aws_client("sqs")
-        self._client.send_message(QueueUrl=self.queue_url, MessageBody=resend.to_json(), DelaySeconds=self.delay_seconds)
+        self.client.send_message(QueueUrl=self.queue_url, MessageBody=resend.to_json(), DelaySeconds=self.delay_seconds)
 
 
-class SqsForwardQueue:
+class SqsForwardQueue(AwsClientHolder[SQSClient]):
     """Parks a forward with SQS DelaySeconds (at most 900 s; ``ParkedForward.not_before``
     covers longer waits). A failed SendMessage raises: the webhook must not answer 200
     for a message it could neither send nor park."""
+
+    aws_service = "sqs"
 
     def __init__(self, queue_url: str, dead_letter_queue_url: str, client: SQSClient | None = None) -> None:
         self.queue_url = queue_url
         self.dead_letter_queue_url = dead_letter_queue_url
         self._client = client
-
-    @property
-    def client(self) -> SQSClient:
-        if self._client is None:
-            self._client = aws_client("sqs")
-        return self._client
 
     def park(self, forward: ParkedForward, delay_seconds: int) -> None:
         if not self.queue_url:
@@ -163,7 +157,9 @@ class SqsForwardQueue:
         self.client.send_message(QueueUrl=self.dead_letter_queue_url, MessageBody=forward.to_json())
 
 
-class SnsOwnerAlerts:
+class SnsOwnerAlerts(AwsClientHolder[SNSClient]):
+    aws_service = "sns"
+
     def __init__(self, topic_arn: str, client: SNSClient | None = None) -> None:
         self.topic_arn = topic_arn
         self._client = client
@@ -172,9 +168,7 @@ class SnsOwnerAlerts:
         if not self.topic_arn:
             logger.error("owner alert not sent: OWNER_ALERT_TOPIC_ARN is not set")
             return
-        if self._client is None:
-            self._client = aws_client("sns")
-        self._client.publish(TopicArn=self.topic_arn, Subject=subject, Message=message)
+        self.client.publish(TopicArn=self.topic_arn, Subject=subject, Message=message)
 
 
 @dataclass
