@@ -87,6 +87,19 @@ class _CallContext(WebhookContext):
     def dial_action(self) -> str:
         return dial_action_url(self.webhook_base, self.call.call_sid)
 
+    def answer(
+        self,
+        direction: str,
+        outcome: str,
+        twiml: str,
+        provider_id: str | None,
+        client_id: str | None,
+        lease_id: str | None = None,
+        caller_id: str | None = None,
+    ) -> CallRecord:
+        """What this call is answered, as stored under its CallSid (a retried webhook gets it again)."""
+        return CallRecord(self.call.call_sid, self.stamp, direction, outcome, twiml, provider_id, client_id, lease_id, caller_id)
+
 
 class VoiceRouter:
     def __init__(
@@ -188,15 +201,7 @@ class VoiceRouter:
     ) -> VoiceResult:
         """A short spoken answer, then hang up; the answer is stored, the refusal audited."""
         twiml = say_and_hang_up(text)
-        record = CallRecord(
-            call_sid=ctx.call.call_sid,
-            received_at=ctx.stamp,
-            direction=direction,
-            outcome=outcome,
-            twiml=twiml,
-            provider_id=provider_id,
-            client_id=client_id,
-        )
+        record = ctx.answer(direction, outcome, twiml, provider_id, client_id)
         self.store.claim_call(record)
         ctx.audit(event, description, category, severity, provider_id, client_id, number=mask_phone(ctx.call.to_number))
         count("CallsNotConnected")
@@ -299,17 +304,7 @@ class VoiceRouter:
     ) -> CallRecord:
         caller_id = lease.pool_number if direction == "client_to_provider" else provider.reserved_number
         twiml = self._dial(ctx, direction, to_phone, caller_id)
-        return CallRecord(
-            call_sid=ctx.call.call_sid,
-            received_at=ctx.stamp,
-            direction=direction,
-            outcome="bridged",
-            twiml=twiml,
-            provider_id=provider.provider_id,
-            client_id=client_id,
-            lease_id=lease.lease_id,
-            caller_id=caller_id,
-        )
+        return ctx.answer(direction, "bridged", twiml, provider.provider_id, client_id, lease.lease_id, caller_id)
 
     def _dial(self, ctx: _CallContext, direction: str, to_phone: str, caller_id: str | None) -> str:
         """The bridging ``<Dial>``: to the provider with the whisper (``masking.voice.whisper``)
