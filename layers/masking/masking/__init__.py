@@ -13,7 +13,8 @@
   ``provisioning`` (Paths A, B, C, rotation), ``numbers`` (buy, attach), ``sessions``,
   ``clients``, ``pool`` (stats), ``schedules`` (pool monitor, standby keeper, sweeper).
 - ``mirror``: the Airtable mirror's side of the layer. ``outbox`` (records and the outbox
-  port), ``rows`` (the only module that knows Airtable field names).
+  port), ``rows`` (the only module that knows Airtable field names), ``webhook`` (the
+  context and result SMS and voice routing share: records, audit trail, outcome).
 - ``store``: the system of record. ``dynamo``, ``admin``, ``calls`` on DynamoDB (``items``
   builds every key; the table layout is in the package docstring) and ``memory`` twins.
 - ``adapters``: the outside world behind the ports. ``twilio_gateway``,
