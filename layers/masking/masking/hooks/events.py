@@ -31,8 +31,9 @@ from masking.mirror.rows import audit_record
 EVENTS = {
     "client.created": "A new client: an unknown phone texted or called a provider, or the admin API created one "
     "(PUT /clients, a new client_phone).",
-    "delivery.failed": "A message did not reach its recipient: the carrier reported it failed or undelivered (stage carrier, "
-    "after the one resend of a temporary error), Twilio refused it (refused), or its retries ran out (gave_up).",
+    "delivery.failed": "A message did not reach its recipient: the carrier reported it failed or undelivered with a permanent "
+    "error, or again after the one resend of a temporary one (stage carrier), Twilio refused it (refused), or its retries ran "
+    "out (gave_up).",
     "pool.low": "The pool ran short: a message, call or session found no free pool number (reason exhausted), a provider is "
     "one lease away from it (nearly_exhausted, at each pool monitor run while it holds), or the pool monitor bought a pool "
     "number (expanded) or could not (expansion_failed).",
