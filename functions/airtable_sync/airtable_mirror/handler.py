@@ -30,13 +30,14 @@ answers again.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from masking.adapters.secrets import read_secure_parameters
 from masking.core.observability import count, logger
 
 from .client import build_api
@@ -47,7 +48,6 @@ from .state import DynamoMirrorState, MemoryMirrorState, MirrorState
 from .tables import table_names
 from .writer import AirtableMirror, Outcome
 
-SECRET_MAX_AGE_SECONDS = 300
 SAFETY_MARGIN_SECONDS = 5.0  # stop starting requests this long before the Lambda timeout
 DEFAULT_REMAINING_SECONDS = 60.0  # when invoked without a Lambda context
 
@@ -89,18 +89,13 @@ class SyncSettings:
 
 @dataclass(frozen=True, slots=True)
 class AirtableCredentials:
-    token: str
+    token: str = field(repr=False)  # never printed
     base_id: str
-
-    def __repr__(self) -> str:  # never print the token
-        return f"AirtableCredentials(base_id={self.base_id}, token=***)"
 
 
 def load_credentials(settings: SyncSettings) -> AirtableCredentials:
-    from aws_lambda_powertools.utilities.parameters import get_parameters_by_name
-
     token_name, base_name = settings.parameter_names()
-    values = get_parameters_by_name(parameters={token_name: {}, base_name: {}}, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS)
+    values = read_secure_parameters(token_name, base_name)
     return AirtableCredentials(token=str(values[token_name]).strip(), base_id=str(values[base_name]).strip())
 
 
@@ -135,7 +130,11 @@ def get_mirror() -> AirtableMirror:
 
 
 def handle_sqs_batch(event: dict[str, Any], context: Any, mirror: AirtableMirror | None = None) -> dict[str, Any]:
-    """Writes the batch and answers ``{"batchItemFailures": [...]}``."""
+    """Writes the batch and answers ``{"batchItemFailures": [...]}``. The batch's hook
+    events are queued first, with or without Airtable (``masking.handlers.hooks``)."""
+    from masking.handlers.hooks import dispatch_outbox
+
+    hooks_failed = dispatch_outbox(event)
     mirror = mirror or get_mirror()
     remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else DEFAULT_REMAINING_SECONDS
     deadline = mirror.clock.now() + remaining - SAFETY_MARGIN_SECONDS
@@ -145,7 +144,7 @@ def handle_sqs_batch(event: dict[str, Any], context: Any, mirror: AirtableMirror
         get_mirror.cache_clear()  # the token may have been rotated: read it again next time
 
     def report(record: SQSRecord) -> None:
-        reason = outcome.failures.get(record.message_id)
+        reason = outcome.failures.get(record.message_id) or hooks_failed.get(record.message_id)
         if reason is not None:
             raise MirrorFailed(reason)
 

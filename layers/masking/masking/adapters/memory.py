@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from masking.hooks.delivery import Delivery
     from masking.messaging.failures import Resend
     from masking.messaging.forwarding import ParkedForward
     from masking.mirror.outbox import MirrorRecord
@@ -63,3 +64,22 @@ class MemoryOutbox:
         with self._lock:
             self.publishes += 1
             self.records.extend(records)
+
+
+@dataclass
+class MemoryHookQueue:
+    """Hook deliveries in memory: queued now, retried with their delay, set aside."""
+
+    queued: list[Delivery] = field(default_factory=list)
+    retried: list[tuple[Delivery, int]] = field(default_factory=list)
+    dead: list[Delivery] = field(default_factory=list)
+
+    def send(self, deliveries: list[Delivery]) -> list[Delivery]:
+        self.queued.extend(deliveries)
+        return []
+
+    def retry(self, delivery: Delivery, delay_seconds: int) -> None:
+        self.retried.append((delivery, delay_seconds))
+
+    def dead_letter(self, delivery: Delivery) -> None:
+        self.dead.append(delivery)
