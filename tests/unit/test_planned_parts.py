@@ -199,6 +199,40 @@ def test_a_replay_of_a_lease_opening_message_keeps_its_planned_name_prefix(world
     assert [sms.body for sms in world.sent_to(PROVIDER.phone)] == ["From Olivia Owner: Is Rex ok?"]
 
 
+# ---- a repeat at the webhook while the claim is fresh: answered 200, checked once stale
+def test_a_repeat_of_a_fresh_planned_claim_is_answered_200_and_checked_once_stale(world: World) -> None:
+    params, _ = webhook(world, OLIVIA.phone, RESERVED, "Is Rex ok?")
+    [sms] = world.sent_to(PROVIDER.phone)
+    lookups = len([r for r in world.sandbox.requests if r.method == "GET"])
+
+    again = handle_sms_webhook(signed_event(SMS_URL, params), world.services)
+
+    assert again["statusCode"] == 200 and world.sent_to(PROVIDER.phone) == [sms]
+    [(check, delay)] = world.forwards.parked
+    assert check.unconfirmed and 30 <= delay <= 40
+    callback(world, sms, "sent")  # Twilio names the part meanwhile
+    world.run_parked()
+    assert world.sent_to(PROVIDER.phone) == [sms]  # nothing sent twice, and no look-up needed
+    assert len([r for r in world.sandbox.requests if r.method == "GET"]) == lookups
+    record = world.store.get_message(params["MessageSid"])
+    assert record is not None and record.outcome == "forwarded" and list(record.forwarded) == [sms.sid]
+    assert "Forwarded after retry" not in [r.fields.get("Event") for r in world.outbox.records if r.kind == "audit"]
+
+
+def test_a_repeat_of_a_claim_whose_invocation_died_before_sending_delivers_it(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    dies(world, monkeypatch, after_sends=0)
+    params, answer = webhook(world, OLIVIA.phone, RESERVED, "Walk at 5?")
+    assert answer["statusCode"] == 500
+    monkeypatch.undo()
+
+    # Twilio retried at the webhook (a retry policy on the URL) instead of the fallback
+    assert handle_sms_webhook(signed_event(SMS_URL, params), world.services)["statusCode"] == 200
+    assert world.sent_to(PROVIDER.phone) == []
+    world.run_parked()  # once the claim is stale: looked up in Twilio, not found, sent
+
+    assert [sms.body for sms in world.sent_to(PROVIDER.phone)] == ["From Olivia Owner: Walk at 5?"]
+
+
 # ---- refs
 def test_refs_name_the_part_and_a_resend_drops_it() -> None:
     sid = "SM" + "a" * 32

@@ -63,7 +63,13 @@ class StoreBusy(Exception):
 
 class ClaimInProgress(Exception):
     """Another invocation claimed this MessageSid moments ago and has not finished it: a
-    replay must wait (the fallback consumer retries it later), not call it a duplicate."""
+    replay must wait (the fallback consumer retries it later), not call it a duplicate.
+    ``record``: that claim, when it was read (a planned forward is checked later instead:
+    ``ForwardWorker.take_up``)."""
+
+    def __init__(self, message_sid: str, record: Any = None) -> None:
+        super().__init__(message_sid)
+        self.record = record
 
 
 class DuplicateCall(Exception):
@@ -74,7 +80,7 @@ class UnconfirmedForward(Exception):
     """A stale claim of this MessageSid planned a forward (``masking.messaging.parts``) and
     nothing says it finished: the invocation that wrote it died before, during or after the
     send. It has been taken over; ``record`` is that claim, whose planned parts the caller
-    delivers after reconciling each with Twilio (``ForwardWorker.resume``), never re-routed."""
+    delivers after reconciling each with Twilio (``ForwardWorker.take_up``), never re-routed."""
 
     def __init__(self, record: Any) -> None:
         super().__init__(getattr(record, "message_sid", ""))

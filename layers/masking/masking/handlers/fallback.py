@@ -23,7 +23,7 @@ consumer checks the signature and routes the message through the same ``SmsRoute
   primary writes nothing after a successful send (``masking.messaging.parts``): its claim
   holds the planned parts, so "finished" means every part was named by a status callback;
   otherwise the stale claim's planned parts are delivered, each looked up in Twilio first
-  (``ForwardWorker.resume``). The replay itself records the outcome after its send (the
+  (``ForwardWorker.take_up``). The replay itself records the outcome after its send (the
   request carries ``ErrorUrl``), so an SQS redelivery of it is a duplicate at once.
 - A record that fails for another reason is reported in ``batchItemFailures``: SQS
   delivers it again, and after ``maxReceiveCount`` it lands in the DLQ (alarmed).

@@ -16,9 +16,10 @@ It parks a ``ParkedForward`` on the forward queue (SQS, with a DLQ) and answers 
 - a send that may have reached Twilio (a 500, a lost answer: ``SendError.ambiguous``) is
   looked up in Twilio's Messages list before anything is sent again (``find_sent``); a
   part a status callback already named (``masking.messaging.parts``) is never sent again;
-- ``ForwardWorker.resume`` delivers the planned parts of a claim whose invocation died
+- ``ForwardWorker.take_up`` delivers the planned parts of a claim whose invocation died
   (``UnconfirmedForward``: a fallback replay or a retry found it stale), reconciling
-  every part that way, so a crash between the send and the answer sends nothing twice;
+  every part that way, so a crash between the send and the answer sends nothing twice; a
+  repeat while the claim is fresh parks the same delivery until the claim is stale;
 - the waits between attempts are ``ForwardSettings.retry_delays`` (15 s, 1 min, 5 min,
   30 min, 2 h). SQS delays a message at most 900 s ("Valid values: 0 to 900. Maximum: 15
   minutes", SendMessage DelaySeconds;
@@ -37,7 +38,20 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
-from masking.core.models import Client, ForwardedPart, InboundSms, MessageRecord, OutboundSms, Provider, SentSms, iso, utcnow
+from masking.core.errors import ClaimInProgress, UnconfirmedForward
+from masking.core.models import (
+    FORWARDING,
+    STALE_CLAIM_SECONDS,
+    Client,
+    ForwardedPart,
+    InboundSms,
+    MessageRecord,
+    OutboundSms,
+    Provider,
+    SentSms,
+    iso,
+    utcnow,
+)
 from masking.core.observability import count, logger
 from masking.core.ports import ForwardQueue, OwnerAlerts, RoutingStore, SendError, SmsGateway
 from masking.core.settings import ForwardSettings
@@ -149,7 +163,7 @@ class ForwardWorker:
             return []  # a duplicate queue message, or a given-up forward redriven from the DLQ
         named = record.named_parts() if record is not None else {}  # parts Twilio reported
         token = uuid.uuid4().hex
-        sent = list(forward.sent)
+        sent, sent_now = list(forward.sent), 0
         for index in range(len(forward.sent), len(forward.parts)):
             piece = forward.parts[index]
             claim = self.store.claim_forward_part(forward.message_sid, index, token, now, now - int(self.settings.claim_stale_seconds))
@@ -160,7 +174,7 @@ class ForwardWorker:
                 raise ForwardBusy(f"{forward.message_sid} part {index}")
             reconcile = claim.reconcile or forward.unconfirmed or (index == len(forward.sent) and forward.ambiguous)
             try:
-                result = self._send_once(forward, index, reconcile, named.get(index))
+                result, new = self._send_once(forward, index, reconcile, named.get(index))
             except SendError as error:
                 ambiguous = error.ambiguous
                 self.store.finish_forward_part(forward.message_sid, index, token, None, ambiguous=ambiguous)
@@ -169,15 +183,16 @@ class ForwardWorker:
             part = ForwardedPart(result.sid, piece.from_number, piece.to_phone, piece.body, list(piece.media_urls))
             self.store.finish_forward_part(forward.message_sid, index, token, part)
             sent.append(part)
-        return self._delivered(forward, sent)
+            sent_now += new
+        return self._delivered(forward, sent, sent_now)
 
-    def _send_once(self, forward: ParkedForward, index: int, reconcile: bool, named_sid: str | None) -> SentSms:
+    def _send_once(self, forward: ParkedForward, index: int, reconcile: bool, named_sid: str | None) -> tuple[SentSms, bool]:
         """Sends part ``index``, unless Twilio already has it (a status callback named it, or
-        an earlier attempt's lost answer is found in the Messages list)."""
+        an earlier attempt's lost answer is found in the Messages list); True: sent now."""
         piece = forward.parts[index]
         if named_sid is not None:
             count("ForwardsReconciled")
-            return SentSms(named_sid, "sent")
+            return SentSms(named_sid, "sent"), False
         if reconcile:
             try:
                 found = self.gateway.find_sent(piece, datetime.fromisoformat(forward.received_at))
@@ -186,14 +201,36 @@ class ForwardWorker:
             if found is not None:
                 count("ForwardsReconciled")
                 logger.info("lost send found in Twilio, not sent again", extra={"message_sid": forward.message_sid})
-                return found
-        return self.gateway.send_sms(piece, part_callback(forward.status_callback, index))
+                return found, False
+        return self.gateway.send_sms(piece, part_callback(forward.status_callback, index)), True
 
-    def resume(self, record: MessageRecord, sms: InboundSms, status_callback: str | None) -> list[MirrorRecord]:
-        """Delivers the planned parts of ``record``, a claim taken over from an invocation
-        that died (``UnconfirmedForward``), each reconciled with Twilio before it is sent."""
-        count("ForwardsResumed")
-        forward = ParkedForward(
+    def take_up(
+        self, claim: Exception, sms: InboundSms, status_callback: str | None, replay: bool
+    ) -> tuple[MessageRecord, str, list[MirrorRecord]] | None:
+        """Another invocation's claim of ``sms`` that planned a forward (``masking.messaging.parts``;
+        None for any other claim: the caller raises). Taken over, its invocation dead
+        (``UnconfirmedForward``): its planned parts are delivered now, each reconciled with
+        Twilio first. Still fresh (``ClaimInProgress``): it may be sending right now, so it is
+        checked once stale, through the forward queue, and the webhook answers 200 (a 500
+        would send Twilio to the fallback URL for a message most likely forwarded already);
+        a fallback replay (``replay``) waits and is retried instead."""
+        record = getattr(claim, "record", None)
+        if record is None or record.outcome != FORWARDING or (replay and isinstance(claim, ClaimInProgress)):
+            return None
+        forward = self._planned(record, sms, status_callback)
+        if isinstance(claim, UnconfirmedForward):
+            count("ForwardsResumed")
+            return record, "resumed", self.process(forward)
+        count("ForwardsRechecked")
+        stale_at = int(datetime.fromisoformat(record.received_at).timestamp()) + STALE_CLAIM_SECONDS + 5
+        wait = max(1, stale_at - int(self.clock().timestamp()))
+        self.queue.park(replace(forward, not_before=stale_at), min(wait, SQS_MAX_DELAY_SECONDS))
+        return record, "in_progress", []
+
+    def _planned(self, record: MessageRecord, sms: InboundSms, status_callback: str | None) -> ParkedForward:
+        """The planned parts of another invocation's claim ``record``, as a forward whose
+        every part may be at Twilio already (``unconfirmed``)."""
+        return ParkedForward(
             message_sid=record.message_sid,
             from_phone=sms.from_phone,
             to_number=sms.to_number,
@@ -208,7 +245,6 @@ class ForwardWorker:
             parts=planned_parts(record),
             unconfirmed=True,
         )
-        return self.process(forward)
 
     # ---- after a failed attempt (the webhook's or the consumer's)
     def after_failure(self, forward: ParkedForward, error: SendError) -> list[MirrorRecord]:
@@ -269,9 +305,12 @@ class ForwardWorker:
         logger.error("forward given up", extra={"twilio_code": error.code, "attempt": forward.attempt, "exhausted": exhausted})
         return records
 
-    def _delivered(self, forward: ParkedForward, sent: list[ForwardedPart]) -> list[MirrorRecord]:
+    def _delivered(self, forward: ParkedForward, sent: list[ForwardedPart], sent_now: int) -> list[MirrorRecord]:
+        """Every part is at Twilio: recorded, mirrored (upserts: harmless when the webhook
+        mirrored it already), and audited when this attempt sent any of it."""
         self.store.set_message_outcome(forward.message_sid, "forwarded", sent)
-        count("ForwardsDelivered")
+        confirmed_only = forward.unconfirmed and not sent_now  # another invocation's forward, all found at Twilio
+        count("ForwardsConfirmed" if confirmed_only else "ForwardsDelivered")
         stamp = iso(self.clock())
         whole = OutboundSms(
             from_number=forward.parts[0].from_number,
@@ -294,9 +333,11 @@ class ForwardWorker:
             sent=[SentSms(part.sid, "queued") for part in sent],
             at=forward.received_at,
         )
+        records = [message, rows.client_activity(forward.client_id, forward.provider_id, forward.lease_id, stamp)]
+        if confirmed_only:
+            return records
         return [
-            message,
-            rows.client_activity(forward.client_id, forward.provider_id, forward.lease_id, stamp),
+            *records,
             self._audit(
                 forward, "Forwarded after retry", f"Delivered to Twilio on attempt {forward.attempt}", "Info", attempt=forward.attempt
             ),

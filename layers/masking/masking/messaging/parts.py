@@ -21,8 +21,9 @@ What the removed post-send UpdateItem told, the status callbacks and a reconcili
   and a 4xx/5xx answer is only logged (warning 15003:
   https://www.twilio.com/docs/api/errors/15003). So a missing callback never proves a part
   was not sent: a claim taken over with planned parts not named by a callback is
-  reconciled with Twilio's Messages list before anything is sent again
-  (``ForwardWorker.resume``).
+  reconciled with Twilio's Messages list before anything is sent again, and a repeat of
+  the MessageSid while the claim is fresh queues that check for when it is stale
+  (``ForwardWorker.take_up``).
 
 The old ref forms stay accepted for callbacks in flight: ``<MessageSid>`` (a forward, its
 part recorded in ``forwarded`` by SID), ``<MessageSid>.system`` and ``<MessageSid>.alert``.
@@ -92,8 +93,10 @@ def plan(record: MessageRecord, outbound: OutboundSms | None, max_body_length: i
     if 0 < len(parts) <= MAX_PARTS:
         record.planned = [asdict(part) for part in parts]
         record.outcome, record.lease_id = FORWARDING, lease_id
-    else:
-        record.planned, record.outcome, record.lease_id = [], "received", None
+    else:  # nothing to plan (any more: acquire_lease may try another lease)
+        record.planned, record.lease_id = [], None
+        if record.outcome == FORWARDING:
+            record.outcome = "received"
 
 
 def planned_parts(record: MessageRecord) -> list[OutboundSms]:

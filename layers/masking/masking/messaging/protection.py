@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from masking.core.models import NEW_CLIENT_NAME, Client, Lease, OutboundSms, Provider
+from masking.core.models import NEW_CLIENT_NAME, Client, Lease, Provider
 from masking.core.observability import count, logger, mask_phone
 from masking.core.ports import OwnerAlerts
 from masking.core.privacy_settings import PrivacySettings
@@ -140,8 +140,7 @@ class Protection:
     ) -> RouteResult:
         from masking.messaging.routing import RouteResult
 
-        record = router._record(ctx, "client_to_provider", provider.provider_id, client.client_id, outcome="new_contact_limit")
-        router.store.claim_message(record)
+        outbound = router._claim_from_reserved(ctx, provider, client, "new_contact_limit")
         count("NewContactLimited")
         limit = self.settings.new_contacts_per_provider_per_hour
         if self.quotas.once(f"newcontactalert#{provider.provider_id}#{hour}", expires):
@@ -159,9 +158,8 @@ class Protection:
                     self.alerts.publish("New-contact limit reached", NEW_CONTACT_LIMIT_ALERT.format(limit=limit, provider=provider.name))
                 except Exception:  # the message still goes through; the audit row stays
                     logger.exception("owner alert failed")
-        if not provider.reserved_number:
+        if outbound is None:
             return RouteResult(outcome="new_contact_limit_undeliverable", direction="client_to_provider")
-        outbound = OutboundSms(provider.reserved_number, provider.phone, f"From {client.name}: {ctx.sms.body}", ctx.sms.media_urls)
         result = router._forward(ctx, outbound, "client_to_provider", provider, client, None)
         if result.outcome == "forwarded":
             result.outcome = "forwarded_new_contact_limit"

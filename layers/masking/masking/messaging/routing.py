@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from masking.core.errors import DuplicateMessage, LeaseConflict, UnconfirmedForward
+from masking.core.errors import ClaimInProgress, DuplicateMessage, LeaseConflict, UnconfirmedForward
 from masking.core.leases import acquire_lease
 from masking.core.models import (
     Client,
@@ -115,13 +115,13 @@ class SmsRouter:
             count("DuplicateMessages")
             logger.info("duplicate MessageSid, nothing forwarded", extra={"message_sid": sms.message_sid})
             return RouteResult(outcome="duplicate")
-        except UnconfirmedForward as taken:
-            if self.forwarding is None:  # only a router with a forward queue plans parts
+        except (UnconfirmedForward, ClaimInProgress) as claim:  # another invocation's claim: a planned forward?
+            taken = self.forwarding.take_up(claim, sms, status_callback, replay=ctx.settle) if self.forwarding else None
+            if taken is None:
                 raise
+            record, outcome, records = taken
             ctx.records.clear()  # the abandoned routing's rows: the claim's plan is delivered instead
-            record = taken.record
-            records = self.forwarding.resume(record, sms, status_callback)
-            result = RouteResult(outcome="resumed", direction=record.direction, records=records, lease_id=record.lease_id)
+            result = RouteResult(outcome=outcome, direction=record.direction, records=records, lease_id=record.lease_id)
         result.records = ctx.records + result.records
         self.protection.flag_rows(ctx, result.records)
         logger.info(
@@ -237,10 +237,23 @@ class SmsRouter:
         ctx.audit(event, f"{sms_keyword(ctx)} from {where}; not forwarded", "Messaging", severity, provider.provider_id, client_id)
         return RouteResult(outcome="opted_out" if opted_out else "opted_in", direction=direction)
 
+    def _claim_from_reserved(self, ctx: _Context, provider: Provider, client: Client, outcome: str) -> OutboundSms | None:
+        """Claims a client message delivered from the provider's reserved number with the name
+        prefix (pool exhausted, new-contact limit), planned on the claim (messaging.parts);
+        what to forward, or None when the provider has no reserved number."""
+        record = self._record(ctx, "client_to_provider", provider.provider_id, client.client_id, outcome=outcome)
+        body = f"From {client.name}: {ctx.sms.body}"
+        outbound = (
+            OutboundSms(provider.reserved_number, provider.phone, body, list(ctx.sms.media_urls)) if provider.reserved_number else None
+        )
+        plan(record, outbound if self.forwarding else None, self.settings.max_body_length, None)
+        self.store.claim_message(record)
+        ctx.claim = record
+        return outbound
+
     def _pool_exhausted(self, ctx: _Context, provider: Provider, client: Client) -> RouteResult:
         """No pool number free for this provider: deliver anyway from the reserved number."""
-        sms = ctx.sms
-        self.store.claim_message(self._record(ctx, "client_to_provider", provider.provider_id, client.client_id, outcome="pool_exhausted"))
+        outbound = self._claim_from_reserved(ctx, provider, client, "pool_exhausted")
         count("PoolExhausted")
         ctx.audit(
             "Pool exhausted",
@@ -250,11 +263,8 @@ class SmsRouter:
             provider.provider_id,
             client.client_id,
         )
-        if not provider.reserved_number:
+        if outbound is None:
             return RouteResult(outcome="pool_exhausted_undeliverable", direction="client_to_provider")
-        outbound = OutboundSms(
-            from_number=provider.reserved_number, to_phone=provider.phone, body=f"From {client.name}: {sms.body}", media_urls=sms.media_urls
-        )
         result = self._forward(ctx, outbound, "client_to_provider", provider, client, None)
         if result.outcome == "forwarded":
             result.outcome = "forwarded_pool_exhausted"

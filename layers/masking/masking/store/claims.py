@@ -38,7 +38,7 @@ def take_over(existing: MessageRecord, attempt: MessageRecord) -> None:
     elif existing.outcome != "received":
         raise DuplicateMessage(attempt.message_sid)
     if not stale_claim(existing, attempt):
-        raise ClaimInProgress(attempt.message_sid)
+        raise ClaimInProgress(attempt.message_sid, existing)
 
 
 def unconfirmed(existing: MessageRecord) -> None:
