@@ -5,7 +5,7 @@ docs/architecture.md ("The operator's Airtable base") gives the tables and their
 =================  ======================  =================================================
 table              upsert key              extra fields
 =================  ======================  =================================================
-Sitters            Provider ID             Provider ID, Email, Provisioning Error
+Sitters            Provider ID             Provider ID, Email, Provisioning Error, Successor
 Clients            Client ID               Client ID, External ID
 Number Inventory   PhoneNumber (primary)   none
 Messages           Message SID             Message SID, Forwarded SIDs, Media URLs, Content Flag
@@ -148,6 +148,10 @@ PROVIDERS = TableSpec(
         FieldSpec("Email", EMAIL, extra=True),
         FieldSpec("Calls", LINK, inverse_of="call", extra=True),
         FieldSpec("Provisioning Error", LONG_TEXT, extra=True),
+        # a link to the Sitters row taking an Inactive sitter's clients over (the provisioner
+        # reads it; the mirror never writes it). Airtable makes no inverse field for a link to
+        # its own table.
+        FieldSpec("Successor", LINK, link="provider", extra=True),
     ),
 )
 
@@ -182,12 +186,12 @@ NUMBERS = TableSpec(
     fields=(
         FieldSpec("PhoneNumber", TEXT),
         FieldSpec("Assigned Sitter", LINK, link="provider"),
-        _select("Status", "Available", "Assigned", "Standby Reserved", "Reserved Active", "Pending", "Ready", "Failed"),
+        _select("Status", "Available", "Assigned", "Standby Reserved", "Reserved Active", "Pending", "Ready", "Failed", "Handover"),
         FieldSpec("Purchase Date", DATETIME),
         FieldSpec("Twilio SID", TEXT),
         FieldSpec("Created At", FORMULA, formula="CREATED_TIME()", accepts=("createdTime",)),
         FieldSpec("Updated At", FORMULA, formula="LAST_MODIFIED_TIME()", accepts=("lastModifiedTime",)),
-        _select("Lifecycle", "Reserved", "Standby Reserved", "Pool", "Standby"),
+        _select("Lifecycle", "Reserved", "Standby Reserved", "Pool", "Standby", "Handover"),
         _select("Attach Status", "Pending", "Ready", "Failed"),
         _select("Verification Status", "Not Sent", "Sent", "Verified", "Failed"),
         _select("Purpose", "Sitter Assignment", "Pool Expansion", "Standby Replenishment"),

@@ -44,6 +44,7 @@ from masking.core.observability import count, logger, mask_phone
 from masking.core.ports import RoutingStore, SendError, SmsGateway
 from masking.core.settings import RoutingSettings
 from masking.messaging.forwarding import UNDELIVERED_TO_SENDER, ForwardWorker, ParkedForward
+from masking.messaging.handover import route_handover
 from masking.messaging.protection import Protection
 from masking.messaging.text import (
     CLIENT_OPTED_OUT_TO_PROVIDER,
@@ -135,6 +136,8 @@ class SmsRouter:
         number = lookup.number
         if number is None or number.status != NumberStatus.READY:
             return self._unrouted(ctx, "Message to unknown number", "the number texted is not a Ready number of ours")
+        if number.lifecycle == Lifecycle.HANDOVER:  # a departed provider's number (masking.messaging.handover)
+            return route_handover(self, ctx, number, lookup)
         if number.lifecycle == Lifecycle.RESERVED and number.provider_id:
             if lookup.provider_id == number.provider_id:
                 return self._provider_texts_own_number(ctx, number.provider_id)
