@@ -26,6 +26,7 @@ from masking.admin.context import AdminContext
 from masking.core.errors import NotFound, Unprocessable
 from masking.core.models import Lifecycle, NumberRecord, Provider, iso
 from masking.core.observability import count
+from masking.mirror.outbox import Category
 
 
 def _invalid(problem: str) -> Unprocessable:
@@ -60,6 +61,26 @@ def _pointing_at(number: NumberRecord, successor: Provider) -> NumberRecord:
     )
 
 
+def _change(
+    ctx: AdminContext,
+    number: NumberRecord,
+    new: NumberRecord,
+    metric: str,
+    event: str,
+    description: str,
+    category: Category,
+    **details: str | None,
+) -> bool:
+    """Writes ``new`` over ``number`` if it is unchanged meanwhile (``assign_number``), then
+    counts, mirrors and audits it; True for the one caller that changed it."""
+    if not ctx.store.assign_number(number, new):
+        return False
+    count(metric)
+    ctx.mirror_number(new)
+    ctx.audit(event, description, category, "Info", key=number.number, provider_id=number.provider_id, number=number.number, **details)
+    return True
+
+
 def start_handover(ctx: AdminContext, provider: Provider, successor: Provider) -> NumberRecord | None:
     """Holds ``provider``'s reserved number for ``successor``; None when it has none (or
     it changed meanwhile): the caller then returns it to standby as before."""
@@ -70,22 +91,21 @@ def start_handover(ctx: AdminContext, provider: Provider, successor: Provider) -
     held = replace(
         _pointing_at(number, successor), lifecycle=Lifecycle.HANDOVER, handover_until=int(until.timestamp()), updated_at=ctx.stamp()
     )
-    if not ctx.store.assign_number(number, held):
-        return None
-    count("HandoversStarted")
-    ctx.mirror_number(held)
-    ctx.audit(
+    described = f"{provider.name}'s clients are pointed to {successor.name} until {iso(until)}; then the number goes to standby"
+    mode = ctx.routing.handover_mode
+    if not _change(
+        ctx,
+        number,
+        held,
+        "HandoversStarted",
         "Handover started",
-        f"{provider.name}'s clients are pointed to {successor.name} until {iso(until)}; then the number goes to standby",
+        described,
         "Provisioning",
-        "Info",
-        key=provider.provider_id,
-        provider_id=provider.provider_id,
-        number=number.number,
         successor=successor.provider_id,
         until=iso(until),
-        mode=ctx.routing.handover_mode,
-    )
+        mode=mode,
+    ):
+        return None
     return held
 
 
@@ -99,21 +119,13 @@ def pass_on_handovers(ctx: AdminContext, provider_id: str, successor: Provider |
         if successor is None:
             changed += end_handover(ctx, number, "The successor left without a successor of their own")
             continue
-        moved = replace(_pointing_at(number, successor), updated_at=ctx.stamp())
-        if moved == number or not ctx.store.assign_number(number, moved):
-            continue
-        changed += 1
-        ctx.mirror_number(moved)
-        ctx.audit(
-            "Handover passed on",
-            f"The number now points to {successor.name} at their reserved number",
-            "Provisioning",
-            "Info",
-            key=number.number,
-            provider_id=number.provider_id,
-            number=number.number,
-            successor=successor.provider_id,
-        )
+        pointed = _pointing_at(number, successor)
+        if pointed != number:
+            described = f"The number now points to {successor.name} at their reserved number"
+            moved = replace(pointed, updated_at=ctx.stamp())
+            changed += _change(
+                ctx, number, moved, "HandoversPassedOn", "Handover passed on", described, "Provisioning", successor=successor.provider_id
+            )
     return changed
 
 
@@ -129,21 +141,16 @@ def end_handover(ctx: AdminContext, number: NumberRecord, reason: str) -> bool:
         handover_until=None,
         updated_at=ctx.stamp(),
     )
-    if not ctx.store.assign_number(number, standby):
-        return False
-    count("HandoversEnded")
-    ctx.mirror_number(standby)
-    ctx.audit(
+    return _change(
+        ctx,
+        number,
+        standby,
+        "HandoversEnded",
         "Handover ended",
         f"{reason}; the number is standby again",
         "Standby",
-        "Info",
-        key=number.number,
-        provider_id=number.provider_id,
-        number=number.number,
         successor=number.successor_id,
     )
-    return True
 
 
 def release_ended_handovers(ctx: AdminContext) -> int:
