@@ -154,6 +154,18 @@ def test_a_client_text_is_answered_from_the_old_number_naming_the_successor(worl
     assert "Handover notice" in world.events()
 
 
+def test_the_answer_reads_nothing_but_the_first_batch_get(world: Handover) -> None:
+    handed_over(world)
+    operations: list[str] = []
+    world.store.client.meta.events.register("before-call.dynamodb", lambda model, **_: operations.append(model.name))
+
+    world.text(OLIVIA.phone)
+
+    assert len(world.answers_to(OLIVIA.phone)) == 1
+    reads = [name for name in operations if name in ("GetItem", "BatchGetItem", "Query", "Scan")]
+    assert reads == ["BatchGetItem"], operations  # the number, the sender's client and provider items
+
+
 def test_one_answer_per_sender_and_day_so_two_bots_cannot_loop(world: Handover) -> None:
     handed_over(world)
 
