@@ -23,6 +23,7 @@ import argparse
 import os
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,12 @@ def _text(fields: dict[str, Any], name: str) -> str | None:
     return text or None
 
 
+def _row_id(row: dict[str, Any], field_name: str, prefix: str) -> tuple[str, bool]:
+    """The row's id: its ``field_name`` if set, else ``prefix`` + its record id; and whether it is set."""
+    own = _text(row["fields"], field_name)
+    return own or f"{prefix}{row['id']}", own is not None
+
+
 class AirtableImport:
     def __init__(self, api: Any, base_id: str, store: Any, *, names: dict[str, str] | None = None, write_back: bool = True) -> None:
         self.api = api
@@ -128,44 +135,53 @@ class AirtableImport:
             self._field_names = {t.name: {f.name for f in t.fields} for t in schema.tables}
         return name in self._field_names.get(self.names[kind], set())
 
+    def _import_table(self, kind: str, key_field: str, import_row: Callable[[dict[str, Any], TableReport], str | None]) -> TableReport:
+        """Every row of one table through ``import_row``, which counts or skips it in the report
+        and returns the value to write back to the row's ``key_field`` (None: nothing to write)."""
+        report = TableReport(self.names[kind])
+        updates: list[dict[str, Any]] = []
+        for row in self.table(kind).all():
+            value = import_row(row, report)
+            if value is not None:
+                updates.append({"id": row["id"], "fields": {key_field: value}})
+        report.written_back = self._write_back(kind, key_field, updates)
+        return report
+
     # ---- Sitters -> providers
     def import_providers(self) -> TableReport:
-        report = TableReport(self.names["provider"])
-        updates: list[dict[str, Any]] = []
-        for row in self.table("provider").all():
-            fields = row["fields"]
-            provider_id = _text(fields, "Provider ID") or f"PR{row['id']}"
-            name = _text(fields, "Full Name")
-            phone, why = _phone(fields, "Sitter Phone (E.164)", "Phone Number", "Sitter Phone (raw)")
-            if not name:
-                report.skip(row["id"], "no Full Name")
-                continue
-            if phone is None:
-                report.skip(row["id"], why)
-                continue
-            reserved, _ = _phone(fields, "Twilio Number")
-            provider = Provider(
-                provider_id=provider_id,
-                name=name,
-                phone=phone,
-                reserved_number=reserved,
-                email=_text(fields, "Email"),
-                status=PROVIDER_STATUS.get(_text(fields, "Status") or "Active", "Active"),
-                provisioning_status=p if (p := _text(fields, "Provisioning Status")) in PROVISIONING_STATUS else "Active",
-                created_at=_text(fields, "Date Added") or row.get("createdTime"),
-            )
-            outcome = self._save_provider(provider)
-            if outcome.startswith("skipped"):
-                report.skip(row["id"], outcome.removeprefix("skipped: "))
-                continue
-            report.counts[outcome] += 1
-            self.provider_ids[row["id"]] = provider_id
-            if not self.dry_run and hasattr(self.store, "client"):  # the old Zaps send sitters as rec... ids
-                save_provider_alias(self.store, row["id"], provider_id)
-            if not _text(fields, "Provider ID"):
-                updates.append({"id": row["id"], "fields": {"Provider ID": provider_id}})
-        report.written_back = self._write_back("provider", "Provider ID", updates)
-        return report
+        return self._import_table("provider", "Provider ID", self._import_provider)
+
+    def _import_provider(self, row: dict[str, Any], report: TableReport) -> str | None:
+        fields = row["fields"]
+        provider_id, has_id = _row_id(row, "Provider ID", "PR")
+        name = _text(fields, "Full Name")
+        phone, why = _phone(fields, "Sitter Phone (E.164)", "Phone Number", "Sitter Phone (raw)")
+        if not name:
+            report.skip(row["id"], "no Full Name")
+            return None
+        if phone is None:
+            report.skip(row["id"], why)
+            return None
+        reserved, _ = _phone(fields, "Twilio Number")
+        provider = Provider(
+            provider_id=provider_id,
+            name=name,
+            phone=phone,
+            reserved_number=reserved,
+            email=_text(fields, "Email"),
+            status=PROVIDER_STATUS.get(_text(fields, "Status") or "Active", "Active"),
+            provisioning_status=p if (p := _text(fields, "Provisioning Status")) in PROVISIONING_STATUS else "Active",
+            created_at=_text(fields, "Date Added") or row.get("createdTime"),
+        )
+        outcome = self._save_provider(provider)
+        if outcome.startswith("skipped"):
+            report.skip(row["id"], outcome.removeprefix("skipped: "))
+            return None
+        report.counts[outcome] += 1
+        self.provider_ids[row["id"]] = provider_id
+        if not self.dry_run and hasattr(self.store, "client"):  # the old Zaps send sitters as rec... ids
+            save_provider_alias(self.store, row["id"], provider_id)
+        return None if has_id else provider_id
 
     def _save_provider(self, provider: Provider) -> str:
         existing = self.store.get_provider(provider.provider_id)
@@ -187,86 +203,80 @@ class AirtableImport:
 
     # ---- Clients
     def import_clients(self) -> TableReport:
-        report = TableReport(self.names["client"])
-        updates: list[dict[str, Any]] = []
-        for row in self.table("client").all():
-            fields = row["fields"]
-            client_id = _text(fields, "Client ID") or f"CL{row['id']}"
-            phone, why = _phone(fields, "Client Phone (E.164)", "Phone Number", "Client Phone (raw)")
-            if phone is None:
-                report.skip(row["id"], why)
-                continue
-            client = Client(
-                client_id=client_id,
-                name=_text(fields, "Name") or NEW_CLIENT_NAME,
-                phone=phone,
-                external_id=_text(fields, "External ID"),
-                email=_text(fields, "Email"),
-                created_at=_text(fields, "Created At") or _text(fields, "Created (Airtable)") or row.get("createdTime"),
-            )
-            existing = self.store.get_client(client_id)
-            if existing == client:
-                report.counts["unchanged"] += 1
-            else:
-                found = self.store.find_client(phone=phone)
-                owner = found.client_id if found else self.claimed.get(("client", phone))
-                if owner is not None and owner != client_id:
-                    report.skip(row["id"], f"phone {mask_phone(phone)} already belongs to client {owner}")
-                    continue
-                if not self.dry_run and not self.store.save_client(client, existing):
-                    report.skip(row["id"], "phone or External ID already belongs to another client")
-                    continue
-                report.counts["updated" if existing else "created"] += 1
-                self.claimed[("client", phone)] = client_id
-            if not _text(fields, "Client ID"):
-                updates.append({"id": row["id"], "fields": {"Client ID": client_id}})
-        report.written_back = self._write_back("client", "Client ID", updates)
-        return report
+        return self._import_table("client", "Client ID", self._import_client)
+
+    def _import_client(self, row: dict[str, Any], report: TableReport) -> str | None:
+        fields = row["fields"]
+        client_id, has_id = _row_id(row, "Client ID", "CL")
+        phone, why = _phone(fields, "Client Phone (E.164)", "Phone Number", "Client Phone (raw)")
+        if phone is None:
+            report.skip(row["id"], why)
+            return None
+        client = Client(
+            client_id=client_id,
+            name=_text(fields, "Name") or NEW_CLIENT_NAME,
+            phone=phone,
+            external_id=_text(fields, "External ID"),
+            email=_text(fields, "Email"),
+            created_at=_text(fields, "Created At") or _text(fields, "Created (Airtable)") or row.get("createdTime"),
+        )
+        existing = self.store.get_client(client_id)
+        if existing == client:
+            report.counts["unchanged"] += 1
+        else:
+            found = self.store.find_client(phone=phone)
+            owner = found.client_id if found else self.claimed.get(("client", phone))
+            if owner is not None and owner != client_id:
+                report.skip(row["id"], f"phone {mask_phone(phone)} already belongs to client {owner}")
+                return None
+            if not self.dry_run and not self.store.save_client(client, existing):
+                report.skip(row["id"], "phone or External ID already belongs to another client")
+                return None
+            report.counts["updated" if existing else "created"] += 1
+            self.claimed[("client", phone)] = client_id
+        return None if has_id else client_id
 
     # ---- Number Inventory
     def import_numbers(self) -> TableReport:
-        report = TableReport(self.names["number"])
-        updates: list[dict[str, Any]] = []
-        for row in self.table("number").all():
-            fields = row["fields"]
-            number, why = _phone(fields, "PhoneNumber")
-            if number is None:
-                report.skip(row["id"], why)
-                continue
-            status = _text(fields, "Status") or ""
-            lifecycle = LIFECYCLE.get(_text(fields, "Lifecycle") or "") or LIFECYCLE_FROM_STATUS.get(status)
-            if lifecycle is None:
-                report.skip(row["id"], f"{mask_phone(number)}: no Lifecycle, and Status {status or '(empty)'} does not imply one")
-                continue
-            sitters = fields.get("Assigned Sitter") or []
-            provider_id = next((self.provider_ids[s] for s in sitters if s in self.provider_ids), None)
-            if sitters and provider_id is None:
-                report.skip(row["id"], f"{mask_phone(number)}: its Assigned Sitter was not imported")
-                continue
-            record = NumberRecord(
-                number=number,
-                lifecycle=lifecycle,
-                status=NUMBER_STATUS.get(status, NumberStatus.READY),
-                provider_id=provider_id,
-                twilio_sid=_text(fields, "Twilio SID"),
-                purpose=_text(fields, "Purpose"),
-                purchased_at=_text(fields, "Purchase Date"),
-                attach_status=_text(fields, "Attach Status"),
-                verification_status=_text(fields, "Verification Status"),
-            )
-            existing = self.store.get_number(number)
-            if existing is not None:
-                record.updated_at = existing.updated_at
-            if existing == record:
-                report.counts["unchanged"] += 1
-            else:
-                if not self.dry_run:
-                    self.store.put_number(record)
-                report.counts["updated" if existing else "created"] += 1
-            if fields.get("PhoneNumber") != number:
-                updates.append({"id": row["id"], "fields": {"PhoneNumber": number}})
-        report.written_back = self._write_back("number", "PhoneNumber", updates)
-        return report
+        return self._import_table("number", "PhoneNumber", self._import_number)
+
+    def _import_number(self, row: dict[str, Any], report: TableReport) -> str | None:
+        fields = row["fields"]
+        number, why = _phone(fields, "PhoneNumber")
+        if number is None:
+            report.skip(row["id"], why)
+            return None
+        status = _text(fields, "Status") or ""
+        lifecycle = LIFECYCLE.get(_text(fields, "Lifecycle") or "") or LIFECYCLE_FROM_STATUS.get(status)
+        if lifecycle is None:
+            report.skip(row["id"], f"{mask_phone(number)}: no Lifecycle, and Status {status or '(empty)'} does not imply one")
+            return None
+        sitters = fields.get("Assigned Sitter") or []
+        provider_id = next((self.provider_ids[s] for s in sitters if s in self.provider_ids), None)
+        if sitters and provider_id is None:
+            report.skip(row["id"], f"{mask_phone(number)}: its Assigned Sitter was not imported")
+            return None
+        record = NumberRecord(
+            number=number,
+            lifecycle=lifecycle,
+            status=NUMBER_STATUS.get(status, NumberStatus.READY),
+            provider_id=provider_id,
+            twilio_sid=_text(fields, "Twilio SID"),
+            purpose=_text(fields, "Purpose"),
+            purchased_at=_text(fields, "Purchase Date"),
+            attach_status=_text(fields, "Attach Status"),
+            verification_status=_text(fields, "Verification Status"),
+        )
+        existing = self.store.get_number(number)
+        if existing is not None:
+            record.updated_at = existing.updated_at
+        if existing == record:
+            report.counts["unchanged"] += 1
+        else:
+            if not self.dry_run:
+                self.store.put_number(record)
+            report.counts["updated" if existing else "created"] += 1
+        return number if fields.get("PhoneNumber") != number else None
 
     def _write_back(self, kind: str, field_name: str, updates: list[dict[str, Any]]) -> int:
         if not updates or not self.write_back or self.dry_run:

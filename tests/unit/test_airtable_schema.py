@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from functions.airtable_sync.airtable_mirror.client import build_paced_api
-from functions.airtable_sync.airtable_mirror.tables import TABLES
+from functions.airtable_sync.airtable_mirror.tables import FORMULA, LINK, SELECT, TABLES, FieldSpec, parse_field
 from local.airtable_standin import DEFAULT_URL, AirtableStandin, VirtualClock, apply_mirror_schema
 from tools import airtable_schema
 from tools.airtable_schema import apply_schema, check_schema
@@ -125,3 +125,16 @@ def test_table_names_come_from_the_environment(standin, monkeypatch):
     drift = check_schema(base)
     assert len(drift) == 3 and all(d.problem == "missing field" for d in drift)  # the hand-made formula fields
     assert len(TABLES) == 7
+
+
+def test_a_field_line_reads_into_its_spec_and_a_malformed_one_is_refused():
+    """tables.py declares the base as field lines; a typo must fail at import, not drift the base."""
+    assert parse_field("+ Status: singleSelect a, b c; also multipleSelects") == FieldSpec(
+        "Status", SELECT, choices=("a", "b c"), accepts=("multipleSelects",), extra=True
+    )
+    assert parse_field("Sitter: multipleRecordLinks to provider") == FieldSpec("Sitter", LINK, link="provider")
+    assert parse_field("Calls: multipleRecordLinks from call").inverse_of == "call"
+    assert parse_field("At: formula NOW(); also createdTime") == FieldSpec("At", FORMULA, formula="NOW()", accepts=("createdTime",))
+    for line in ("Name singleLineText", "Name: text", "Status: singleSelect", "Sitter: multipleRecordLinks provider", "Name: number 3"):
+        with pytest.raises(ValueError, match="not a field line"):
+            parse_field(line)

@@ -30,13 +30,14 @@ answers again.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from masking.adapters.secrets import read_secure_parameters
 from masking.core.observability import count, logger
 
 from .client import build_api
@@ -47,7 +48,6 @@ from .state import DynamoMirrorState, MemoryMirrorState, MirrorState
 from .tables import table_names
 from .writer import AirtableMirror, Outcome
 
-SECRET_MAX_AGE_SECONDS = 300
 SAFETY_MARGIN_SECONDS = 5.0  # stop starting requests this long before the Lambda timeout
 DEFAULT_REMAINING_SECONDS = 60.0  # when invoked without a Lambda context
 
@@ -89,11 +89,8 @@ class SyncSettings:
 
 @dataclass(frozen=True, slots=True)
 class AirtableCredentials:
-    token: str
+    token: str = field(repr=False)  # never printed
     base_id: str
-
-    def __repr__(self) -> str:  # never print the token
-        return f"AirtableCredentials(base_id={self.base_id}, token=***)"
 
 
 class AirtableNotConfigured(RuntimeError):
@@ -105,18 +102,16 @@ def load_credentials(settings: SyncSettings) -> AirtableCredentials:
     parameters do not exist (GetParameters lists them under ``InvalidParameters``, which
     Powertools raises as ``GetParameterError``); every other failure (access denied, a KMS
     key SSM cannot use, throttling, the network) propagates as an error."""
-    from aws_lambda_powertools.utilities.parameters import get_parameters_by_name
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
     token_name, base_name = settings.parameter_names()
     try:
-        values = get_parameters_by_name(parameters={token_name: {}, base_name: {}}, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS)
+        values = read_secure_parameters(token_name, base_name)
     except GetParameterError as error:
         raise AirtableNotConfigured(f"the Airtable parameters are not in SSM: {error}") from error
-    token, base_id = (str(values.get(name) or "").strip() for name in (token_name, base_name))
-    if not token or not base_id:  # Powertools answers nothing after InvalidKeyId or an SSM InternalServerError
-        raise RuntimeError("SSM answered without the Airtable token or base id (a KMS key or SSM error)")
-    return AirtableCredentials(token=token, base_id=base_id)
+    except KeyError as error:  # Powertools answers nothing after InvalidKeyId or an SSM InternalServerError
+        raise RuntimeError("SSM answered without the Airtable token or base id (a KMS key or SSM error)") from error
+    return AirtableCredentials(token=str(values[token_name]).strip(), base_id=str(values[base_name]).strip())
 
 
 def build_state() -> MirrorState:

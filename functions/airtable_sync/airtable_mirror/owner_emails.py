@@ -29,52 +29,63 @@ def _subject(text: str) -> str:
     return "".join(ch if ch.isprintable() else " " for ch in text)[:99]
 
 
+# kind -> (subject, body), with the placeholders {name}, {number} and {reason}.
+TEMPLATES: dict[str, tuple[str, str]] = {
+    "path_a": (
+        "Sitter provisioned: {name}",
+        "{name} is active with the standby number {number} (Path A). A replacement standby number is being bought.",
+    ),
+    "path_b_pending": (
+        "Buying a number for {name}",
+        "No standby number was Ready, so a new number is being bought for {name} (Path B). Another email follows when it is Ready.",
+    ),
+    "path_b_ready": (
+        "Sitter number Ready: {name}",
+        "The number {number} was bought, attached and verified; {name} is active (Path B).",
+    ),
+    "failed": (
+        "Provisioning failed: {name}",
+        "{name} could not be provisioned: {reason}\nThe Sitters row says Error; fix it and set Provisioning Status back to Pending.",
+    ),
+    "verification_failed": (
+        "Number failed verification: {number}",
+        "The number {number} bought for {name} failed attach or verification and is marked Failed in Number Inventory. "
+        "Set the Sitters row back to Pending to try another number.",
+    ),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class OwnerEmail:
-    kind: str  # path_a, path_b_pending, path_b_ready, failed, verification_failed
+    kind: str  # a key of TEMPLATES
     subject: str
     body: str
 
 
+def owner_email(kind: str, **values: str) -> OwnerEmail:
+    """The email ``kind`` with its placeholders filled in (values are not read as templates)."""
+    subject, body = TEMPLATES[kind]
+    return OwnerEmail(kind, _subject(subject.format(**values)), body.format(**values))
+
+
 def path_a_done(name: str, number: str) -> OwnerEmail:
-    return OwnerEmail(
-        "path_a",
-        _subject(f"Sitter provisioned: {name}"),
-        f"{name} is active with the standby number {number} (Path A). A replacement standby number is being bought.",
-    )
+    return owner_email("path_a", name=name, number=number)
 
 
 def path_b_pending(name: str) -> OwnerEmail:
-    return OwnerEmail(
-        "path_b_pending",
-        _subject(f"Buying a number for {name}"),
-        f"No standby number was Ready, so a new number is being bought for {name} (Path B). Another email follows when it is Ready.",
-    )
+    return owner_email("path_b_pending", name=name)
 
 
 def path_b_ready(name: str, number: str) -> OwnerEmail:
-    return OwnerEmail(
-        "path_b_ready",
-        _subject(f"Sitter number Ready: {name}"),
-        f"The number {number} was bought, attached and verified; {name} is active (Path B).",
-    )
+    return owner_email("path_b_ready", name=name, number=number)
 
 
 def provisioning_failed(name: str, reason: str) -> OwnerEmail:
-    return OwnerEmail(
-        "failed",
-        _subject(f"Provisioning failed: {name}"),
-        f"{name} could not be provisioned: {reason}\nThe Sitters row says Error; fix it and set Provisioning Status back to Pending.",
-    )
+    return owner_email("failed", name=name, reason=reason)
 
 
 def verification_failed(name: str, number: str) -> OwnerEmail:
-    return OwnerEmail(
-        "verification_failed",
-        _subject(f"Number failed verification: {number}"),
-        f"The number {number} bought for {name} failed attach or verification and is marked Failed in Number Inventory. "
-        "Set the Sitters row back to Pending to try another number.",
-    )
+    return owner_email("verification_failed", name=name, number=number)
 
 
 def welcome_text(name: str, number: str, template: str | None = None) -> str:

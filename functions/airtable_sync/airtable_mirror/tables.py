@@ -1,6 +1,7 @@
 """The operator's Airtable base as the mirror sees it: one table per record kind.
 
-docs/architecture.md ("The operator's Airtable base") gives the tables and their fields. The mirror adds a few (``extra=True``):
+docs/architecture.md ("The operator's Airtable base") gives the tables and their fields. The mirror adds a few
+(``extra``, marked ``+`` in the field lists below):
 
 =================  ======================  =================================================
 table              upsert key              extra fields
@@ -122,168 +123,192 @@ class TableSpec:
         return {f.name: f.link for f in self.fields if f.link}
 
 
-def _select(name: str, *choices: str, extra: bool = False) -> FieldSpec:
-    return FieldSpec(name, SELECT, choices=choices, extra=extra)
+def parse_field(line: str) -> FieldSpec:
+    """One line of a table's field list (see ``_table``)."""
+    extra = line.startswith("+ ")
+    name, _, rest = line.removeprefix("+ ").partition(": ")
+    declared, _, also = rest.partition("; also ")
+    kind, _, detail = declared.partition(" ")
+    direction, _, target = detail.partition(" ") if kind == LINK else ("", "", "")
+    needs_detail = kind in (SELECT, LINK, FORMULA)
+    bad_link = kind == LINK and (direction not in ("to", "from") or not target)
+    if not name or kind not in (*COMPATIBLE, FORMULA) or needs_detail != bool(detail) or bad_link:
+        raise ValueError(f"not a field line: {line!r}")
+    return FieldSpec(
+        name,
+        kind,
+        choices=tuple(detail.split(", ")) if kind == SELECT else (),
+        link=target if direction == "to" else None,
+        inverse_of=target if direction == "from" else None,
+        formula=detail if kind == FORMULA else None,
+        accepts=tuple(also.split(", ")) if also else (),
+        extra=extra,
+    )
 
 
-PROVIDERS = TableSpec(
-    kind="provider",
-    default_name="Sitters",
-    key_field="Provider ID",
-    fields=(
-        FieldSpec("Full Name", TEXT),
-        _select("Status", "Active", "Inactive", "Reserved Active"),
-        FieldSpec("Phone Number", PHONE),
-        FieldSpec("Twilio Number", PHONE),
-        FieldSpec("Date Added", DATETIME),
-        FieldSpec("Messages", LINK, inverse_of="message"),
-        FieldSpec("Label", TEXT),
-        FieldSpec("Number Inventory", LINK, inverse_of="number"),
-        FieldSpec("Clients", LINK, inverse_of="client"),
-        _select("Created via Form", "Yes", "No"),
-        _select("Provisioning Status", "Pending", "Active", "Inactive", "Error"),
-        FieldSpec("Sitter Phone (E.164)", TEXT),
-        FieldSpec("Sitter Phone (raw)", TEXT),
-        FieldSpec("Provider ID", TEXT, extra=True),
-        FieldSpec("Email", EMAIL, extra=True),
-        FieldSpec("Calls", LINK, inverse_of="call", extra=True),
-        FieldSpec("Provisioning Error", LONG_TEXT, extra=True),
-        # a link to the Sitters row taking an Inactive sitter's clients over (the provisioner
-        # reads it; the mirror never writes it). Airtable makes no inverse field for a link to
-        # its own table.
-        FieldSpec("Successor", LINK, link="provider", extra=True),
-    ),
+def _table(kind: str, default_name: str, key_field: str, fields: str, defaults: Mapping[str, Any] | None = None) -> TableSpec:
+    """A table from its field list, one field a line, the primary field first:
+    ``[+ ]<name>: <Airtable type> [<detail>][; also <types>]``. ``+`` marks a field the mirror
+    adds (``extra``); the detail is a select's choices (``a, b``), a link's ``to <kind>`` (a
+    forward link holding our id) or ``from <kind>`` (the inverse Airtable keeps for that
+    kind's link here), or a formula; ``also`` lists the other types ``--check`` accepts."""
+    specs = tuple(parse_field(line.strip()) for line in fields.strip().splitlines())
+    return TableSpec(kind, default_name, key_field, specs, dict(defaults or {}))
+
+
+PROVIDERS = _table(
+    "provider",
+    "Sitters",
+    "Provider ID",
+    """
+    Full Name: singleLineText
+    Status: singleSelect Active, Inactive, Reserved Active
+    Phone Number: phoneNumber
+    Twilio Number: phoneNumber
+    Date Added: dateTime
+    Messages: multipleRecordLinks from message
+    Label: singleLineText
+    Number Inventory: multipleRecordLinks from number
+    Clients: multipleRecordLinks from client
+    Created via Form: singleSelect Yes, No
+    Provisioning Status: singleSelect Pending, Active, Inactive, Error
+    Sitter Phone (E.164): singleLineText
+    Sitter Phone (raw): singleLineText
+    + Provider ID: singleLineText
+    + Email: email
+    + Calls: multipleRecordLinks from call
+    + Provisioning Error: multilineText
+    + Successor: multipleRecordLinks to provider
+    """,
 )
+# Successor: the Sitters row taking an Inactive sitter's clients over (the provisioner reads
+# it, the mirror never writes it). Airtable makes no inverse field for a link to its own table.
 
 REASON_FIELD = "Provisioning Error"  # the provisioner's readable reason for an Error row
 
-CLIENTS = TableSpec(
-    kind="client",
-    default_name="Clients",
-    key_field="Client ID",
-    fields=(
-        FieldSpec("Name", TEXT),
-        FieldSpec("Phone Number", PHONE),
-        FieldSpec("Linked Sitter", LINK, link="provider"),
-        FieldSpec("Last Active", DATETIME),
-        FieldSpec("Session SID", TEXT),
-        FieldSpec("Created At", DATETIME),
-        FieldSpec("Email", EMAIL),
-        FieldSpec("Created (Airtable)", FORMULA, formula="CREATED_TIME()", accepts=("createdTime",)),
-        FieldSpec("Twilio Error Count", NUMBER),
-        FieldSpec("Client Phone (raw)", TEXT),
-        FieldSpec("Client Phone (E.164)", TEXT),
-        _select("Preferred Contact Method", "SMS", "Email", "Phone Call"),
-        FieldSpec("Client ID", TEXT, extra=True),
-        FieldSpec("External ID", TEXT, extra=True),
-    ),
+CLIENTS = _table(
+    "client",
+    "Clients",
+    "Client ID",
+    """
+    Name: singleLineText
+    Phone Number: phoneNumber
+    Linked Sitter: multipleRecordLinks to provider
+    Last Active: dateTime
+    Session SID: singleLineText
+    Created At: dateTime
+    Email: email
+    Created (Airtable): formula CREATED_TIME(); also createdTime
+    Twilio Error Count: number
+    Client Phone (raw): singleLineText
+    Client Phone (E.164): singleLineText
+    Preferred Contact Method: singleSelect SMS, Email, Phone Call
+    + Client ID: singleLineText
+    + External ID: singleLineText
+    """,
 )
 
-NUMBERS = TableSpec(
-    kind="number",
-    default_name="Number Inventory",
-    key_field="PhoneNumber",
-    fields=(
-        FieldSpec("PhoneNumber", TEXT),
-        FieldSpec("Assigned Sitter", LINK, link="provider"),
-        _select("Status", "Available", "Assigned", "Standby Reserved", "Reserved Active", "Pending", "Ready", "Failed", "Handover"),
-        FieldSpec("Purchase Date", DATETIME),
-        FieldSpec("Twilio SID", TEXT),
-        FieldSpec("Created At", FORMULA, formula="CREATED_TIME()", accepts=("createdTime",)),
-        FieldSpec("Updated At", FORMULA, formula="LAST_MODIFIED_TIME()", accepts=("lastModifiedTime",)),
-        _select("Lifecycle", "Reserved", "Standby Reserved", "Pool", "Standby", "Handover"),
-        _select("Attach Status", "Pending", "Ready", "Failed"),
-        _select("Verification Status", "Not Sent", "Sent", "Verified", "Failed"),
-        _select("Purpose", "Sitter Assignment", "Pool Expansion", "Standby Replenishment"),
-    ),
+NUMBERS = _table(
+    "number",
+    "Number Inventory",
+    "PhoneNumber",
+    """
+    PhoneNumber: singleLineText
+    Assigned Sitter: multipleRecordLinks to provider
+    Status: singleSelect Available, Assigned, Standby Reserved, Reserved Active, Pending, Ready, Failed, Handover
+    Purchase Date: dateTime
+    Twilio SID: singleLineText
+    Created At: formula CREATED_TIME(); also createdTime
+    Updated At: formula LAST_MODIFIED_TIME(); also lastModifiedTime
+    Lifecycle: singleSelect Reserved, Standby Reserved, Pool, Standby, Handover
+    Attach Status: singleSelect Pending, Ready, Failed
+    Verification Status: singleSelect Not Sent, Sent, Verified, Failed
+    Purpose: singleSelect Sitter Assignment, Pool Expansion, Standby Replenishment
+    """,
 )
 
-AUDIT = TableSpec(
-    kind="audit",
-    default_name="Audit Log",
-    key_field="Event Key",
-    fields=(
-        FieldSpec("Event", TEXT),
-        FieldSpec("Description", LONG_TEXT),
-        FieldSpec("Timestamp", DATETIME),
-        FieldSpec("Related Sitter", TEXT),
-        FieldSpec("Related Client", TEXT),
-        FieldSpec("Details", LONG_TEXT),
-        _select("Category", "Provisioning", "Messaging", "Error", "System", "Pool", "Standby", "Client Sync", "Delivery Error"),
-        _select("Severity", "Info", "Warning", "Critical", "Error"),
-        FieldSpec("Event Key", TEXT, extra=True),
-    ),
+AUDIT = _table(
+    "audit",
+    "Audit Log",
+    "Event Key",
+    """
+    Event: singleLineText
+    Description: multilineText
+    Timestamp: dateTime
+    Related Sitter: singleLineText
+    Related Client: singleLineText
+    Details: multilineText
+    Category: singleSelect Provisioning, Messaging, Error, System, Pool, Standby, Client Sync, Delivery Error
+    Severity: singleSelect Info, Warning, Critical, Error
+    + Event Key: singleLineText
+    """,
     defaults={"Category": "System", "Severity": "Info"},
 )
 
-MESSAGES = TableSpec(
-    kind="message",
-    default_name="Messages",
-    key_field="Message SID",
-    fields=(
-        FieldSpec("From", TEXT),
-        FieldSpec("To", TEXT),
-        FieldSpec("Body", LONG_TEXT),
-        _select("Sender Type", "client", "sitter"),
-        FieldSpec("Proxy Number", TEXT),
-        FieldSpec("Timestamp", DATETIME),
-        FieldSpec("Sitter", LINK, link="provider"),
-        FieldSpec("Client", TEXT),
-        FieldSpec("Session SID", TEXT),
-        _select("Status", "received", "sent", "delivered", "failed", "undelivered", "pending"),
-        _select("Twilio Status", "queued", "sent", "delivered", "failed", "undelivered"),
-        FieldSpec("Twilio Error Code", TEXT, accepts=(NUMBER,)),
-        FieldSpec("Message SID", TEXT, extra=True),
-        FieldSpec("Forwarded SIDs", LONG_TEXT, extra=True),
-        FieldSpec("Media URLs", LONG_TEXT, extra=True),
-        FieldSpec("Content Flag", TEXT, extra=True),
-    ),
+MESSAGES = _table(
+    "message",
+    "Messages",
+    "Message SID",
+    """
+    From: singleLineText
+    To: singleLineText
+    Body: multilineText
+    Sender Type: singleSelect client, sitter
+    Proxy Number: singleLineText
+    Timestamp: dateTime
+    Sitter: multipleRecordLinks to provider
+    Client: singleLineText
+    Session SID: singleLineText
+    Status: singleSelect received, sent, delivered, failed, undelivered, pending
+    Twilio Status: singleSelect queued, sent, delivered, failed, undelivered
+    Twilio Error Code: singleLineText; also number
+    + Message SID: singleLineText
+    + Forwarded SIDs: multilineText
+    + Media URLs: multilineText
+    + Content Flag: singleLineText
+    """,
 )
 
-CALLS = TableSpec(
-    kind="call",
-    default_name="Calls",
-    key_field="Call ID",
-    fields=(
-        FieldSpec("Call ID", TEXT, extra=True),
-        FieldSpec("Call SID", TEXT, extra=True),
-        FieldSpec("Call Session ID", TEXT, extra=True),
-        FieldSpec("Sitter", LINK, link="provider", extra=True),
-        FieldSpec("Client", TEXT, extra=True),
-        _select("Direction", "client_to_provider", "provider_to_client", "unrouted", "click-to-call", extra=True),
-        _select(
-            "Status",
-            *("connecting", "queued", "initiated", "ringing", "answered", "completed", "busy", "no-answer", "failed", "canceled"),
-            extra=True,
-        ),
-        FieldSpec("Duration", NUMBER, extra=True),
-        _select("Client Leg Status", "completed", "answered", "busy", "no-answer", "failed", "canceled", extra=True),
-        FieldSpec("Client Leg Duration", NUMBER, extra=True),
-        FieldSpec("Caller ID", TEXT, extra=True),
-        FieldSpec("Started", DATETIME, extra=True),
-        FieldSpec("Reference", TEXT, extra=True),
-        FieldSpec("Recorded", CHECKBOX, extra=True),
-        _select("Whisper", "accepted", "declined", extra=True),
-        FieldSpec("Voicemail Duration", NUMBER, extra=True),
-        FieldSpec("Voicemail Link", TEXT, extra=True),
-    ),
+CALLS = _table(
+    "call",
+    "Calls",
+    "Call ID",
+    """
+    + Call ID: singleLineText
+    + Call SID: singleLineText
+    + Call Session ID: singleLineText
+    + Sitter: multipleRecordLinks to provider
+    + Client: singleLineText
+    + Direction: singleSelect client_to_provider, provider_to_client, unrouted, click-to-call
+    + Status: singleSelect connecting, queued, initiated, ringing, answered, completed, busy, no-answer, failed, canceled
+    + Duration: number
+    + Client Leg Status: singleSelect completed, answered, busy, no-answer, failed, canceled
+    + Client Leg Duration: number
+    + Caller ID: singleLineText
+    + Started: dateTime
+    + Reference: singleLineText
+    + Recorded: checkbox
+    + Whisper: singleSelect accepted, declined
+    + Voicemail Duration: number
+    + Voicemail Link: singleLineText
+    """,
 )
 
-POOL_STATS = TableSpec(
-    kind="pool_stats",
-    default_name="Pool Stats",
-    key_field="Run",
-    fields=(
-        FieldSpec("Run", TEXT, extra=True),
-        FieldSpec("Timestamp", DATETIME, extra=True),
-        FieldSpec("Ready Pool Numbers", NUMBER, extra=True),
-        FieldSpec("Pending Pool Numbers", NUMBER, extra=True),
-        FieldSpec("Active Leases", NUMBER, extra=True),
-        FieldSpec("Busiest Provider Leases", NUMBER, extra=True),
-        FieldSpec("Utilization (%)", NUMBER, extra=True),
-        FieldSpec("Standby Ready", NUMBER, extra=True),
-        FieldSpec("Decision", TEXT, extra=True),
-    ),
+POOL_STATS = _table(
+    "pool_stats",
+    "Pool Stats",
+    "Run",
+    """
+    + Run: singleLineText
+    + Timestamp: dateTime
+    + Ready Pool Numbers: number
+    + Pending Pool Numbers: number
+    + Active Leases: number
+    + Busiest Provider Leases: number
+    + Utilization (%): number
+    + Standby Ready: number
+    + Decision: singleLineText
+    """,
 )
 
 # Write order: Sitters first, so rows that link to a sitter find the row written in the

@@ -121,18 +121,14 @@ class Outcome:
 
 @dataclass
 class Stats:
-    """Counters across invocations of one container (the benchmark reads them)."""
+    """Request counters across invocations of one container (rows written, parked, held
+    and stale are per batch, in ``Outcome``)."""
 
     requests: int = 0
     rate_limited: int = 0
     retries: int = 0
-    rows_written: int = 0
     stubs_created: int = 0
     lookups: int = 0
-    stale_fields: int = 0
-    parked: int = 0
-    held: int = 0
-    requests_by_table: dict[str, int] = field(default_factory=dict)
 
 
 class _Stop(Exception):
@@ -171,7 +167,6 @@ class AirtableMirror:
         self.state: MirrorState = state if state is not None else MemoryMirrorState()
         self.alert = alert
         self.stats = Stats()
-        self._table_kind = ""
 
     def table(self, spec: TableSpec) -> Table:
         return self.api.table(self.base_id, self.names[spec.kind])
@@ -271,7 +266,6 @@ class AirtableMirror:
         self.state.park(spec.kind, items)
         for row in rows:
             outcome.parked.update(row.message_ids)
-        self.stats.parked += len(items)
         count("AirtableRecordsParked", len(items))
 
     def _hold(self, rows: list[Row], outcome: Outcome, reason: str) -> None:
@@ -285,7 +279,6 @@ class AirtableMirror:
             return
         for row in rows:
             outcome.held.update(row.message_ids)
-        self.stats.held += len(items)
         count("AirtableRecordsHeld", len(items))
 
     # ---- one table
@@ -336,7 +329,6 @@ class AirtableMirror:
                 del row.versions[name]
                 if version < marks.get(name, 0):
                     outcome.stale_fields += 1
-                    self.stats.stale_fields += 1
 
     def _drifted(self, spec: TableSpec, chunk: list[Row], error: Rejected) -> None:
         table = self.names[spec.kind]
@@ -440,7 +432,6 @@ class AirtableMirror:
         (never split: a schema problem fails every row alike)."""
         table = self.table(spec)
         payload = [{"fields": self._airtable_fields(row)} for row in chunk]
-        self._table_kind = spec.kind
         try:
             result = self._request(partial(table.batch_upsert, payload, key_fields=[spec.key_field], typecast=True), deadline)
         except Rejected as error:
@@ -450,8 +441,6 @@ class AirtableMirror:
                 self._write_chunk(spec, chunk, deadline, outcome, owner, retry_links=False)
                 return
             raise
-        finally:
-            self._table_kind = ""
         if spec.kind == "provider":
             self._remember(spec, result["records"])
         for row in chunk:
@@ -459,7 +448,6 @@ class AirtableMirror:
             row.committed = True
             outcome.written.update(row.message_ids)
         outcome.rows_written += len(chunk)
-        self.stats.rows_written += len(chunk)
         count("AirtableRowsWritten", len(chunk))
 
     def _forget_links(self, spec: TableSpec, chunk: list[Row]) -> bool:
@@ -503,8 +491,6 @@ class AirtableMirror:
             except OutOfTime as error:
                 raise _Stop(f"OutOfTime: {error}", hold=True) from error
             self.stats.requests += 1
-            if self._table_kind:
-                self.stats.requests_by_table[self._table_kind] = self.stats.requests_by_table.get(self._table_kind, 0) + 1
             try:
                 return call()
             except requests.HTTPError as error:

@@ -27,15 +27,18 @@ def twilio_parameter_names(secrets_path: str) -> tuple[str, str]:
     return f"{base}/twilio/account_sid", f"{base}/twilio/auth_token"
 
 
-def load_twilio_credentials(secrets_path: str) -> TwilioCredentials:
+def read_secure_parameters(*names: str) -> dict[str, str]:
+    """SecureString parameters by full name, decrypted, in one call; cached for
+    ``SECRET_MAX_AGE_SECONDS``. The Airtable function reads its token and base id with it too."""
     from aws_lambda_powertools.utilities.parameters import get_parameters_by_name
 
+    values = get_parameters_by_name(parameters={name: {} for name in names}, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS)
+    return {name: values[name] for name in names}
+
+
+def load_twilio_credentials(secrets_path: str) -> TwilioCredentials:
     sid_name, token_name = twilio_parameter_names(secrets_path)
-    values = get_parameters_by_name(
-        parameters={sid_name: {}, token_name: {}},
-        decrypt=True,
-        max_age=SECRET_MAX_AGE_SECONDS,
-    )
+    values = read_secure_parameters(sid_name, token_name)
     return TwilioCredentials(account_sid=values[sid_name], auth_token=values[token_name])
 
 
