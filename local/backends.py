@@ -27,6 +27,7 @@ SECRETS_PATH = "/masking/local"
 RETRY_QUEUE = "masking-local-retry"
 FORWARD_QUEUE = "masking-local-forward"
 FALLBACK_QUEUE = "masking-local-fallback"
+HOOKS_QUEUE = "masking-local-hooks"
 OWNER_ALERT_TOPIC = "masking-local-owner-alerts"
 AIRTABLE_BASE_ID = "appLOCALSTANDIN"
 DEMO_ACCOUNT_SID = "AC" + "1" * 32
@@ -96,6 +97,8 @@ class EmbeddedAws:
         forward_dlq_url = sqs.create_queue(QueueName=f"{FORWARD_QUEUE}-dlq")["QueueUrl"]
         forward_url = sqs.create_queue(QueueName=FORWARD_QUEUE)["QueueUrl"]
         fallback_url = sqs.create_queue(QueueName=FALLBACK_QUEUE)["QueueUrl"]  # nothing lost: storage
+        hooks_dlq_url = sqs.create_queue(QueueName=f"{HOOKS_QUEUE}-dlq")["QueueUrl"]
+        hooks_url = sqs.create_queue(QueueName=HOOKS_QUEUE)["QueueUrl"]
         topic_arn = boto3.client("sns", region_name=REGION).create_topic(Name=OWNER_ALERT_TOPIC)["TopicArn"]
         ssm = boto3.client("ssm", region_name=REGION)
         ssm.put_parameter(Name=f"{SECRETS_PATH}/airtable/token", Value="local-standin-token", Type="SecureString")
@@ -114,6 +117,10 @@ class EmbeddedAws:
             "FORWARD_QUEUE_URL": forward_url,
             "FORWARD_DLQ_URL": forward_dlq_url,
             "FORWARD_RETRY_DELAYS": "1,2,3,4,5",  # 15 s .. 2 h in AWS
+            "HOOKS_QUEUE_URL": hooks_url,
+            "HOOKS_DLQ_URL": hooks_dlq_url,
+            "HOOK_RETRY_DELAYS": "1,2,3",  # 30 s .. 15 min in AWS
+            "HOOKS_ALLOW_LOOPBACK": "true",  # http://127.0.0.1 targets: the runner's own catch endpoint
             "OWNER_ALERT_TOPIC_ARN": topic_arn,
             "SECRETS_PATH": SECRETS_PATH,
             "ADMIN_API_KEY_SECRET": secret_arn,

@@ -191,6 +191,7 @@ def _admin_event(
 
 def build_admin_events() -> dict[str, dict[str, object]]:
     session = "LS" + "0" * 32  # not in the demo data: replaying the read and close events answers 404
+    hook = "HK" + "0" * 32
     return {
         "admin_open_session": _admin_event(
             "POST", "/sessions", "/sessions", {"Sitter ID": "prov-sam", "client": "cl-olivia", "notify": True}
@@ -225,6 +226,18 @@ def build_admin_events() -> dict[str, dict[str, object]]:
         "admin_openapi": _admin_event("GET", "/openapi.json", "/openapi.json"),
         "admin_start_call": _admin_event(
             "POST", "/calls", "/calls", {"provider": "prov-sam", "client": "cl-olivia", "reference": "visit-2026-11-27"}
+        ),
+        # outbound hooks (masking.handlers.admin_hooks); the hook id is not in the demo data: 404
+        "admin_subscribe_hook": _admin_event(
+            "POST", "/hooks", "/hooks", {"target_url": "https://hooks.zapier.com/hooks/standard/123456/abcdef/", "event": "client.created"}
+        ),
+        "admin_list_hooks": _admin_event("GET", "/hooks", "/hooks"),
+        "admin_unsubscribe_hook": _admin_event("DELETE", f"/hooks/{hook}", "/hooks/{hook_id}", params={"hook_id": hook}),
+        "admin_hook_samples": _admin_event(
+            "GET", "/hooks/samples/client.created", "/hooks/samples/{event}", params={"event": "client.created"}
+        ),
+        "admin_test_hook": _admin_event(
+            "POST", f"/hooks/{hook}/test", "/hooks/{hook_id}/test", {"event": "client.created"}, {"hook_id": hook}
         ),
         # the old service's deprecated routes (masking.handlers.admin_legacy)
         "admin_legacy_attach_number": _admin_event(
@@ -278,6 +291,8 @@ def _sqs_batch(queue: str, bodies: list[str]) -> dict[str, Any]:
 
 def sqs_events() -> dict[str, dict[str, Any]]:
     from masking.core.models import OutboundSms
+    from masking.hooks.delivery import Delivery
+    from masking.hooks.events import sample
     from masking.messaging.failures import Resend
     from masking.messaging.forwarding import ParkedForward
     from masking.mirror.outbox import MirrorRecord
@@ -319,8 +334,10 @@ def sqs_events() -> dict[str, dict[str, Any]]:
         parts=[OutboundSms(from_number="+17205550100", to_phone="+13035550101", body="From Olivia Owner: Hi Sam, how is Rex?")],
         attempt=2,
     )
+    hook = Delivery("HK" + "0" * 32, sample("client.created"))
     return {
         "sqs_outbox_batch": _sqs_batch("OutboxQueue", [record.to_json() for record in outbox]),
+        "sqs_hooks_batch": _sqs_batch("HooksQueue", [hook.to_json()]),
         "sqs_retry_batch": _sqs_batch("RetryQueue", [resend.to_json()]),
         "sqs_forward_batch": _sqs_batch("ForwardQueue", [forward.to_json()]),
         "sqs_fallback_batch": fallback_batch(),

@@ -17,6 +17,11 @@ recorded is printed. Local-only endpoints:
   the outbox is synced into it through ``airtable_sync`` by a background thread (no request
   waits for Airtable); this endpoint answers once what the outbox held is written
 - ``POST /_local/schedules/<name>``: runs a schedule now (``SCHEDULES`` below)
+- ``POST /_local/hooks/catch[?status=NNN]``: a hook consumer to subscribe (``POST /hooks``
+  with ``target_url`` http://127.0.0.1:<port>/_local/hooks/catch): keeps each delivery and
+  answers ``status`` (default 200; 500, 429 or 410 show a retry or an unsubscribe);
+  ``GET /_local/hooks/caught[?clear=1]``: the deliveries so far, once the outbox and the
+  hooks queue are delivered
 - ``GET /``: the browser console (``local/console/``): one phone per demo person and an
   operator panel; its own endpoints are under ``/_local/console/`` (see ``Console``)
 - ``GET /_local/faults``: the injected fault rates and what was injected so far;
@@ -25,7 +30,8 @@ recorded is printed. Local-only endpoints:
 
 The retry queue is polled every second and delivered to ``resend`` (with a 5 s delay
 instead of 600 s), and so is the forward queue to ``forward`` (forwards parked after a
-transient Twilio failure; the waits are 1-5 s instead of 15 s to 2 h). A forward record
+transient Twilio failure; the waits are 1-5 s instead of 15 s to 2 h) and the hooks queue
+to ``hooks`` (retries after 1-3 s instead of 30 s to 15 min). A forward record
 the consumer reports as failed goes back on the queue, as SQS would redeliver it.
 The API's own integrations (template.yaml DefinitionBody) are emulated:
 ``POST /twilio/sms/fallback`` stores the request on the fallback queue as API Gateway's SQS
@@ -69,7 +75,7 @@ from local.backends import DEMO_ACCOUNT_SID, DEMO_ADMIN_API_KEY, DEMO_AUTH_TOKEN
 from local.template import ApiRoute, IntegrationRoute, api_routes, function_spec, integration_routes, load_template  # noqa: E402
 
 STAGE = "local"
-QUEUE_CONSUMERS = {"outbox": "AirtableSyncFunction", "retry": "ResendFunction", "forward": "ForwardFunction"}
+QUEUE_CONSUMERS = {"outbox": "AirtableSyncFunction", "retry": "ResendFunction", "forward": "ForwardFunction", "hooks": "HooksFunction"}
 SCHEDULES = {
     "pool_monitor": "PoolMonitorFunction",
     "standby_keeper": "StandbyKeeperFunction",
@@ -197,6 +203,8 @@ class LocalRunner:
         self.standin: Any = None
         self._stopping = threading.Event()
         self._mirror_queue: queue.Queue[list[str]] = queue.Queue()
+        self.caught: list[dict[str, Any]] = []  # what /_local/hooks/catch received
+        self._caught_lock = threading.Lock()  # not self._lock: the hooks consumer POSTs while holding it
         self._threads: list[threading.Thread] = []
         # One invocation at a time, like one Lambda execution environment: Powertools'
         # Logger and Metrics are process-wide, and the SMS printing diffs the sandbox.
@@ -272,6 +280,7 @@ class LocalRunner:
                 try:
                     self.deliver_queue("RETRY_QUEUE_URL", "ResendFunction")
                     self.deliver_queue("FORWARD_QUEUE_URL", "ForwardFunction")
+                    self.deliver_queue("HOOKS_QUEUE_URL", "HooksFunction")
                 except Exception:
                     traceback.print_exc()
 
@@ -554,6 +563,8 @@ class LocalRunner:
             return json_body(200, records)
         if method == "POST" and parts.path.startswith("/_local/schedules/"):
             return self.run_schedule(parts.path.rsplit("/", 1)[-1])
+        if parts.path in ("/_local/hooks/catch", "/_local/hooks/caught"):
+            return self.hooks_endpoint(method, parts.path, parse_qs(parts.query), headers, body, clear)
         if method == "GET" and parts.path.startswith("/_local/airtable"):
             from local.backends import AIRTABLE_BASE_ID
 
@@ -575,6 +586,31 @@ class LocalRunner:
             return json_body(200, {"url": url, "signature": signature, "curl": curl})
         return json_body(404, {"success": False, "error": "no route", "details": {"method": method, "path": parts.path}})
 
+    def hooks_endpoint(
+        self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str], body: bytes, clear: bool
+    ) -> Response:
+        """A hook consumer on the runner itself (see the module docstring)."""
+        if method == "POST" and path == "/_local/hooks/catch":
+            status = int(query.get("status", ["200"])[-1])
+            signed = {k: v for k, v in headers.items() if k.lower().startswith("x-masking-")}
+            try:
+                payload: Any = json.loads(body)
+            except ValueError:
+                payload = body.decode("utf-8", "replace")
+            with self._caught_lock:
+                self.caught.append({"answered": status, "headers": signed, "body": payload})
+            return json_body(status, {"status": "caught"})
+        if method == "GET" and path == "/_local/hooks/caught":
+            self._mirror_queue.join()  # the outbox's events are on the hooks queue
+            with self._lock:
+                self.deliver_queue("HOOKS_QUEUE_URL", "HooksFunction")
+            with self._caught_lock:
+                caught = list(self.caught)
+                if clear:
+                    self.caught.clear()
+            return json_body(200, caught)
+        return json_body(405, {"success": False, "error": "method not allowed", "details": {"method": method, "path": path}})
+
     def banner(self) -> str:
         from local.demo_data import CLIENTS, POOL_NUMBERS, PROVIDERS, STANDBY_NUMBER
 
@@ -587,6 +623,7 @@ class LocalRunner:
             "  GET    /_local/health | /_local/sent[?clear=1] | /_local/outbox[?clear=1] | /_local/airtable[/<table>]",
             "  POST   /_local/sign (form body, X-Url header)",
             "  POST   /_local/schedules/<name>  (" + ", ".join(SCHEDULES) + ")",
+            "  POST   /_local/hooks/catch[?status=500]: a hook target; GET /_local/hooks/caught[?clear=1]: what it received",
             "  GET|POST /_local/faults (JSON rates per fault kind: dynamodb_throttle, dynamodb_conflict, sqs_batch_fail, twilio_5xx...)",
             "Demo data:",
         ]

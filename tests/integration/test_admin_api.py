@@ -92,6 +92,9 @@ def test_every_admin_event_is_answered_without_a_server_error(store: DynamoAdmin
     status, body = invoke(load_event(name))
 
     assert status < 500, body
+    if name == "admin_hook_samples":  # Zapier's perform list: a bare JSON array of samples
+        assert status == 200 and isinstance(body, list) and body
+        return
     assert body.get("success") is (status < 300) or name == "admin_openapi"
 
 

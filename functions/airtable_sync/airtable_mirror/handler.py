@@ -145,7 +145,11 @@ def get_mirror() -> AirtableMirror:
 
 
 def handle_sqs_batch(event: dict[str, Any], context: Any, mirror: AirtableMirror | None = None) -> dict[str, Any]:
-    """Writes the batch and answers ``{"batchItemFailures": [...]}``."""
+    """Writes the batch and answers ``{"batchItemFailures": [...]}``. The batch's hook
+    events are queued first, with or without Airtable (``masking.handlers.hooks``)."""
+    from masking.handlers.hooks import dispatch_outbox
+
+    hooks_failed = dispatch_outbox(event)
     mirror = mirror or get_mirror()
     remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else DEFAULT_REMAINING_SECONDS
     deadline = mirror.clock.now() + remaining - SAFETY_MARGIN_SECONDS
@@ -155,7 +159,7 @@ def handle_sqs_batch(event: dict[str, Any], context: Any, mirror: AirtableMirror
         get_mirror.cache_clear()  # the token may have been rotated: read it again next time
 
     def report(record: SQSRecord) -> None:
-        reason = outcome.failures.get(record.message_id)
+        reason = outcome.failures.get(record.message_id) or hooks_failed.get(record.message_id)
         if reason is not None:
             raise MirrorFailed(reason)
 

@@ -13,14 +13,19 @@
   ``provisioning`` (Paths A, B, C, rotation), ``numbers`` (buy, attach), ``sessions``,
   ``clients``, ``pool`` (stats), ``schedules`` (pool monitor, standby keeper, sweeper).
 - ``mirror``: the Airtable mirror's side of the layer. ``outbox`` (records and the outbox
-  port), ``rows`` (the only module that knows Airtable field names).
+  port), ``rows`` (the only module that knows Airtable field names), ``webhook`` (the
+  context and result SMS and voice routing share: records, audit trail, outcome).
+- ``hooks``: outbound events for the operator's automations. ``events`` (read from the
+  outbox's audit records), ``subscriptions``, ``dispatch`` (outbox -> hooks queue),
+  ``delivery`` (signed POST, retries, DLQ, 410 unsubscribes).
 - ``store``: the system of record. ``dynamo``, ``admin``, ``calls`` on DynamoDB (``items``
   builds every key; the table layout is in the package docstring) and ``memory`` twins.
 - ``adapters``: the outside world behind the ports. ``twilio_gateway``,
-  ``twilio_sandbox`` (records instead of sending), ``aws_queues`` (SQS, SNS), ``secrets``.
+  ``twilio_sandbox`` (records instead of sending), ``aws_queues`` (SQS, SNS), ``secrets``,
+  ``hook_http`` (a hook's POST).
 - ``handlers``: API Gateway and EventBridge events in, answers out. ``twilio_request``
   (the one signature check every Twilio route makes), ``sms``, ``voice``, ``admin_api``
-  and ``admin_input``, ``schedules``.
+  and ``admin_input``, ``admin_hooks``, ``schedules``, ``hooks`` (the hooks queue).
 - ``wiring``: builds the adapters once per container.
 
 Dependencies point down this list's reverse: handlers -> domain (messaging, voice, admin)

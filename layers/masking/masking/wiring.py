@@ -17,7 +17,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from masking.adapters.aws_queues import SnsOwnerAlerts, SqsForwardQueue, SqsOutbox, SqsRetryQueue
+from masking.adapters.aws_queues import SnsOwnerAlerts, SqsForwardQueue, SqsHookQueue, SqsOutbox, SqsRetryQueue
 from masking.adapters.secrets import TwilioCredentials, load_twilio_credentials
 from masking.core.ports import CallStore, RecordingFetcher, RoutingStore, SmsGateway
 from masking.core.settings import (
@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from masking.adapters.twilio_recordings import SandboxRecordings
     from masking.adapters.twilio_sandbox import SandboxHttpClient
     from masking.admin.context import AdminContext
+    from masking.core.ports import HookStore
+    from masking.hooks.delivery import Deliverer, HookQueue
     from masking.messaging.failures import FailureHandler
     from masking.messaging.routing import SmsRouter
     from masking.store.calls import DynamoCallStore
@@ -185,8 +187,38 @@ def _admin_store(table_name: str) -> DynamoCallStore:
     return DynamoCallStore(table_name)
 
 
+@lru_cache(maxsize=1)
+def get_hook_store() -> HookStore:
+    from masking.store.hooks import DynamoHookStore
+
+    return DynamoHookStore(get_aws_settings().table_name)
+
+
+@lru_cache(maxsize=1)
+def get_hook_queue() -> HookQueue | None:
+    """The hooks queue, or None where HOOKS_QUEUE_URL is not set (no hooks dispatched)."""
+    from masking.hooks.settings import get_hook_settings
+
+    settings = get_hook_settings()
+    return SqsHookQueue(settings.queue_url, settings.dead_letter_queue_url) if settings.queue_url else None
+
+
+@lru_cache(maxsize=1)
+def get_hook_deliverer() -> Deliverer:
+    import time
+
+    from masking.adapters.hook_http import post_json
+    from masking.hooks.delivery import Deliverer
+    from masking.hooks.settings import get_hook_settings
+
+    queue = get_hook_queue()
+    if queue is None:
+        raise RuntimeError("HOOKS_QUEUE_URL is not set")
+    return Deliverer(get_hook_store(), post_json, queue, get_hook_settings(), time.time)
+
+
 def clear_wiring_cache() -> None:
     """Forgets every adapter built so far (tests, and the local runner between setups)."""
     cached_builders = (sandbox_http_client, get_outbox, _gateway, get_sms_services, get_voice_services, _admin_store)
-    for cached in (*cached_builders, sandbox_recordings, _recordings):
+    for cached in (*cached_builders, sandbox_recordings, _recordings, get_hook_store, get_hook_queue, get_hook_deliverer):
         cached.cache_clear()

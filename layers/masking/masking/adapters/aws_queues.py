@@ -9,6 +9,8 @@
 - ``SqsForwardQueue``: forwards parked after a transient Twilio failure, and their DLQ
   (``masking.core.ports.ForwardQueue``);
 - ``SnsOwnerAlerts``: the owner topic (``masking.core.ports.OwnerAlerts``);
+- ``SqsHookQueue``: hook deliveries, their delayed retries and their DLQ
+  (``masking.hooks.delivery.HookQueue``);
 and their in-memory twins for tests and benchmarks. Clients are created on first use.
 """
 
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from masking.adapters.aws_client import aws_client
+from masking.adapters.aws_client import AwsClientHolder
 from masking.core.observability import count, logger
 from masking.messaging.failures import Resend
 from masking.mirror.outbox import MirrorRecord
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
 
+    from masking.hooks.delivery import Delivery
     from masking.messaging.forwarding import ParkedForward
 else:
     SNSClient = SQSClient = Any
@@ -38,6 +41,10 @@ else:
 SQS_BATCH_LIMIT = 10
 OUTBOX_ATTEMPTS = 3  # per chunk of 10, on top of botocore's own retries
 OUTBOX_BASE_DELAY = 0.05
+
+
+class QueueMessage(Protocol):
+    def to_json(self) -> str: ...
 
 
 class OutboxSpill(Protocol):
@@ -56,7 +63,8 @@ def sqs_config() -> Any:
     return Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 3})
 
 
-class SqsOutbox:
+class SqsOutbox(AwsClientHolder[SQSClient]):
+    aws_service = "sqs"
     sleep: Callable[[float], None] = staticmethod(time.sleep)
 
     def __init__(self, queue_url: str, client: SQSClient | None = None, spill: OutboxSpill | None = None) -> None:
@@ -64,11 +72,8 @@ class SqsOutbox:
         self._client = client
         self.spill = spill
 
-    @property
-    def client(self) -> SQSClient:
-        if self._client is None:
-            self._client = aws_client("sqs", sqs_config())
-        return self._client
+    def client_config(self) -> Any:
+        return sqs_config()
 
     def publish(self, records: list[MirrorRecord]) -> None:
         """Queues every record; what SQS still refuses after the retries is spilled (raises
@@ -82,15 +87,15 @@ class SqsOutbox:
         count("OutboxSpilled", len(unsent))
         logger.warning("outbox: records spilled to the table for the republisher", extra={"records": len(unsent)})
 
-    def send(self, records: list[MirrorRecord]) -> list[MirrorRecord]:
+    def send[M: QueueMessage](self, records: list[M]) -> list[M]:
         """Sends in batches of 10, retrying failed calls and failed entries; returns the
         records that still could not be queued."""
-        unsent: list[MirrorRecord] = []
+        unsent: list[M] = []
         for start in range(0, len(records), SQS_BATCH_LIMIT):
             unsent.extend(self._send_chunk(records[start : start + SQS_BATCH_LIMIT]))
         return unsent
 
-    def _send_chunk(self, chunk: list[MirrorRecord]) -> list[MirrorRecord]:
+    def _send_chunk[M: QueueMessage](self, chunk: list[M]) -> list[M]:
         pending = {str(i): record for i, record in enumerate(chunk)}
         for attempt in range(OUTBOX_ATTEMPTS):
             if attempt:
@@ -123,33 +128,29 @@ class SqsOutbox:
         return queued
 
 
-class SqsRetryQueue:
+class SqsRetryQueue(AwsClientHolder[SQSClient]):
+    aws_service = "sqs"
+
     def __init__(self, queue_url: str, delay_seconds: int, client: SQSClient | None = None) -> None:
         self.queue_url = queue_url
         self.delay_seconds = delay_seconds
         self._client = client
 
     def schedule(self, resend: Resend) -> None:
-        if self._client is None:
-            self._client = aws_client("sqs")
-        self._client.send_message(QueueUrl=self.queue_url, MessageBody=resend.to_json(), DelaySeconds=self.delay_seconds)
+        self.client.send_message(QueueUrl=self.queue_url, MessageBody=resend.to_json(), DelaySeconds=self.delay_seconds)
 
 
-class SqsForwardQueue:
+class SqsForwardQueue(AwsClientHolder[SQSClient]):
     """Parks a forward with SQS DelaySeconds (at most 900 s; ``ParkedForward.not_before``
     covers longer waits). A failed SendMessage raises: the webhook must not answer 200
     for a message it could neither send nor park."""
+
+    aws_service = "sqs"
 
     def __init__(self, queue_url: str, dead_letter_queue_url: str, client: SQSClient | None = None) -> None:
         self.queue_url = queue_url
         self.dead_letter_queue_url = dead_letter_queue_url
         self._client = client
-
-    @property
-    def client(self) -> SQSClient:
-        if self._client is None:
-            self._client = aws_client("sqs")
-        return self._client
 
     def park(self, forward: ParkedForward, delay_seconds: int) -> None:
         if not self.queue_url:
@@ -163,7 +164,31 @@ class SqsForwardQueue:
         self.client.send_message(QueueUrl=self.dead_letter_queue_url, MessageBody=forward.to_json())
 
 
-class SnsOwnerAlerts:
+class SqsHookQueue:
+    """Deliveries go out in batches of 10 with the outbox's retries; a retry waits on the
+    queue (DelaySeconds); a delivery set aside goes to the DLQ (a failed send raises: the
+    consumer then reports the record failed and SQS delivers it again)."""
+
+    def __init__(self, queue_url: str, dead_letter_queue_url: str, client: SQSClient | None = None) -> None:
+        self.batches = SqsOutbox(queue_url, client)
+        self.dead_letter_queue_url = dead_letter_queue_url
+
+    def send(self, deliveries: list[Delivery]) -> list[Delivery]:
+        return self.batches.send(deliveries)
+
+    def retry(self, delivery: Delivery, delay_seconds: int) -> None:
+        body, delay = delivery.to_json(), max(0, min(delay_seconds, 900))
+        self.batches.client.send_message(QueueUrl=self.batches.queue_url, MessageBody=body, DelaySeconds=delay)
+
+    def dead_letter(self, delivery: Delivery) -> None:
+        if not self.dead_letter_queue_url:
+            raise RuntimeError("HOOKS_DLQ_URL is not set: a delivery cannot be set aside")
+        self.batches.client.send_message(QueueUrl=self.dead_letter_queue_url, MessageBody=delivery.to_json())
+
+
+class SnsOwnerAlerts(AwsClientHolder[SNSClient]):
+    aws_service = "sns"
+
     def __init__(self, topic_arn: str, client: SNSClient | None = None) -> None:
         self.topic_arn = topic_arn
         self._client = client
@@ -172,9 +197,7 @@ class SnsOwnerAlerts:
         if not self.topic_arn:
             logger.error("owner alert not sent: OWNER_ALERT_TOPIC_ARN is not set")
             return
-        if self._client is None:
-            self._client = aws_client("sns")
-        self._client.publish(TopicArn=self.topic_arn, Subject=subject, Message=message)
+        self.client.publish(TopicArn=self.topic_arn, Subject=subject, Message=message)
 
 
 @dataclass
@@ -213,3 +236,22 @@ class MemoryForwardQueue:
         taken = [ParkedForward.from_json(forward.to_json()) for forward, _ in self.parked]
         self.parked.clear()
         return taken
+
+
+@dataclass
+class MemoryHookQueue:
+    """Hook deliveries in memory: queued now, retried with their delay, set aside."""
+
+    queued: list[Delivery] = field(default_factory=list)
+    retried: list[tuple[Delivery, int]] = field(default_factory=list)
+    dead: list[Delivery] = field(default_factory=list)
+
+    def send(self, deliveries: list[Delivery]) -> list[Delivery]:
+        self.queued.extend(deliveries)
+        return []
+
+    def retry(self, delivery: Delivery, delay_seconds: int) -> None:
+        self.retried.append((delivery, delay_seconds))
+
+    def dead_letter(self, delivery: Delivery) -> None:
+        self.dead.append(delivery)

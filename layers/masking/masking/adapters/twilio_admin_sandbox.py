@@ -26,8 +26,8 @@ from urllib.parse import urlparse
 
 from twilio.http.response import Response
 
-from masking.adapters.twilio_sandbox import SandboxHttpClient, SandboxRequest, _error, _rfc2822_now
-from masking.adapters.twilio_sandbox_sms import v2010_page
+from masking.adapters.twilio_sandbox import SandboxHttpClient, number_resource
+from masking.adapters.twilio_sandbox_sms import rfc2822, twilio_error, v2010_page
 from masking.core.ports import NOT_FOUND
 
 AUTHENTICATION_FAILED = 20003
@@ -97,31 +97,20 @@ class AdminSandboxHttpClient(SandboxHttpClient):
     ) -> str:
         """An incoming number the account already has (bought elsewhere); returns its sid."""
         sid = f"PN{uuid.uuid4().hex}"
-        now = _rfc2822_now()
+        resource = number_resource(
+            sid,
+            number,
+            account_sid,
+            f"/2010-04-01/Accounts/{account_sid}/IncomingPhoneNumbers/{sid}.json",
+            sms_url=sms_url,
+            sms_fallback_url=sms_fallback_url,
+            sms_fallback_method="POST",
+            voice_url=voice_url,
+            voice_fallback_url=voice_fallback_url,
+            voice_fallback_method="POST",
+        )
         with self._lock:
-            self.numbers[sid] = {
-                "sid": sid,
-                "account_sid": account_sid,
-                "friendly_name": f"({number[2:5]}) {number[5:8]}-{number[8:]}",
-                "phone_number": number,
-                "sms_url": sms_url,
-                "sms_method": "POST",
-                "sms_fallback_url": sms_fallback_url,
-                "sms_fallback_method": "POST",
-                "voice_url": voice_url,
-                "voice_method": "POST",
-                "voice_fallback_url": voice_fallback_url,
-                "voice_fallback_method": "POST",
-                "status_callback": "",
-                "status_callback_method": "POST",
-                "capabilities": {"voice": True, "sms": True, "mms": True, "fax": False},
-                "api_version": "2010-04-01",
-                "date_created": now,
-                "date_updated": now,
-                "origin": "twilio",
-                "status": "in-use",
-                "uri": f"/2010-04-01/Accounts/{account_sid}/IncomingPhoneNumbers/{sid}.json",
-            }
+            self.numbers[sid] = resource
             self.bought.append(number)  # never offered by a search again
         return sid
 
@@ -163,31 +152,18 @@ class AdminSandboxHttpClient(SandboxHttpClient):
         return sid
 
     # ---- requests
-    def request(
-        self,
-        method: str,
-        uri: str,
-        params: dict[str, object] | None = None,
-        data: dict[str, object] | None = None,
-        headers: dict[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
-        timeout: float | None = None,
-        allow_redirects: bool = False,
-    ) -> Response:
+    def _answer(self, method: str, uri: str, payload: dict[str, Any], query: dict[str, Any], auth: tuple[str, str] | None) -> Response:
         if self.credentials is not None and auth is not None and tuple(auth) != self.credentials:
-            with self._lock:
-                self.requests.append(SandboxRequest(method=method, url=uri, data=dict(data or {}), params=dict(params or {})))
-            return _error(401, AUTHENTICATION_FAILED, "Authenticate")
+            self._record(method, uri, payload, query, draw_failure=False)
+            return twilio_error(401, AUTHENTICATION_FAILED, "Authenticate")
         parsed = urlparse(uri)
         handler = self._admin_handler(method.upper(), parsed.netloc.split(".")[0], parsed.path)
         if handler is None:
-            return super().request(method, uri, params, data, headers, auth, timeout, allow_redirects)
-        with self._lock:
-            self.requests.append(SandboxRequest(method=method, url=uri, data=dict(data or {}), params=dict(params or {})))
-            failure = self._failures.pop(0) if self._failures else self._pop_matching_failure(method.upper(), uri)
+            return super()._answer(method, uri, payload, query, auth)
+        failure = self._record(method, uri, payload, query)
         if failure is not None:
-            return _error(400 if failure < 30000 else 500, failure, f"Sandbox failure {failure}")
-        return handler(uri, dict(data or {}) if method.upper() == "POST" else dict(params or {}))
+            return twilio_error(400 if failure < 30000 else 500, failure, f"Sandbox failure {failure}")
+        return handler(uri, payload if method.upper() == "POST" else query)
 
     def _admin_handler(self, verb: str, host: str, path: str) -> Any:
         if host == "api":
@@ -216,7 +192,7 @@ class AdminSandboxHttpClient(SandboxHttpClient):
         return None
 
     def _account(self, account_sid: str) -> Response:
-        now = _rfc2822_now()
+        now = rfc2822()
         body = {
             "sid": account_sid,
             "friendly_name": "Sandbox account",
@@ -241,7 +217,7 @@ class AdminSandboxHttpClient(SandboxHttpClient):
         with self._lock:
             service = self.services.get(sid)
         if service is None:
-            return _error(404, NOT_FOUND, f"The requested resource /Services/{sid} was not found")
+            return twilio_error(404, NOT_FOUND, f"The requested resource /Services/{sid} was not found")
         body = {
             "sid": sid,
             "friendly_name": service.friendly_name,
@@ -272,7 +248,7 @@ class AdminSandboxHttpClient(SandboxHttpClient):
     def _proxy_numbers(self, uri: str, service_sid: str) -> Response:
         with self._lock:
             if service_sid not in self.proxy_services:
-                return _error(404, NOT_FOUND, f"The requested resource /Services/{service_sid} was not found")
+                return twilio_error(404, NOT_FOUND, f"The requested resource /Services/{service_sid} was not found")
             records = [
                 {"sid": sid, "service_sid": service_sid, "phone_number": self.numbers[sid]["phone_number"], "iso_country": "US"}
                 for sid in self.proxy_services[service_sid]
@@ -284,14 +260,16 @@ class AdminSandboxHttpClient(SandboxHttpClient):
         with self._lock:
             pool = self.proxy_services.get(service_sid)
             if pool is None or number_sid not in pool:
-                return _error(404, NOT_FOUND, f"The requested resource /Services/{service_sid}/PhoneNumbers/{number_sid} was not found")
+                return twilio_error(
+                    404, NOT_FOUND, f"The requested resource /Services/{service_sid}/PhoneNumbers/{number_sid} was not found"
+                )
             pool.remove(number_sid)
         return Response(204, "")
 
     def _proxy_session_list(self, uri: str, service_sid: str) -> Response:
         with self._lock:
             if service_sid not in self.proxy_services:
-                return _error(404, NOT_FOUND, f"The requested resource /Services/{service_sid} was not found")
+                return twilio_error(404, NOT_FOUND, f"The requested resource /Services/{service_sid} was not found")
             records = [
                 {"sid": s.sid, "service_sid": service_sid, "status": s.status, "unique_name": s.unique_name}
                 for s in self.proxy_sessions.get(service_sid, [])
@@ -303,5 +281,5 @@ class AdminSandboxHttpClient(SandboxHttpClient):
             session = next((s for s in self.proxy_sessions.get(service_sid, []) if s.sid == session_sid), None)
             records = [dict(p) for p in session.participants] if session else []
         if session is None:
-            return _error(404, NOT_FOUND, f"The requested resource /Sessions/{session_sid} was not found")
+            return twilio_error(404, NOT_FOUND, f"The requested resource /Sessions/{session_sid} was not found")
         return _v1_page("participants", uri.split("?")[0], records)

@@ -23,15 +23,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import format_datetime
 from typing import Any
 from urllib.parse import urlparse
 
 from twilio.http import HttpClient
 from twilio.http.response import Response
 
-from masking.adapters.twilio_sandbox_sms import SandboxSendFaults, SandboxSms, v2010_page
+from masking.adapters.twilio_sandbox_sms import SandboxSendFaults, SandboxSms, rfc2822, twilio_error, v2010_page
 from masking.core.ports import (
     ALREADY_IN_MESSAGING_SERVICE,
     IN_OTHER_MESSAGING_SERVICE,
@@ -89,13 +87,32 @@ class _FailureRule:
 _HTTP_STATUS_OF = {20429: 429, 20500: 500, 20503: 503}
 
 
-def _error(status: int, code: int, message: str) -> Response:
-    body = {"code": code, "message": message, "status": status, "more_info": f"https://www.twilio.com/docs/errors/{code}"}
-    return Response(status, json.dumps(body))
-
-
-def _rfc2822_now() -> str:
-    return format_datetime(datetime.now(UTC), usegmt=True)
+def number_resource(sid: str, number: str, account_sid: str, uri: str, **settings: str) -> dict[str, Any]:
+    """An IncomingPhoneNumber resource as Twilio answers it: ``settings`` (webhook URLs and
+    methods, friendly name, by resource key) over empty URLs and POST methods."""
+    now = rfc2822()
+    resource: dict[str, Any] = {
+        "sid": sid,
+        "account_sid": account_sid,
+        "friendly_name": f"({number[2:5]}) {number[5:8]}-{number[8:]}",
+        "phone_number": number,
+        "sms_url": "",
+        "sms_method": "POST",
+        "voice_url": "",
+        "voice_method": "POST",
+        "sms_fallback_url": "",
+        "voice_fallback_url": "",
+        "status_callback": "",
+        "status_callback_method": "POST",
+        "capabilities": {"voice": True, "sms": True, "mms": True, "fax": False},
+        "api_version": "2010-04-01",
+        "date_created": now,
+        "date_updated": now,
+        "origin": "twilio",
+        "status": "in-use",
+        "uri": uri,
+    }
+    return resource | settings
 
 
 class SandboxHttpClient(SandboxSendFaults, HttpClient):
@@ -183,12 +200,20 @@ class SandboxHttpClient(SandboxSendFaults, HttpClient):
         timeout: float | None = None,
         allow_redirects: bool = False,
     ) -> Response:
-        payload = dict(data or {})
-        query = dict(params or {})
-        verb = method.upper()
+        return self._answer(method, uri, dict(data or {}), dict(params or {}), auth)
+
+    def _record(self, method: str, uri: str, payload: dict[str, Any], query: dict[str, Any], draw_failure: bool = True) -> int | None:
+        """Records the request; returns the Twilio error code it is to fail with, if one is queued."""
         with self._lock:
             self.requests.append(SandboxRequest(method=method, url=uri, data=payload, params=query))
-            failure = self._failures.pop(0) if self._failures else self._pop_matching_failure(verb, uri)
+            if not draw_failure:
+                return None
+            return self._failures.pop(0) if self._failures else self._pop_matching_failure(method.upper(), uri)
+
+    def _answer(self, method: str, uri: str, payload: dict[str, Any], query: dict[str, Any], auth: tuple[str, str] | None) -> Response:
+        """What ``request`` answers (the admin sandbox answers more)."""
+        verb = method.upper()
+        failure = self._record(method, uri, payload, query)
         if failure is not None:
             status = _HTTP_STATUS_OF.get(failure, 400 if failure < 30000 else 500)
             body = {"code": failure, "message": f"Sandbox failure {failure}", "status": status, "more_info": ""}
@@ -218,7 +243,7 @@ class SandboxHttpClient(SandboxSendFaults, HttpClient):
                 found = self.numbers.get(incoming.group(1))
                 resource = dict(found) if found else None
             if resource is None:
-                return _error(404, NOT_FOUND, f"The requested resource {path} was not found")
+                return twilio_error(404, NOT_FOUND, f"The requested resource {path} was not found")
             return Response(200, json.dumps(resource))
         service = _SERVICE_NUMBERS_PATH.match(path)
         if service and verb == "POST":
@@ -291,34 +316,14 @@ class SandboxHttpClient(SandboxSendFaults, HttpClient):
                 offered = self._offered_locked(area_code, 1)
                 number = offered[0] if offered else ""
             if not number:
-                return _error(400, NUMBER_NOT_AVAILABLE, "PhoneNumber or AreaCode is required, and none is available")
+                return twilio_error(400, NUMBER_NOT_AVAILABLE, "PhoneNumber or AreaCode is required, and none is available")
             match = _SANDBOX_NUMBER.match(number)
             if match is None or number not in self._offered_locked(match.group(1), None):
-                return _error(400, NUMBER_NOT_AVAILABLE, f"+{number.lstrip('+')} is not available")
+                return twilio_error(400, NUMBER_NOT_AVAILABLE, f"+{number.lstrip('+')} is not available")
             area = match.group(1)
             sid = f"PN{uuid.uuid4().hex}"
-            now = _rfc2822_now()
-            resource: dict[str, Any] = {
-                "sid": sid,
-                "account_sid": account_sid,
-                "friendly_name": str(data.get("FriendlyName") or f"({number[2:5]}) {number[5:8]}-{number[8:]}"),
-                "phone_number": number,
-                "sms_url": str(data.get("SmsUrl", "")),
-                "sms_method": str(data.get("SmsMethod", "POST")),
-                "voice_url": str(data.get("VoiceUrl", "")),
-                "voice_method": str(data.get("VoiceMethod", "POST")),
-                "sms_fallback_url": str(data.get("SmsFallbackUrl", "")),
-                "voice_fallback_url": str(data.get("VoiceFallbackUrl", "")),
-                "status_callback": str(data.get("StatusCallback", "")),
-                "status_callback_method": str(data.get("StatusCallbackMethod", "POST")),
-                "capabilities": {"voice": True, "sms": True, "mms": True, "fax": False},
-                "api_version": "2010-04-01",
-                "date_created": now,
-                "date_updated": now,
-                "origin": "twilio",
-                "status": "in-use",
-                "uri": f"{path[: -len('.json')]}/{sid}.json",
-            }
+            given = {key: str(data[param]) for param, key in self.updatable_number_fields.items() if data.get(param)}
+            resource = number_resource(sid, number, account_sid, f"{path[: -len('.json')]}/{sid}.json", **given)
             self.numbers[sid] = resource
             self.bought.append(number)
             self._available[area] = max(0, self._available.get(area, 0) - 1)
@@ -328,17 +333,17 @@ class SandboxHttpClient(SandboxSendFaults, HttpClient):
         with self._lock:
             resource = self.numbers.get(sid)
             if resource is None:
-                return _error(404, NOT_FOUND, f"The requested resource IncomingPhoneNumbers/{sid}.json was not found")
+                return twilio_error(404, NOT_FOUND, f"The requested resource IncomingPhoneNumbers/{sid}.json was not found")
             for param, key in self.updatable_number_fields.items():
                 if param in data:
                     resource[key] = str(data[param])
-            resource["date_updated"] = _rfc2822_now()
+            resource["date_updated"] = rfc2822()
             return Response(200, json.dumps(resource))
 
     def _release_number(self, sid: str) -> Response:
         with self._lock:
             if self.numbers.pop(sid, None) is None:
-                return _error(404, NOT_FOUND, f"The requested resource IncomingPhoneNumbers/{sid}.json was not found")
+                return twilio_error(404, NOT_FOUND, f"The requested resource IncomingPhoneNumbers/{sid}.json was not found")
             for members in self.messaging_services.values():
                 members.discard(sid)
         return Response(204, "")
@@ -348,13 +353,15 @@ class SandboxHttpClient(SandboxSendFaults, HttpClient):
         with self._lock:
             resource = self.numbers.get(number_sid)
             if resource is None:
-                return _error(400, INVALID_PHONE_NUMBER, f"Phone Number SID {number_sid} is invalid")
+                return twilio_error(400, INVALID_PHONE_NUMBER, f"Phone Number SID {number_sid} is invalid")
             if number_sid in self.messaging_services.get(service_sid, set()):
-                return _error(409, ALREADY_IN_MESSAGING_SERVICE, "Phone Number or Short Code is already in the Messaging Service.")
+                return twilio_error(409, ALREADY_IN_MESSAGING_SERVICE, "Phone Number or Short Code is already in the Messaging Service.")
             if any(number_sid in members for other, members in self.messaging_services.items() if other != service_sid):
-                return _error(409, IN_OTHER_MESSAGING_SERVICE, "Phone Number or Short Code is associated with another Messaging Service.")
+                return twilio_error(
+                    409, IN_OTHER_MESSAGING_SERVICE, "Phone Number or Short Code is associated with another Messaging Service."
+                )
             self.messaging_services.setdefault(service_sid, set()).add(number_sid)
-            now = _rfc2822_now()
+            now = rfc2822()
             body = {
                 "sid": number_sid,
                 "account_sid": resource.get("account_sid", ""),
@@ -391,9 +398,9 @@ class SandboxHttpClient(SandboxSendFaults, HttpClient):
     def _create_call(self, uri: str, data: dict[str, Any]) -> Response:
         to_phone, from_number, url = str(data.get("To", "")), str(data.get("From", "")), str(data.get("Url", ""))
         if not to_phone or not from_number:
-            return _error(400, 21201 if not to_phone else 21213, "To and From are required")
+            return twilio_error(400, 21201 if not to_phone else 21213, "To and From are required")
         if not url and not data.get("Twiml") and not data.get("ApplicationSid"):
-            return _error(400, 21205, "Url, Twiml or ApplicationSid is required")
+            return twilio_error(400, 21205, "Url, Twiml or ApplicationSid is required")
         events = data.get("StatusCallbackEvent") or []
         call = SandboxCall(
             sid=f"CA{uuid.uuid4().hex}",
@@ -409,7 +416,7 @@ class SandboxHttpClient(SandboxSendFaults, HttpClient):
             self.calls.append(call)
         path = urlparse(uri).path
         account_sid = path.split("/")[3] if path.count("/") >= 4 else ""
-        now = _rfc2822_now()
+        now = rfc2822()
         resource: dict[str, Any] = {
             "sid": call.sid,
             "account_sid": account_sid,

@@ -56,9 +56,15 @@ def v2010_page(key: str, records: list[dict[str, Any]], first_page: str, page_si
     return Response(200, json.dumps(body))
 
 
-def _fault_error(status: int, code: int, message: str) -> Response:
+def twilio_error(status: int, code: int, message: str) -> Response:
+    """An error answer shaped like Twilio's (every sandbox module answers its errors so)."""
     body = {"code": code, "message": message, "status": status, "more_info": f"https://www.twilio.com/docs/errors/{code}"}
     return Response(status, json.dumps(body))
+
+
+def rfc2822(epoch: float | None = None) -> str:
+    """A resource date as Twilio writes it (RFC 2822, GMT): ``epoch`` seconds, or now."""
+    return format_datetime(datetime.now(UTC) if epoch is None else datetime.fromtimestamp(epoch, UTC), usegmt=True)
 
 
 class SandboxSendFaults:
@@ -104,12 +110,12 @@ class SandboxSendFaults:
             raise requests.exceptions.ReadTimeout("sandbox: read timed out (the message never reached Twilio)")
         if fault in ("429", "500", "503"):
             status, code = _HTTP_FAULTS[fault]
-            return _fault_error(status, code, f"Sandbox fault {fault}")
+            return twilio_error(status, code, f"Sandbox fault {fault}")
         created = self._create_message(uri, data)
         if fault == "accepted_lost":
             raise requests.exceptions.ReadTimeout("sandbox: read timed out (Twilio accepted the message)")
         if fault == "accepted_500":
-            return _fault_error(500, 20500, "Sandbox fault: accepted, then an internal error")
+            return twilio_error(500, 20500, "Sandbox fault: accepted, then an internal error")
         return created
 
     def _list_messages(self, uri: str, query: dict[str, Any]) -> Response:
@@ -129,7 +135,7 @@ class SandboxSendFaults:
 
     @staticmethod
     def _message_resource(account_sid: str, sms: SandboxSms) -> dict[str, Any]:
-        created = format_datetime(datetime.fromtimestamp(sms.at, UTC), usegmt=True)
+        created = rfc2822(sms.at)
         return {
             "sid": sms.sid,
             "account_sid": account_sid,

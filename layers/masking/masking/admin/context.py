@@ -9,12 +9,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from masking.core.models import Client, ForwardedPart, MessageRecord, NumberRecord, OutboundSms, Provider, SentSms, iso, utcnow
+from masking.core.models import (
+    CallSession,
+    Client,
+    ForwardedPart,
+    Lease,
+    MessageRecord,
+    NumberRecord,
+    OutboundSms,
+    Provider,
+    SentSms,
+    iso,
+    utcnow,
+)
 from masking.core.ports import AdminStore, NumberGateway, SendError
 from masking.core.settings import InventorySettings, RoutingSettings, TwilioSettings
 from masking.mirror import rows
 from masking.mirror.outbox import Category, MirrorRecord, Severity
-from masking.mirror.rows import audit_record
 
 SMS_WEBHOOK_PATH = "/twilio/sms"
 VOICE_WEBHOOK_PATH = "/twilio/voice"
@@ -36,31 +47,18 @@ class AdminContext:
     def stamp(self) -> str:
         return iso(self.clock())
 
-    def audit(
-        self,
-        event: str,
-        description: str,
-        category: Category,
-        severity: Severity,
-        key: str,
-        provider_id: str | None = None,
-        client_id: str | None = None,
-        **details: object,
+    @property
+    def audit(self) -> rows.AuditTrail:
+        """Audits one admin action: ``ctx.audit(event, description, category, severity, key=...)``,
+        keyed ``<key>:<event>:<now>``."""
+        return rows.AuditTrail(self.records, "", "", self.stamp())
+
+    def audit_about(
+        self, pair: Lease | CallSession, event: str, description: str, category: Category, severity: Severity, **details: object
     ) -> None:
-        stamp = self.stamp()
-        self.records.append(
-            audit_record(
-                event,
-                description,
-                category=category,
-                severity=severity,
-                at=stamp,
-                key=f"{key}:{event}:{stamp}",
-                provider_id=provider_id,
-                client_id=client_id,
-                details=details,
-            )
-        )
+        """Audits an action on a pair's lease or click-to-call session: keyed on it, naming its provider and client."""
+        key = pair.lease_id if isinstance(pair, Lease) else pair.call_id
+        self.audit(event, description, category, severity, pair.provider_id, pair.client_id, key=key, **details)
 
     def mirror_number(self, number: NumberRecord) -> None:
         self.records.append(rows.number_row(number, self.stamp()))

@@ -81,16 +81,7 @@ def _notify_provider(ctx: AdminContext, provider: Provider, lease: Lease, webhoo
         notice = OutboundSms(from_number=lease.pool_number, to_phone=provider.phone, body=text)
         ctx.send_system_sms(notice, webhook_base, provider.provider_id)
     except SendError as error:
-        ctx.audit(
-            "Session notification failed",
-            str(error),
-            "Error",
-            "Error",
-            key=lease.lease_id,
-            provider_id=provider.provider_id,
-            client_id=lease.client_id,
-            twilio_code=error.code,
-        )
+        ctx.audit_about(lease, "Session notification failed", str(error), "Error", "Error", twilio_code=error.code)
         return False
     return True
 
@@ -128,16 +119,7 @@ def end_lease(ctx: AdminContext, lease: Lease, reason: str) -> bool:
 
 def audit_lease(ctx: AdminContext, lease: Lease, event: str, description: str, session_sid: str) -> None:
     """Audits a lease the admin side opened or closed and mirrors the client's Session SID."""
-    ctx.audit(
-        event,
-        description,
-        "Pool",
-        "Info",
-        key=lease.lease_id,
-        provider_id=lease.provider_id,
-        client_id=lease.client_id,
-        lease_id=lease.lease_id,
-    )
+    ctx.audit_about(lease, event, description, "Pool", "Info", lease_id=lease.lease_id)
     mirror_lease(ctx, lease, session_sid)
 
 

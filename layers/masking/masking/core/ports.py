@@ -37,6 +37,7 @@ from masking.core.models import (
 )
 
 if TYPE_CHECKING:
+    from masking.hooks.subscriptions import Subscription
     from masking.messaging.failures import Resend
     from masking.messaging.forwarding import ParkedForward
 
@@ -428,3 +429,19 @@ class AdminStore(RoutingStore, Protocol):
     def claim_guard(self, name: str, decision_id: str, at_epoch: int, window_seconds: int) -> bool: ...
 
     def release_guard(self, name: str, decision_id: str) -> None: ...
+
+
+class HookStore(Protocol):
+    """Hook subscriptions (``masking.hooks``) and the events each one acknowledged."""
+
+    def put_hook(self, hook: Subscription) -> None: ...
+
+    def get_hook(self, hook_id: str) -> Subscription | None: ...
+
+    def list_hooks(self) -> list[Subscription]: ...
+
+    def delete_hook(self, hook_id: str) -> Subscription | None: ...
+
+    def delivered(self, hook_id: str, event_id: str) -> bool: ...
+
+    def mark_delivered(self, hook_id: str, event_id: str, expires_at: int) -> bool: ...

@@ -160,15 +160,20 @@ class ForwardSettings:
     hot_path_budget_seconds: float = 5  # the webhook parks the remaining parts after this long
 
     def __post_init__(self) -> None:
-        delays: Any = self.retry_delays
-        if isinstance(delays, str):
-            try:
-                delays = tuple(int(d.strip()) for d in delays.split(",") if d.strip())
-            except ValueError:
-                raise SettingsError(f"FORWARD_RETRY_DELAYS must be comma-separated seconds, not {self.retry_delays!r}") from None
-            object.__setattr__(self, "retry_delays", delays)
-        if not delays or any(d < 0 for d in delays):
-            raise SettingsError("FORWARD_RETRY_DELAYS needs at least one delay, none negative")
+        object.__setattr__(self, "retry_delays", _delays("FORWARD_RETRY_DELAYS", self.retry_delays))
+
+
+def _delays(name: str, raw: Any) -> tuple[int, ...]:
+    """Waits in seconds, e.g. ``"15,60,300"``: at least one, none negative."""
+    delays = raw
+    if isinstance(raw, str):
+        try:
+            delays = tuple(int(d.strip()) for d in raw.split(",") if d.strip())
+        except ValueError:
+            raise SettingsError(f"{name} must be comma-separated seconds, not {raw!r}") from None
+    if not delays or any(d < 0 for d in delays):
+        raise SettingsError(f"{name} needs at least one delay, none negative")
+    return tuple(delays)
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,5 +346,7 @@ def clear_settings_cache() -> None:
     for getter in getters:
         getter.cache_clear()
     from masking.core.privacy_settings import clear_privacy_settings_cache  # privacy: its own module
+    from masking.hooks.settings import get_hook_settings  # outbound hooks: their own module
 
     clear_privacy_settings_cache()
+    get_hook_settings.cache_clear()

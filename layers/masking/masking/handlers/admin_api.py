@@ -393,4 +393,5 @@ import masking.handlers.admin_privacy  # noqa: E402  # privacy: the erasure rout
 
 __all__ = ["app", "handle_admin_request", "openapi_json"]
 
+import masking.handlers.admin_hooks  # noqa: E402  (outbound hooks: POST/GET/DELETE /hooks...)
 import masking.handlers.admin_legacy  # noqa: E402, F401  (registers the old service's deprecated routes on ``app``)

@@ -72,7 +72,6 @@ class Protection:
             return None
         count("ContentGuard")
         ctx.content_flags = found.kinds
-        details = {"policy": policy, "found": found.counts(), "direction": direction}
         event = {"flag": "Contact details flagged", "redact": "Contact details redacted", "block": "Contact details blocked"}[policy]
         ctx.audit(
             event,
@@ -81,7 +80,9 @@ class Protection:
             "Warning",
             provider.provider_id,
             client_id,
-            **details,
+            policy=policy,
+            found=found.counts(),
+            direction=direction,
         )
         if policy == "flag":
             return None

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from masking.core.errors import DuplicateMessage, LeaseConflict
-from masking.core.leases import acquire_lease, create_client_from_phone
+from masking.core.leases import acquire_lease
 from masking.core.models import (
     Client,
     ForwardedPart,
@@ -37,7 +37,6 @@ from masking.core.models import (
     Party,
     Provider,
     SentSms,
-    iso,
     utcnow,
 )
 from masking.core.observability import count, logger, mask_phone
@@ -59,37 +58,29 @@ from masking.messaging.text import (
 )
 from masking.mirror import rows
 from masking.mirror.outbox import MirrorRecord, Severity
-from masking.mirror.rows import AuditTrail
+from masking.mirror.webhook import WebhookContext, WebhookResult
 
 
-@dataclass(slots=True)
-class RouteResult:
-    outcome: str
-    direction: str = ""
+@dataclass(slots=True, kw_only=True)
+class RouteResult(WebhookResult):
     sent: list[SentSms] = field(default_factory=list)
-    records: list[MirrorRecord] = field(default_factory=list)
-    lease_id: str | None = None
 
 
-@dataclass(slots=True)
-class _Context:
+@dataclass(slots=True, kw_only=True)
+class _Context(WebhookContext):
     """What one inbound message has learnt so far."""
 
+    ref_name = "message_sid"
+
     sms: InboundSms
-    now: datetime
     status_callback: str | None
-    records: list[MirrorRecord] = field(default_factory=list)
     # who claims the MessageSid: one token per route call (masking.store.dynamo._message_put)
     claim_token: str = field(default_factory=lambda: uuid.uuid4().hex)
     content_flags: list[str] = field(default_factory=list)
 
     @property
-    def stamp(self) -> str:
-        return iso(self.now)
-
-    @property
-    def audit(self) -> AuditTrail:
-        return AuditTrail(self.records, "message_sid", self.sms.message_sid, self.stamp)
+    def ref(self) -> str:
+        return self.sms.message_sid
 
 
 class SmsRouter:
@@ -156,10 +147,7 @@ class SmsRouter:
     def _from_client(self, ctx: _Context, provider_id: str, client: Client | None) -> RouteResult:
         sms = ctx.sms
         if client is None:
-            client, created = create_client_from_phone(self.store, sms.from_phone, ctx.stamp)
-            if created:  # a concurrent first message created it: that request writes these
-                ctx.records.append(rows.new_client(client, provider_id, ctx.stamp))
-                ctx.audit("Client created", "A new number texted a provider", "Client Sync", "Info", provider_id, client.client_id)
+            client = ctx.new_client(self.store, sms.from_phone, provider_id, "A new number texted a provider")
         provider, pair = self.store.get_provider_and_pair(provider_id, client.client_id)
         if provider is None:
             return self._unrouted(ctx, "Reserved number without provider", "the number's provider does not exist")

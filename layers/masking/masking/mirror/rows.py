@@ -23,28 +23,6 @@ MESSAGE_STATUS = {"delivered": "delivered", "read": "delivered", "undelivered": 
 # ---------------------------------------------------------------- Audit Log
 
 
-def audit_fields(
-    event: str,
-    description: str,
-    category: Category,
-    severity: Severity,
-    at: str,
-    provider_id: str | None,
-    client_id: str | None,
-    details: dict[str, Any] | None,
-) -> dict[str, Any]:
-    return {
-        "Event": event,
-        "Description": description,
-        "Timestamp": at,
-        "Category": category,
-        "Severity": severity,
-        "Related Sitter": provider_id,
-        "Related Client": client_id,
-        "Details": details or {},
-    }
-
-
 def audit_record(
     event: str,
     description: str,
@@ -58,21 +36,31 @@ def audit_record(
     details: dict[str, Any] | None = None,
 ) -> MirrorRecord:
     """An Audit Log row. ``key`` makes it idempotent (e.g. ``<MessageSid>:<event>``)."""
-    return MirrorRecord(
-        kind="audit",
-        key=key,
-        at=at,
-        fields=audit_fields(event, description, category, severity, at, provider_id, client_id, details),
-    )
+    fields = {
+        "Event": event,
+        "Description": description,
+        "Timestamp": at,
+        "Category": category,
+        "Severity": severity,
+        "Related Sitter": provider_id,
+        "Related Client": client_id,
+        "Details": details or {},
+    }
+    return MirrorRecord(kind="audit", key=key, at=at, fields=fields)
 
 
 @dataclass(slots=True)
 class AuditTrail:
-    """Audit records about one inbound webhook (a message or a call), keyed on it so a
-    retried webhook writes the same rows. Call it like ``audit_record`` without the keys."""
+    """The audit records one request writes, all stamped ``at``. Call it like ``audit_record``
+    without ``at``.
+
+    A webhook's trail (``ref_name`` "message_sid" or "call_sid", ``ref`` its SID) keys each
+    record ``<ref>:<event>``, so a retried webhook writes the same rows. An admin request's
+    trail (no ``ref_name``) takes a ``key`` per record, the record's subject, and keys it
+    ``<key>:<event>:<at>``: an action done again writes a new row."""
 
     records: list[MirrorRecord]
-    ref_name: str  # "message_sid", "call_sid"
+    ref_name: str  # "message_sid", "call_sid"; "" for an admin request
     ref: str
     at: str
 
@@ -84,6 +72,8 @@ class AuditTrail:
         severity: Severity,
         provider_id: str | None = None,
         client_id: str | None = None,
+        *,
+        key: str | None = None,
         **details: object,
     ) -> None:
         self.records.append(
@@ -93,12 +83,19 @@ class AuditTrail:
                 category=category,
                 severity=severity,
                 at=self.at,
-                key=f"{self.ref}:{event}",
+                key=self._key(event, key),
                 provider_id=provider_id,
                 client_id=client_id,
-                details={self.ref_name: self.ref, **details},
+                details={self.ref_name: self.ref, **details} if self.ref_name else details,
             )
         )
+
+    def _key(self, event: str, key: str | None) -> str:
+        if self.ref_name and key is None:
+            return f"{self.ref}:{event}"
+        if key is not None and not self.ref_name:
+            return f"{key}:{event}:{self.at}"
+        raise TypeError("a webhook's audit is keyed on its ref, an admin request's on the key each record names")
 
 
 # ---------------------------------------------------------------- Clients

@@ -36,5 +36,7 @@ VOICE#<CallSid>            VOICE                 an inbound call: the TwiML we a
 CALL#<call session id>     CALL                  a click-to-call session (TTL)
 CALLRATE#<provider id>     <YYYY-MM-DDTHH>       calls started by the provider in that
                                                  clock hour (atomic counter, TTL)
+HOOKS                      <hook id>             a hook subscription (hooks.py)
+HOOKSENT#<hook id>         <event id>            the hook acknowledged the event (TTL)
 =========================  ====================  =====================================
 """

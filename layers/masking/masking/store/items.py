@@ -36,7 +36,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from masking.adapters.aws_client import aws_client
+from masking.adapters.aws_client import AwsClientHolder
 from masking.core.errors import StoreBusy
 from masking.core.models import Lifecycle, NumberRecord, NumberStatus
 
@@ -194,20 +194,18 @@ def backoff_delay(attempt: int) -> float:
     return random.uniform(0, min(TRANSACT_MAX_DELAY, TRANSACT_BASE_DELAY * (2**attempt)))
 
 
-class DynamoTable:
+class DynamoTable(AwsClientHolder[DynamoDBClient]):
     """The table and its client (created on first use, so importing a store costs nothing)."""
 
+    aws_service = "dynamodb"
     sleep: Callable[[float], None] = staticmethod(time.sleep)
 
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
         self._client = client
 
-    @property
-    def client(self) -> DynamoDBClient:
-        if self._client is None:
-            self._client = aws_client("dynamodb", dynamo_config())
-        return self._client
+    def client_config(self) -> Config:
+        return dynamo_config()
 
     # ---- helpers
     def _batch_get(self, keys: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:

@@ -8,6 +8,7 @@ conditions), so the domain tests exercise the real race outcomes.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 
 from masking.core.errors import ClaimInProgress, DuplicateCall, DuplicateMessage, LeaseConflict
@@ -76,18 +77,20 @@ class MemoryRoutingStore(MemoryForwardParts):
             )
 
     def get_provider_and_pair(self, provider_id: str, client_id: str) -> tuple[Provider | None, Lease | None]:
-        with self._lock:
-            self._count("get_provider_and_pair")
-            provider = self.providers.get(provider_id)
-            pair = self.pairs.get((provider_id, client_id))
-            return (replace(provider) if provider else None, replace(pair) if pair else None)
+        return self._provider_and_lease("get_provider_and_pair", provider_id, self.pairs, client_id)
 
     def get_provider_and_slot(self, provider_id: str, pool_number: str) -> tuple[Provider | None, Lease | None]:
+        return self._provider_and_lease("get_provider_and_slot", provider_id, self.slots, pool_number)
+
+    def _provider_and_lease(
+        self, operation: str, provider_id: str, leases: dict[tuple[str, str], Lease], second_key: str
+    ) -> tuple[Provider | None, Lease | None]:
+        """The provider and its lease under (provider_id, ``second_key``) in ``leases`` (pairs or slots)."""
         with self._lock:
-            self._count("get_provider_and_slot")
+            self._count(operation)
             provider = self.providers.get(provider_id)
-            slot = self.slots.get((provider_id, pool_number))
-            return (replace(provider) if provider else None, replace(slot) if slot else None)
+            lease = leases.get((provider_id, second_key))
+            return (replace(provider) if provider else None, replace(lease) if lease else None)
 
     # ---- hot path writes
     def touch_lease(self, lease: Lease, last_activity_at: str, expires_at: int, record: MessageRecord | None) -> Lease:
@@ -229,20 +232,23 @@ class MemoryRoutingStore(MemoryForwardParts):
 
     # ---- delivery failures
     def claim_resend(self, message_sid: str, outbound_sid: str) -> bool:
-        with self._lock:
-            record = self.messages.get(message_sid)
-            part = record.forwarded.get(outbound_sid) if record else None
-            if record is None or part is None or int(part.get("attempt", 1)) != 1 or outbound_sid in record.resends:
-                return False
-            record.resends[outbound_sid] = "pending"
-            return True
+        def first_attempt(record: MessageRecord) -> bool:
+            part = record.forwarded.get(outbound_sid)
+            return part is not None and int(part.get("attempt", 1)) == 1 and outbound_sid not in record.resends
+
+        return self._set_resend_if(message_sid, outbound_sid, first_attempt, "pending")
 
     def start_resend(self, message_sid: str, outbound_sid: str) -> bool:
+        return self._set_resend_if(message_sid, outbound_sid, lambda record: record.resends.get(outbound_sid) == "pending", "sending")
+
+    def _set_resend_if(self, message_sid: str, outbound_sid: str, condition: Callable[[MessageRecord], bool], state: str) -> bool:
+        """The twin of the DynamoDB store's conditional update: ``state`` for the resend of
+        ``outbound_sid`` when the message record meets ``condition``."""
         with self._lock:
             record = self.messages.get(message_sid)
-            if record is None or record.resends.get(outbound_sid) != "pending":
+            if record is None or not condition(record):
                 return False
-            record.resends[outbound_sid] = "sending"
+            record.resends[outbound_sid] = state
             return True
 
     def add_sent_part(self, message_sid: str, part: ForwardedPart) -> None:

@@ -189,31 +189,14 @@ def start_call(
         store.give_back_call_slot(provider_id, hour)
         failed = store.update_call_status(StatusChange(session.call_id, "failed", CALL_STATUS_RANK["failed"], stamp))
         count("CallsFailedToStart")
-        ctx.audit(
-            "Call not started",
-            f"Twilio refused the call: {error}",
-            "Error",
-            "Error",
-            key=session.call_id,
-            provider_id=provider_id,
-            client_id=client.client_id,
-            twilio_error_code=error.code,
-        )
+        ctx.audit_about(session, "Call not started", f"Twilio refused the call: {error}", "Error", "Error", twilio_error_code=error.code)
         ctx.records.append(mirror_session(failed or session, stamp))
         raise UpstreamError("Twilio refused the call", {"twilio_error_code": error.code}) from error
     store.set_call_session_sid(session.call_id, session.call_sid)
     count("CallsStarted")
     logger.info("click-to-call started", extra={"call_id": session.call_id, "call_sid": session.call_sid})
-    ctx.audit(
-        "Call started",
-        "Click-to-call: ringing the provider",
-        "Messaging",
-        "Info",
-        key=session.call_id,
-        provider_id=provider_id,
-        client_id=client.client_id,
-        call_id=session.call_id,
-        reference=reference,
+    ctx.audit_about(
+        session, "Call started", "Click-to-call: ringing the provider", "Messaging", "Info", call_id=session.call_id, reference=reference
     )
     ctx.records.append(mirror_session(session, stamp))
     return session

@@ -24,18 +24,19 @@ the click-to-call session id, see ``masking.voice.click_to_call``). The webhook 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from masking.core.errors import DuplicateCall, LeaseConflict
-from masking.core.leases import acquire_lease, create_client_from_phone
-from masking.core.models import CallRecord, Client, DialOutcome, Lease, Lifecycle, NumberStatus, Provider, iso, utcnow
+from masking.core.leases import acquire_lease
+from masking.core.models import CallRecord, Client, DialOutcome, Lease, Lifecycle, NumberStatus, Provider, utcnow
 from masking.core.observability import count, logger, mask_phone
 from masking.core.phones import is_e164
 from masking.core.ports import CallStore
 from masking.core.settings import RECORDING_MODE, RoutingSettings, VoiceSettings
 from masking.mirror import rows
 from masking.mirror.outbox import Category, MirrorRecord, Severity
+from masking.mirror.webhook import WebhookContext, WebhookResult
 from masking.voice.caller_trust import announce_url, caller_treatment, with_announce
 from masking.voice.handover import route_handover_call
 from masking.voice.twiml import (
@@ -66,34 +67,39 @@ class InboundCall:
     stir_verstat: str = ""  # privacy: STIR/SHAKEN verification (voice.caller_trust)
 
 
-@dataclass(slots=True)
-class VoiceResult:
+@dataclass(slots=True, kw_only=True)
+class VoiceResult(WebhookResult):
     twiml: str
-    outcome: str
-    direction: str = ""
-    records: list[MirrorRecord] = field(default_factory=list)
-    lease_id: str | None = None
 
 
-@dataclass(slots=True)
-class _CallContext:
+@dataclass(slots=True, kw_only=True)
+class _CallContext(WebhookContext):
+    ref_name = "call_sid"
+
     call: InboundCall
-    now: datetime
     webhook_base: str
-    records: list[MirrorRecord] = field(default_factory=list)
     announce: bool = False  # privacy: the provider hears the unverified-caller warning
 
     @property
-    def stamp(self) -> str:
-        return iso(self.now)
+    def ref(self) -> str:
+        return self.call.call_sid
 
     @property
     def dial_action(self) -> str:
         return dial_action_url(self.webhook_base, self.call.call_sid)
 
-    @property
-    def audit(self) -> rows.AuditTrail:
-        return rows.AuditTrail(self.records, "call_sid", self.call.call_sid, self.stamp)
+    def answer(
+        self,
+        direction: str,
+        outcome: str,
+        twiml: str,
+        provider_id: str | None,
+        client_id: str | None,
+        lease_id: str | None = None,
+        caller_id: str | None = None,
+    ) -> CallRecord:
+        """What this call is answered, as stored under its CallSid (a retried webhook gets it again)."""
+        return CallRecord(self.call.call_sid, self.stamp, direction, outcome, twiml, provider_id, client_id, lease_id, caller_id)
 
 
 class VoiceRouter:
@@ -200,15 +206,7 @@ class VoiceRouter:
     ) -> VoiceResult:
         """A short spoken answer, then hang up; the answer is stored, the refusal audited."""
         twiml = say_and_hang_up(text)
-        record = CallRecord(
-            call_sid=ctx.call.call_sid,
-            received_at=ctx.stamp,
-            direction=direction,
-            outcome=outcome,
-            twiml=twiml,
-            provider_id=provider_id,
-            client_id=client_id,
-        )
+        record = ctx.answer(direction, outcome, twiml, provider_id, client_id)
         self.store.claim_call(record)
         ctx.audit(event, description, category, severity, provider_id, client_id, number=mask_phone(ctx.call.to_number))
         count("CallsNotConnected")
@@ -217,12 +215,8 @@ class VoiceRouter:
 
     # ---- flow 1: client -> reserved number
     def _from_client(self, ctx: _CallContext, provider_id: str, client: Client | None) -> VoiceResult:
-        call = ctx.call
         if client is None:
-            client, created = create_client_from_phone(self.store, call.from_phone, ctx.stamp)
-            if created:  # a concurrent first message created it: that request writes these
-                ctx.records.append(rows.new_client(client, provider_id, ctx.stamp))
-                ctx.audit("Client created", "A new number called a provider", "Client Sync", "Info", provider_id, client.client_id)
+            client = ctx.new_client(self.store, ctx.call.from_phone, provider_id, "A new number called a provider")
         provider, pair = self.store.get_provider_and_pair(provider_id, client.client_id)
         if provider is None:
             return self._refuse(
@@ -315,17 +309,7 @@ class VoiceRouter:
     ) -> CallRecord:
         caller_id = lease.pool_number if direction == "client_to_provider" else provider.reserved_number
         twiml = self._dial(ctx, direction, to_phone, caller_id)
-        return CallRecord(
-            call_sid=ctx.call.call_sid,
-            received_at=ctx.stamp,
-            direction=direction,
-            outcome="bridged",
-            twiml=twiml,
-            provider_id=provider.provider_id,
-            client_id=client_id,
-            lease_id=lease.lease_id,
-            caller_id=caller_id,
-        )
+        return ctx.answer(direction, "bridged", twiml, provider.provider_id, client_id, lease.lease_id, caller_id)
 
     def _dial(self, ctx: _CallContext, direction: str, to_phone: str, caller_id: str | None) -> str:
         """The bridging ``<Dial>``: to the provider with the whisper (``masking.voice.whisper``)
