@@ -285,3 +285,97 @@ def test_a_base_without_the_reason_field_still_gets_the_status(aws, standin, adm
     assert (report.errors, report.provisioned) == (1, 1)
     assert row(standin, bad)["Provisioning Status"] == "Error"
     assert row(standin, good)["Provisioning Status"] == "Active"
+
+
+# ---------------------------------------------------------------- handover from the base
+
+
+def two_sitters(aws, standin, admin) -> tuple[Any, str, str]:
+    """Nina and Otto provisioned from form rows; returns the provisioner and both row ids."""
+    admin.standby("+17205550050")
+    nina, otto = form_row(standin), form_row(standin, phone="(303) 555-0178", name="Otto Other")
+    provisioner = make_provisioner(aws, admin, MemoryOwnerAlerts())
+    assert run(standin, provisioner).provisioned == 2
+    return provisioner, nina, otto
+
+
+def test_inactive_with_a_successor_holds_the_number_for_the_handover(aws, standin, admin) -> None:
+    provisioner, nina, otto = two_sitters(aws, standin, admin)
+    number, otto_id = row(standin, nina)["Twilio Number"], row(standin, otto)["Provider ID"]
+    set_row(standin, nina, {"Status": "Inactive", "Successor": [otto]})
+
+    report = run(standin, provisioner)
+
+    assert report.removed == 1
+    fields = row(standin, nina)
+    assert (fields["Provisioning Status"], fields["Status"], fields.get("Twilio Number")) == ("Inactive", "Inactive", None)
+    held = admin.store.get_number(number)
+    assert held and held.lifecycle == Lifecycle.HANDOVER and held.successor_id == otto_id
+    assert held.successor_number == row(standin, otto)["Twilio Number"]
+    assert "Handover started" in admin.events()
+
+
+def test_a_successor_without_provider_id_leaves_the_sitter_active_with_a_reason(aws, standin, admin) -> None:
+    provisioner, nina, otto = two_sitters(aws, standin, admin)
+    unprovisioned = standin.insert("Sitters", {"Full Name": "Una Unready"}, AIRBASE)
+    set_row(standin, nina, {"Status": "Inactive", "Successor": [unprovisioned]})
+
+    report = run(standin, provisioner)
+
+    fields = row(standin, nina)
+    assert fields["Provisioning Status"] == "Error" and report.errors == 1 and report.removed == 0
+    assert fields["Provisioning Error"] == "Successor: the Successor has no Provider ID yet: provision them first"
+    provider = admin.store.get_provider(fields["Provider ID"])
+    assert provider and provider.status == "Active"
+    set_row(standin, nina, {"Successor": [otto]})  # the operator fixes it
+    assert run(standin, provisioner).removed == 1
+    assert admin.store.get_number(fields["Twilio Number"]).lifecycle == Lifecycle.HANDOVER  # type: ignore[union-attr]
+
+
+def test_a_base_without_the_successor_field_still_runs_path_c(aws, standin, admin, monkeypatch) -> None:
+    import requests
+
+    provisioner, nina, _ = two_sitters(aws, standin, admin)
+    number = row(standin, nina)["Twilio Number"]
+    set_row(standin, nina, {"Status": "Inactive"})
+    real_all = provisioner.table.all
+
+    def all_rows(**options: Any) -> Any:  # what Airtable answers for a field the base lacks
+        if "Successor" in (options.get("fields") or []):
+            response = requests.Response()
+            response.status_code = 422
+            response._content = b'{"error": {"type": "UNKNOWN_FIELD_NAME", "message": "Unknown field name: \\"Successor\\""}}'
+            raise requests.HTTPError(response=response)
+        return real_all(**options)
+
+    monkeypatch.setattr(provisioner.table, "all", all_rows)
+
+    assert run(standin, provisioner).removed == 1
+    standby = admin.store.get_number(number)
+    assert standby and standby.lifecycle == Lifecycle.STANDBY
+
+
+# ---------------------------------------------------------------- SSM unreadable is an error, not "no Airtable"
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [("AccessDeniedException", "not authorized to perform ssm:GetParameters"), ("InvalidKeyId", "the KMS key cannot be used")],
+)
+def test_the_scheduled_handler_fails_loudly_when_ssm_cannot_be_read(aws, monkeypatch, code: str, message: str) -> None:
+    from aws_lambda_powertools.utilities.parameters import ssm as powertools_ssm
+    from botocore.stub import Stubber
+
+    client = boto3.client("ssm")
+    stubber = Stubber(client)
+    stubber.add_client_error("get_parameters", service_error_code=code, service_message=message, http_status_code=400)
+    stubber.activate()
+    monkeypatch.setitem(powertools_ssm.DEFAULT_PROVIDERS, "ssm", powertools_ssm.SSMProvider(boto3_client=client))
+    app = load_handler("airtable_sync")
+    sys.modules["airtable_mirror.handler"].get_mirror.cache_clear()
+
+    with pytest.raises(Exception) as failed:
+        app.provisioner_handler({}, FakeLambdaContext(function_name="masking-airtable-provisioner"))
+
+    assert "no airtable" not in str(failed.value)
+    stubber.assert_no_pending_responses()

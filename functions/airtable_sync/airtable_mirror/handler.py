@@ -93,9 +93,24 @@ class AirtableCredentials:
     base_id: str
 
 
+class AirtableNotConfigured(RuntimeError):
+    """No Airtable for this stack: no SECRETS_PATH, or no token / base id in SSM."""
+
+
 def load_credentials(settings: SyncSettings) -> AirtableCredentials:
+    """The token and base id from SSM. Raises ``AirtableNotConfigured`` when SSM says the
+    parameters do not exist (GetParameters lists them under ``InvalidParameters``, which
+    Powertools raises as ``GetParameterError``); every other failure (access denied, a KMS
+    key SSM cannot use, throttling, the network) propagates as an error."""
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
     token_name, base_name = settings.parameter_names()
-    values = read_secure_parameters(token_name, base_name)
+    try:
+        values = read_secure_parameters(token_name, base_name)
+    except GetParameterError as error:
+        raise AirtableNotConfigured(f"the Airtable parameters are not in SSM: {error}") from error
+    except KeyError as error:  # Powertools answers nothing after InvalidKeyId or an SSM InternalServerError
+        raise RuntimeError("SSM answered without the Airtable token or base id (a KMS key or SSM error)") from error
     return AirtableCredentials(token=str(values[token_name]).strip(), base_id=str(values[base_name]).strip())
 
 
@@ -195,7 +210,9 @@ def _log(outcome: Outcome) -> None:
 
 def handle_provisioner(event: dict[str, Any], context: Any, provisioner: Any = None) -> dict[str, Any]:
     """The scheduled provisioner (EventBridge, every minute): see ``provisioner.py``. Off
-    (a no-op) when the stack has no Airtable: no SECRETS_PATH or no token in SSM."""
+    (a no-op) when the stack has no Airtable: no SECRETS_PATH, or no token / base id in SSM.
+    SSM failing to answer is not "no Airtable": it raises, so the function's Errors alarm
+    (AirtableProvisionerFailuresAlarm) fires instead of the base silently not being read."""
     from masking.adapters.aws_queues import SnsOwnerAlerts
     from masking.core.settings import get_delivery_settings, get_schedule_settings
     from masking.mirror.outbox import publish_records
@@ -204,11 +221,17 @@ def handle_provisioner(event: dict[str, Any], context: Any, provisioner: Any = N
     from .provisioner import Provisioner
 
     if provisioner is None:
+        if not os.environ.get("SECRETS_PATH"):
+            logger.info("provisioner off: no Airtable configured", extra={"reason": "SECRETS_PATH is not set"})
+            return {"skipped": "no airtable"}
         try:
             mirror = get_mirror()
-        except Exception as error:  # no Airtable configured (or SSM unreadable): nothing to read
+        except AirtableNotConfigured as error:
             logger.info("provisioner off: no Airtable configured", extra={"reason": type(error).__name__})
             return {"skipped": "no airtable"}
+        except Exception:
+            logger.exception("provisioner cannot read its Airtable credentials from SSM")
+            raise
         provisioner = Provisioner(
             mirror,
             get_admin_context,

@@ -18,7 +18,11 @@ minute) runs ``Provisioner.run``:
    only then do the run's mirror records go on the outbox (the Sitters upsert on Provider
    ID then finds this row instead of adding one).
 3. An Inactive row: ``remove_provider`` (Path C), then Provisioning Status Inactive and an
-   empty Twilio Number (so the row is not read again).
+   empty Twilio Number (so the row is not read again). A ``Successor`` (a link to another
+   Sitters row) is read from that row's Provider ID (one more read) and handed to
+   ``remove_provider``: the number is held for the handover (``masking.admin.handover``).
+   A successor that cannot take over (no Provider ID yet, inactive, unknown) leaves the
+   sitter active: the row gets Error and the reason, until the operator fixes it.
 4. The owner gets one email per event (``owner_emails``), the new sitter one welcome SMS
    from the reserved number; each is guarded by a conditional write, so a rerun after a
    failed write-back sends nothing twice.
@@ -37,7 +41,7 @@ from typing import Any
 
 from masking.admin.context import AdminContext
 from masking.admin.provisioning import create_provider, remove_provider
-from masking.core.errors import AdminError, NotFound
+from masking.core.errors import AdminError, NotFound, Unprocessable
 from masking.core.models import Lifecycle, NumberStatus, OutboundSms
 from masking.core.observability import count, logger
 from masking.core.phones import InvalidPhoneNumber, normalize_e164
@@ -51,6 +55,7 @@ from .writer import AirtableBusy, AirtableMirror, Rejected
 PENDING_FORMULA = "{Provisioning Status}='Pending'"
 INACTIVE_FORMULA = "AND({Provider ID}!='', {Twilio Number}!='', OR({Status}='Inactive', {Provisioning Status}='Inactive'))"
 READ_FIELDS = ["Full Name", "Phone Number", "Sitter Phone (raw)", "Email", "Provider ID", "Status", "Provisioning Status"]
+SUCCESSOR_FIELD = "Successor"  # a link to the Sitters row taking an Inactive sitter's clients over
 MAX_ROWS_PER_RUN = 20  # one page each read; the rest waits for the next minute
 CLAIM_SECONDS = 900  # a claimed row is another run's for 15 minutes
 ONCE_SECONDS = 10 * 365 * 24 * 3600  # an email or welcome text guard never expires in practice
@@ -91,7 +96,7 @@ class Provisioner:
         report = ProvisionReport()
         try:
             pending = self._read(PENDING_FORMULA, deadline, check_quiet=True)
-            inactive = self._read(INACTIVE_FORMULA, deadline)
+            inactive = self._read_inactive(deadline)
             report.pending = len(pending)
             for row in pending:
                 self._provision(row, deadline, report)
@@ -106,6 +111,38 @@ class Provisioner:
     def _read(self, formula: str, deadline: float, check_quiet: bool = False) -> list[dict[str, Any]]:
         call = partial(self.table.all, formula=formula, fields=READ_FIELDS, max_records=MAX_ROWS_PER_RUN, page_size=MAX_ROWS_PER_RUN)
         return list(self.mirror.shared_request(call, deadline, check_quiet=check_quiet))
+
+    def _read_inactive(self, deadline: float) -> list[dict[str, Any]]:
+        """The Inactive rows with their Successor; a base without that field (the schema
+        command adds it) is read without it, so removals still run."""
+        fields = [*READ_FIELDS, SUCCESSOR_FIELD, REASON_FIELD]
+        call = partial(self.table.all, formula=INACTIVE_FORMULA, fields=fields, max_records=MAX_ROWS_PER_RUN, page_size=MAX_ROWS_PER_RUN)
+        try:
+            return list(self.mirror.shared_request(call, deadline))
+        except Rejected as error:
+            if error.error_type != "UNKNOWN_FIELD_NAME":
+                raise
+            logger.warning("Sitters has no Successor field: run the schema command", extra={"error": error.error_type})
+            return self._read(INACTIVE_FORMULA, deadline)
+
+    def _successor(self, fields: dict[str, Any], deadline: float) -> str | None:
+        """The provider id of the row's Successor link (its Provider ID), or None."""
+        value = fields.get(SUCCESSOR_FIELD)
+        linked = [str(v) for v in (value if isinstance(value, list) else [value]) if v]
+        if not linked:
+            return None
+        if len(linked) > 1:
+            raise Unprocessable("link one sitter as the Successor, not several")
+        if not linked[0].startswith("rec"):  # a text field holding a Provider ID
+            return linked[0]
+        try:
+            row = self.mirror.shared_request(partial(self.table.get, linked[0]), deadline)
+        except Rejected:
+            raise Unprocessable("the Successor's row cannot be read (deleted?)") from None
+        provider_id = str((row.get("fields") or {}).get("Provider ID") or "")
+        if not provider_id:
+            raise Unprocessable("the Successor has no Provider ID yet: provision them first")
+        return provider_id
 
     def _write_back(self, row_id: str, fields: dict[str, Any], deadline: float) -> bool:
         try:
@@ -206,11 +243,15 @@ class Provisioner:
         provider_id = str(fields.get("Provider ID") or "")
         ctx = self.new_context()
         try:
-            removed = remove_provider(ctx, provider_id)
-        except NotFound:
-            written = self._write_back(row_id, {"Provisioning Status": "Error", REASON_FIELD: "no provider has this Provider ID"}, deadline)
-            self._publish(ctx, keep_provider_rows=written)
+            removed = remove_provider(ctx, provider_id, self._successor(fields, deadline))
+        except (NotFound, Unprocessable) as error:
+            own = isinstance(error, NotFound) and (error.details or {}).get("provider") == provider_id
+            reason = "no provider has this Provider ID" if own else f"Successor: {_problems(error) or error.message}"
             report.errors += 1
+            if fields.get("Provisioning Status") == "Error" and fields.get(REASON_FIELD) == reason:
+                return  # the row says so already: no write every minute
+            written = self._write_back(row_id, {"Provisioning Status": "Error", REASON_FIELD: reason}, deadline)
+            self._publish(ctx, keep_provider_rows=written)
             return
         written = self._write_back(
             row_id, {"Provisioning Status": "Inactive", "Status": "Inactive", "Twilio Number": None, REASON_FIELD: ""}, deadline
@@ -254,3 +295,9 @@ class Provisioner:
             return
         report.welcomes += 1
         count("WelcomeSmsSent")
+
+
+def _problems(error: AdminError) -> str:
+    """The field problems of a validation error (``[{"field", "problem"}]``), joined."""
+    details = error.details if isinstance(error.details, list) else []
+    return "; ".join(str(item.get("problem")) for item in details if isinstance(item, dict))

@@ -6,7 +6,7 @@ docs/architecture.md ("The operator's Airtable base") gives the tables and their
 =================  ======================  =================================================
 table              upsert key              extra fields
 =================  ======================  =================================================
-Sitters            Provider ID             Provider ID, Email, Provisioning Error
+Sitters            Provider ID             Provider ID, Email, Provisioning Error, Successor
 Clients            Client ID               Client ID, External ID
 Number Inventory   PhoneNumber (primary)   none
 Messages           Message SID             Message SID, Forwarded SIDs, Media URLs, Content Flag
@@ -178,8 +178,11 @@ PROVIDERS = _table(
     + Email: email
     + Calls: multipleRecordLinks from call
     + Provisioning Error: multilineText
+    + Successor: multipleRecordLinks to provider
     """,
 )
+# Successor: the Sitters row taking an Inactive sitter's clients over (the provisioner reads
+# it, the mirror never writes it). Airtable makes no inverse field for a link to its own table.
 
 REASON_FIELD = "Provisioning Error"  # the provisioner's readable reason for an Error row
 
@@ -212,12 +215,12 @@ NUMBERS = _table(
     """
     PhoneNumber: singleLineText
     Assigned Sitter: multipleRecordLinks to provider
-    Status: singleSelect Available, Assigned, Standby Reserved, Reserved Active, Pending, Ready, Failed
+    Status: singleSelect Available, Assigned, Standby Reserved, Reserved Active, Pending, Ready, Failed, Handover
     Purchase Date: dateTime
     Twilio SID: singleLineText
     Created At: formula CREATED_TIME(); also createdTime
     Updated At: formula LAST_MODIFIED_TIME(); also lastModifiedTime
-    Lifecycle: singleSelect Reserved, Standby Reserved, Pool, Standby
+    Lifecycle: singleSelect Reserved, Standby Reserved, Pool, Standby, Handover
     Attach Status: singleSelect Pending, Ready, Failed
     Verification Status: singleSelect Not Sent, Sent, Verified, Failed
     Purpose: singleSelect Sitter Assignment, Pool Expansion, Standby Replenishment

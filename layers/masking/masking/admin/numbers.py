@@ -27,6 +27,7 @@ CATEGORY_BY_LIFECYCLE: dict[Lifecycle, Category] = {
     Lifecycle.RESERVED: "Provisioning",
     Lifecycle.POOL: "Pool",
     Lifecycle.STANDBY: "Standby",
+    Lifecycle.HANDOVER: "Provisioning",  # a departed provider's number (masking.admin.handover): never bought as such
 }
 PURPOSE_BY_LIFECYCLE = {
     Lifecycle.RESERVED: "Sitter Assignment",

@@ -1,5 +1,6 @@
 """Providers: create (Path A: a Ready standby number; Path B: buy one), remove (Path C:
-the reserved number goes back to standby), rotate, and keep a standby number ready.
+the reserved number goes back to standby, or is held for a successor first:
+``masking.admin.handover``), rotate, and keep a standby number ready.
 
 docs/architecture.md, "Operations". Creating is idempotent on the provider's phone:
 the same phone twice is one provider, and a provider left without a number by a failed
@@ -13,6 +14,7 @@ from dataclasses import replace
 from typing import Literal, NamedTuple
 
 from masking.admin.context import AdminContext
+from masking.admin.handover import check_successor, pass_on_handovers, start_handover
 from masking.admin.numbers import purchase_and_attach
 from masking.admin.sessions import end_lease
 from masking.core.errors import AdminError, Conflict, NotFound, UpstreamError
@@ -134,27 +136,34 @@ def ensure_standby(ctx: AdminContext, webhook_base: str) -> bool:
     return True
 
 
-def remove_provider(ctx: AdminContext, provider_id: str) -> Provider:
-    """Path C: close the provider's leases, return the reserved number to standby."""
+def remove_provider(ctx: AdminContext, provider_id: str, successor: str | None = None) -> Provider:
+    """Path C: close the provider's leases, return the reserved number to standby. With a
+    ``successor`` (and ``HANDOVER_DAYS`` > 0) the number is held for the handover first."""
     provider = get_provider(ctx, provider_id)
     if provider.status == "Inactive":
         return provider
+    taking_over = check_successor(ctx, provider_id, successor) if successor else None
     closed = 0
     for lease in ctx.store.provider_leases(provider_id):
         if lease.is_active(ctx.now()):
             closed += end_lease(ctx, lease, "Provider removed")
     removed = replace(provider, status="Inactive", provisioning_status="Inactive", reserved_number=None)
-    _return_to_standby(ctx, provider)
+    held = start_handover(ctx, provider, taking_over) if taking_over and ctx.routing.handover_days > 0 else None
+    if held is None:
+        _return_to_standby(ctx, provider)
+    pass_on_handovers(ctx, provider_id, taking_over)
     ctx.store.deactivate_provider(removed)
     ctx.mirror_provider(removed)
+    number_went = f"reserved number held for {taking_over.name} (handover)" if held and taking_over else "reserved number back to standby"
     ctx.audit(
         "Provider removed",
-        f"Path C: {closed} lease(s) closed, reserved number back to standby",
+        f"Path C: {closed} lease(s) closed, {number_went}",
         "Provisioning",
         "Info",
         key=provider_id,
         provider_id=provider_id,
         number=provider.reserved_number,
+        **({"successor": taking_over.provider_id} if taking_over else {}),
     )
     return removed
 
@@ -166,6 +175,7 @@ def rotate_number(ctx: AdminContext, provider_id: str, webhook_base: str) -> Pro
         raise Conflict("the provider is inactive", {"provider": provider_id})
     rotated, _ = provision_reserved_number(ctx, provider, webhook_base, replenish=False)
     _return_to_standby(ctx, provider)
+    pass_on_handovers(ctx, provider_id, rotated)  # numbers handed over to them name the new number
     ctx.audit(
         "Number rotated",
         "The provider got a new reserved number; the old one is standby",

@@ -4,7 +4,9 @@
   numbers. At or above the threshold, with no pool number Pending and none bought within
   the cool-down, buy exactly one pool number (Pending -> attach -> Ready, Purpose "Pool
   Expansion"). Warns when a provider is one lease from exhaustion. Emits the pool metrics.
-- ``run_standby_keeper``: no standby number Ready or Pending -> buy exactly one.
+- ``run_standby_keeper``: no standby number Ready or Pending -> buy exactly one;
+  ``keep_standby`` (the standby keeper's run) first returns the numbers whose handover
+  ended to standby (``masking.admin.handover``), so it never buys one it is about to get.
 - ``sweep_leases``: releases leases idle past their TTL, with an audit event each and the
   client's Session SID cleared in the mirror.
 
@@ -19,6 +21,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from masking.admin.context import AdminContext
+from masking.admin.handover import release_ended_handovers
 from masking.admin.numbers import purchase_and_attach
 from masking.admin.pool import PoolStats, pool_stats
 from masking.admin.provisioning import ensure_standby
@@ -116,6 +119,14 @@ def run_standby_keeper(ctx: AdminContext, webhook_base: str) -> str:
         return "purchased"
     ctx.store.release_guard(STANDBY_GUARD, decision)
     return "purchase_failed"
+
+
+def keep_standby(ctx: AdminContext, webhook_base: str) -> dict[str, object]:
+    """The standby keeper's run: numbers past their handover back to standby, then the keeper."""
+    released = release_ended_handovers(ctx)
+    if released:
+        metrics.add_metric(name="HandoversReleased", unit=MetricUnit.Count, value=released)
+    return {"handovers_released": released, "outcome": run_standby_keeper(ctx, webhook_base)}
 
 
 def sweep_leases(ctx: AdminContext) -> int:

@@ -29,6 +29,7 @@ class Lifecycle(StrEnum):
     RESERVED = "Reserved"
     POOL = "Pool"
     STANDBY = "Standby"
+    HANDOVER = "Handover"  # a departed provider's reserved number, answering for a successor (admin.handover)
 
 
 class NumberStatus(StrEnum):
@@ -51,6 +52,12 @@ class NumberRecord:
     attach_status: str | None = None  # Pending, Ready, Failed
     verification_status: str | None = None  # Not Sent, Sent, Verified, Failed
     updated_at: str | None = None
+    # lifecycle Handover: who answers for the number, and until when (epoch seconds);
+    # on the number item so the webhooks need no extra read (masking.core.handover)
+    successor_id: str | None = None
+    successor_name: str | None = None
+    successor_number: str | None = None
+    handover_until: int | None = None
 
 
 @dataclass(slots=True)

@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 PrefixPolicy = Literal["first", "always", "never"]
+HandoverMode = Literal["notify", "forward"]
 Transport = Literal["twilio", "sandbox"]
 
 
@@ -32,12 +33,16 @@ def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
 
 @dataclass(frozen=True, slots=True)
 class RoutingSettings:
-    """How SMS are routed: lease lifetime and the client-name prefix policy."""
+    """How SMS and calls are routed: lease lifetime, the client-name prefix policy, and the
+    handover of a departed provider's number (``masking.admin.handover``)."""
 
     lease_ttl_days: float = 14
     prefix_policy: PrefixPolicy = "first"
     # Twilio's hard limit for one message body, in UTF-16 code units.
     max_body_length: int = 1600
+    handover_days: float = 30  # 0: a removed provider's number goes straight to standby
+    handover_mode: HandoverMode = "notify"  # notify: tell the client the successor's number; forward: open a lease with them
+    handover_text: str = ""  # {name} and {number} of the successor; "" the built-in text
 
     def __post_init__(self) -> None:
         if not 0 < float(self.lease_ttl_days) <= 365:
@@ -45,6 +50,13 @@ class RoutingSettings:
         _one_of("PREFIX_POLICY", self.prefix_policy, get_args(PrefixPolicy))
         if not 10 <= self.max_body_length <= 1600:
             raise SettingsError("max_body_length must be from 10 to 1600")
+        if not 0 <= float(self.handover_days) <= 365:
+            raise SettingsError(f"HANDOVER_DAYS must be from 0 to 365, not {self.handover_days!r}")
+        _one_of("HANDOVER_MODE", self.handover_mode, get_args(HandoverMode))
+        try:
+            self.handover_text.format(name="", number="")
+        except (KeyError, IndexError, ValueError):
+            raise SettingsError("HANDOVER_TEXT may only use the placeholders {name} and {number}") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,6 +61,7 @@ from masking.handlers.admin_input import (
     ClientRequest,
     ProviderRequest,
     PurchaseRequest,
+    RemoveProviderRequest,
     SessionRequest,
     UnreadableRequest,
     normalize_event,
@@ -155,10 +156,12 @@ def get_provider_route(provider_id: Annotated[str, ID_PATH]) -> Response[dict[st
 
 @app.delete(
     "/providers/<provider_id>",
-    **doc("removeProvider", "Remove a provider", 200, "Removed: sessions closed, number to standby", ProviderAnswer, 400, 404),
+    **doc("removeProvider", "Remove a provider", 200, "Removed: sessions closed, number to standby or handover", ProviderAnswer, 400, 404),
 )
-def delete_provider(provider_id: Annotated[str, ID_PATH]) -> Response[dict[str, Any]]:
-    return answer(provider=asdict(remove_provider(admin(), provider_id)))
+def delete_provider(provider_id: Annotated[str, ID_PATH], request: RemoveProviderRequest | None = None) -> Response[dict[str, Any]]:
+    """Closes the provider's sessions; their number goes to standby, or with a `successor`
+    (body or `?successor=`) answers the clients who text or call it for HandoverDays first."""
+    return answer(provider=asdict(remove_provider(admin(), provider_id, request.successor if request else None)))
 
 
 @app.post(
@@ -221,7 +224,7 @@ def _path_number(raw: str) -> str:
 
 @app.get("/numbers", **doc("listNumbers", "List the numbers we own", 200, "Numbers, by number", NumberListAnswer))
 def list_numbers(
-    lifecycle: Annotated[Literal["Reserved", "Pool", "Standby"] | None, Query()] = None,
+    lifecycle: Annotated[Literal["Reserved", "Pool", "Standby", "Handover"] | None, Query()] = None,
     status: Annotated[Literal["Pending", "Ready", "Failed"] | None, Query()] = None,
 ) -> Response[dict[str, Any]]:
     numbers = admin().store.list_numbers(Lifecycle(lifecycle) if lifecycle else None, NumberStatus(status) if status else None)

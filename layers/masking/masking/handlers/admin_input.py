@@ -39,6 +39,7 @@ SYNONYMS = {
     "full_name": "name",
     "email_address": "email",
     "client_phone_number": "client_phone",
+    "successor_id": "successor",
 }
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
@@ -225,6 +226,13 @@ class ClientRequest(AdminInput):
     external_id: Annotated[str, Field(min_length=1, max_length=128, examples=["ttp-1234"])] | None = None
     email: Email | None = None
     provider: Identifier | None = None
+
+
+class RemoveProviderRequest(AdminInput):
+    successor: Identifier | None = Field(
+        default=None,
+        description="the provider taking the clients over: the removed provider's number answers for them for HandoverDays",
+    )
 
 
 class CallRequest(AdminInput):

@@ -42,12 +42,10 @@ from masking.core.errors import ClaimInProgress, UnconfirmedForward
 from masking.core.models import (
     FORWARDING,
     STALE_CLAIM_SECONDS,
-    Client,
     ForwardedPart,
     InboundSms,
     MessageRecord,
     OutboundSms,
-    Provider,
     SentSms,
     iso,
     utcnow,
@@ -104,13 +102,14 @@ class ParkedForward:
         received_at: str,
         status_callback: str | None,
         direction: str,
-        provider: Provider,
-        client: Client,
+        provider_id: str,
+        client_id: str,
         lease_id: str | None,
         parts: list[OutboundSms],
         sent: list[ForwardedPart],
     ) -> ParkedForward:
-        """The forward the webhook could not finish: ``parts`` to send, the first ``sent`` gone."""
+        """The forward of ``sms`` (as routed: a redacted body stays redacted) that the webhook
+        could not finish: ``parts`` to send, the first ``sent`` gone."""
         return cls(
             message_sid=sms.message_sid,
             from_phone=sms.from_phone,
@@ -118,8 +117,8 @@ class ParkedForward:
             body=sms.body,
             media_urls=list(sms.media_urls),
             direction=direction,
-            provider_id=provider.provider_id,
-            client_id=client.client_id,
+            provider_id=provider_id,
+            client_id=client_id,
             lease_id=lease_id,
             received_at=received_at,
             status_callback=status_callback,
@@ -230,21 +229,12 @@ class ForwardWorker:
     def _planned(self, record: MessageRecord, sms: InboundSms, status_callback: str | None) -> ParkedForward:
         """The planned parts of another invocation's claim ``record``, as a forward whose
         every part may be at Twilio already (``unconfirmed``)."""
-        return ParkedForward(
-            message_sid=record.message_sid,
-            from_phone=sms.from_phone,
-            to_number=sms.to_number,
-            body=record.body,
-            media_urls=list(record.media_urls),
-            direction=record.direction,
-            provider_id=record.provider_id or "",
-            client_id=record.client_id or "",
-            lease_id=record.lease_id,
-            received_at=record.received_at,
-            status_callback=status_callback,
-            parts=planned_parts(record),
-            unconfirmed=True,
+        routed = replace(sms, body=record.body, media_urls=list(record.media_urls))  # the body as that claim routed it
+        ids = (record.provider_id or "", record.client_id or "")
+        forward = ParkedForward.start(
+            routed, record.received_at, status_callback, record.direction, *ids, record.lease_id, planned_parts(record), []
         )
+        return replace(forward, unconfirmed=True)
 
     # ---- after a failed attempt (the webhook's or the consumer's)
     def after_failure(self, forward: ParkedForward, error: SendError) -> list[MirrorRecord]:

@@ -45,6 +45,7 @@ from masking.core.observability import count, logger, mask_phone
 from masking.core.ports import RoutingStore, SendError, SmsGateway
 from masking.core.settings import RoutingSettings
 from masking.messaging.forwarding import UNDELIVERED_TO_SENDER, ForwardWorker, ParkedForward
+from masking.messaging.handover import route_handover
 from masking.messaging.parts import outbound_parts, part_callback, plan, planned_matches
 from masking.messaging.protection import Protection
 from masking.messaging.text import (
@@ -137,6 +138,8 @@ class SmsRouter:
         number = lookup.number
         if number is None or number.status != NumberStatus.READY:
             return self._unrouted(ctx, "Message to unknown number", "the number texted is not a Ready number of ours")
+        if number.lifecycle == Lifecycle.HANDOVER:  # a departed provider's number (masking.messaging.handover)
+            return route_handover(self, ctx, number, lookup)
         if number.lifecycle == Lifecycle.RESERVED and number.provider_id:
             if lookup.provider_id == number.provider_id:
                 return self._provider_texts_own_number(ctx, number.provider_id)
@@ -238,9 +241,8 @@ class SmsRouter:
         return RouteResult(outcome="opted_out" if opted_out else "opted_in", direction=direction)
 
     def _claim_from_reserved(self, ctx: _Context, provider: Provider, client: Client, outcome: str) -> OutboundSms | None:
-        """Claims a client message delivered from the provider's reserved number with the name
-        prefix (pool exhausted, new-contact limit), planned on the claim (messaging.parts);
-        what to forward, or None when the provider has no reserved number."""
+        """Claims (and plans: messaging.parts) a client message sent from the reserved number with
+        the name prefix (pool exhausted, new-contact limit); None: no reserved number."""
         record = self._record(ctx, "client_to_provider", provider.provider_id, client.client_id, outcome=outcome)
         body = f"From {client.name}: {ctx.sms.body}"
         outbound = (
@@ -364,7 +366,8 @@ class SmsRouter:
                 forwarded.append(ForwardedPart(sent[-1].sid, piece.from_number, piece.to_phone, piece.body, list(piece.media_urls)))
         except SendError as error:
             if error.transient and self.forwarding is not None:
-                parked = ParkedForward.start(sms, ctx.stamp, ctx.status_callback, direction, provider, client, lease_id, pieces, forwarded)
+                ids = (provider.provider_id, client.client_id)
+                parked = ParkedForward.start(sms, ctx.stamp, ctx.status_callback, direction, *ids, lease_id, pieces, forwarded)
                 ctx.records.extend(self.forwarding.after_failure(replace(parked, ambiguous=error.ambiguous), error))
                 return RouteResult(outcome="parked", direction=direction, sent=sent, lease_id=lease_id)
             return self._send_failed(ctx, error, forwarded, direction, provider, client)

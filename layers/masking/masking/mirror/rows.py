@@ -170,6 +170,8 @@ def inventory_status(number: NumberRecord) -> str:
         return "Reserved Active" if number.provider_id else "Ready"
     if number.lifecycle == "Standby":
         return "Standby Reserved"
+    if number.lifecycle == "Handover":  # a departed provider's number, answering for a successor
+        return "Handover"
     return "Available"
 
 

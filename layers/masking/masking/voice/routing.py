@@ -38,6 +38,7 @@ from masking.mirror import rows
 from masking.mirror.outbox import Category, MirrorRecord, Severity
 from masking.mirror.webhook import WebhookContext, WebhookResult
 from masking.voice.caller_trust import announce_url, caller_treatment, with_announce
+from masking.voice.handover import route_handover_call
 from masking.voice.twiml import (
     CANNOT_CONNECT,
     EXPIRED_CALL_TO_PROVIDER,
@@ -149,6 +150,10 @@ class VoiceRouter:
             return self._refuse(
                 ctx, "unknown_number", UNKNOWN_NUMBER, "Call to unknown number", "the number called is not a Ready number of ours"
             )
+        if number.lifecycle == Lifecycle.HANDOVER:  # a departed provider's number (masking.voice.handover)
+            handed, number = route_handover_call(self, ctx, number, lookup)
+            if handed is not None:
+                return handed
         if number.lifecycle == Lifecycle.RESERVED and number.provider_id:
             if lookup.provider_id == number.provider_id:
                 return self._refuse(
