@@ -32,7 +32,6 @@ part recorded in ``forwarded`` by SID), ``<MessageSid>.system`` and ``<MessageSi
 from __future__ import annotations
 
 import re
-from dataclasses import asdict
 from typing import Any, NamedTuple
 
 from masking.core.models import FORWARDING, MessageRecord, OutboundSms
@@ -91,7 +90,7 @@ def plan(record: MessageRecord, outbound: OutboundSms | None, max_body_length: i
     ``None`` (nothing will be sent, or no forward queue could resume it): a plain claim."""
     parts = outbound_parts(outbound, max_body_length) if outbound is not None else []
     if 0 < len(parts) <= MAX_PARTS:
-        record.planned = [asdict(part) for part in parts]
+        record.planned = [_planned(part) for part in parts]
         record.outcome, record.lease_id = FORWARDING, lease_id
     else:  # nothing to plan (any more: acquire_lease may try another lease)
         record.planned, record.lease_id = [], None
@@ -105,7 +104,12 @@ def planned_parts(record: MessageRecord) -> list[OutboundSms]:
 
 def planned_matches(record: MessageRecord | None, parts: list[OutboundSms]) -> bool:
     """Whether ``record`` was claimed with exactly ``parts`` planned."""
-    return record is not None and record.outcome == FORWARDING and record.planned == [asdict(part) for part in parts]
+    return record is not None and record.outcome == FORWARDING and record.planned == [_planned(part) for part in parts]
+
+
+def _planned(part: OutboundSms) -> dict[str, Any]:
+    """``asdict(part)``, without its deep copy (this runs twice per message)."""
+    return {"from_number": part.from_number, "to_phone": part.to_phone, "body": part.body, "media_urls": list(part.media_urls)}
 
 
 def planned_part(record: MessageRecord, index: int | None) -> dict[str, Any] | None:
