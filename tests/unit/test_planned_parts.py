@@ -17,6 +17,9 @@ from masking.core.models import FORWARDING
 from masking.handlers.fallback import handle_fallback_records
 from masking.handlers.sms import handle_sms_webhook, handle_status_webhook
 from masking.messaging.parts import parse_ref, without_part
+from masking.store.erasure import DynamoErasure
+from masking.store.items import DynamoTable
+from masking.store.memory import MemoryRoutingStore
 from tests.support import OLIVIA, PROVIDER, SMS_URL, STAGE, World, fallback_record, signed_event
 
 RESERVED = PROVIDER.reserved_number or ""
@@ -58,6 +61,17 @@ def dies(world: World, monkeypatch: pytest.MonkeyPatch, *, after_sends: int) -> 
         return real(*args, **kwargs)
 
     monkeypatch.setattr(world.router.gateway, "send_sms", send)
+
+
+def erase(world: World, message_sid: str, at: str = "2026-11-02T09:00:00Z") -> None:
+    """What erasing its client does to a message record (``DynamoErasure.blank_message``; the
+    memory store, which has no erasure, gets the same fields blanked)."""
+    if isinstance(world.store, DynamoTable):
+        DynamoErasure(world.store).blank_message(message_sid, at)
+        return
+    assert isinstance(world.store, MemoryRoutingStore)
+    record = world.store.messages[message_sid]
+    record.body, record.media_urls, record.forwarded, record.planned, record.erased_at = "", [], {}, [], at
 
 
 def dies_after_the_send(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -135,6 +149,49 @@ def test_a_permanent_failure_of_a_part_known_only_by_its_index_tells_the_provide
     assert world.retries.scheduled == []
 
 
+# ---- after an erasure (reviewer's defect 2)
+def test_a_failure_callback_racing_the_erasure_of_its_message_resends_and_writes_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The callback reads the record, then the client is erased, then it claims the resend:
+    on DynamoDB that claim named ``forwarded.<sid>`` after ``forwarded`` was removed
+    (ValidationException, the webhook answered 500); in memory it wrote the text back."""
+    pool_number = open_lease(world)
+    params, _ = webhook(world, PROVIDER.phone, pool_number, "Rex is fine")
+    [sms] = world.sent_to(OLIVIA.phone)
+    read = world.store.get_message
+
+    def read_then_erased(message_sid: str) -> Any:
+        record = read(message_sid)
+        erase(world, message_sid)
+        return record
+
+    monkeypatch.setattr(world.store, "get_message", read_then_erased)
+    assert callback(world, sms, "undelivered", "30003")["statusCode"] == 200
+    monkeypatch.undo()
+
+    assert world.retries.scheduled == []
+    record = world.store.get_message(params["MessageSid"])
+    assert record is not None and record.erased_at and record.forwarded == {} and record.resends == {}
+
+
+def test_failure_callbacks_and_a_resend_after_the_erasure_send_and_write_nothing(world: World) -> None:
+    pool_number = open_lease(world)
+    params, _ = webhook(world, PROVIDER.phone, pool_number, "Rex is fine")
+    [sms] = world.sent_to(OLIVIA.phone)
+    callback(world, sms, "undelivered", "30003")
+    [resend] = world.retries.scheduled  # scheduled before the erasure
+    erase(world, params["MessageSid"])
+    to_provider = len(world.sent_to(PROVIDER.phone))
+
+    world.services.failures.resend(resend)
+    assert callback(world, sms, "failed", "30007")["statusCode"] == 200
+
+    assert world.sent_to(OLIVIA.phone) == [sms] and len(world.sent_to(PROVIDER.phone)) == to_provider
+    record = world.store.get_message(params["MessageSid"])
+    assert record is not None and record.forwarded == {} and record.body == ""
+
+
 # ---- a crash between the send and the answer: the replay sends nothing twice
 def test_a_replay_after_a_crash_between_the_send_and_the_answer_sends_nothing_twice(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     pool_number = open_lease(world)
@@ -197,6 +254,27 @@ def test_a_replay_of_a_lease_opening_message_keeps_its_planned_name_prefix(world
 
     # routed again, it would be a message on an open lease: no prefix. It is delivered as planned.
     assert [sms.body for sms in world.sent_to(PROVIDER.phone)] == ["From Olivia Owner: Is Rex ok?"]
+
+
+def test_a_taken_over_claim_is_not_matched_to_an_earlier_identical_text(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reviewer's defect 1: the same "ok" twice, 20 s apart; the webhook of the second dies
+    after planning it. Its reconciliation must not count the first one's SMS as its own."""
+    open_lease(world)
+    webhook(world, OLIVIA.phone, RESERVED, "ok")
+    [first] = [sms for sms in world.sent_to(PROVIDER.phone) if sms.body.endswith("ok")]
+    world.clock.advance(seconds=20)
+    dies(world, monkeypatch, after_sends=0)
+    params, answer = webhook(world, OLIVIA.phone, RESERVED, "ok")
+    assert answer["statusCode"] == 500
+    monkeypatch.undo()
+
+    world.clock.advance(seconds=31)
+    assert replay(world, params) == {"batchItemFailures": []}
+
+    later = [sms for sms in world.sent_to(PROVIDER.phone) if sms.body.endswith("ok")]
+    assert [sms.body for sms in later] == [first.body, first.body]  # the second "ok" is delivered, once
+    record = world.store.get_message(params["MessageSid"])
+    assert record is not None and record.outcome == "forwarded" and list(record.forwarded) == [later[1].sid]
 
 
 # ---- a repeat at the webhook while the claim is fresh: answered 200, checked once stale

@@ -104,6 +104,21 @@ def test_find_sent_looks_up_to_and_from_and_matches_body_and_date() -> None:
     assert (lookup.params["To"], lookup.params["From"]) == (SMS.to_phone, SMS.from_number)
 
 
+def test_find_sent_counts_only_messages_created_since_the_claim_less_a_second_of_clock_skew() -> None:
+    """Reviewer's defect 1: an identical text forwarded 20 s before the claim is not its send."""
+    received = datetime(2026, 11, 1, 12, 0, 0, 700000, tzinfo=UTC)  # date_created has whole seconds
+    clock = [received.timestamp() - 20]
+    sandbox = SandboxHttpClient(clock=lambda: clock[0])
+    gateway = TwilioGateway.create(ACCOUNT_SID, "token", http_client=sandbox)
+    gateway.send_sms(SMS)  # the earlier identical text
+    assert gateway.find_sent(SMS, received) is None
+    clock[0] = received.timestamp() - 1.5  # Twilio's clock 1.5 s behind ours: 11:59:59
+    ours = gateway.send_sms(SMS)
+    found = gateway.find_sent(SMS, received)
+    assert found is not None and found.sid == ours.sid
+    assert gateway.find_sent(SMS, received, exclude={ours.sid}) is None  # a SID another part already counted
+
+
 def test_find_sent_with_a_messaging_service_filters_on_to_only() -> None:
     sandbox = SandboxHttpClient()
     gateway = TwilioGateway.create(ACCOUNT_SID, "token", messaging_service_sid="MG" + "1" * 32, http_client=sandbox)

@@ -177,6 +177,7 @@ class MessageRecord:
     # with the claim (outcome FORWARDING) before the send: masking.messaging.parts
     planned: list[dict[str, Any]] = field(default_factory=list)
     lease_id: str | None = None
+    erased_at: str | None = None  # its person's data was erased (masking.store.erasure): nothing is written to it again
 
     def named_parts(self) -> dict[int, str]:
         """Planned part index -> outbound SID, for the parts a status callback named."""

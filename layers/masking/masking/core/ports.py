@@ -36,6 +36,8 @@ from masking.core.models import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from masking.hooks.subscriptions import Subscription
     from masking.messaging.failures import Resend
     from masking.messaging.forwarding import ParkedForward
@@ -133,9 +135,8 @@ class PurchasedNumber(NamedTuple):
 class SmsGateway(Protocol):
     def send_sms(self, message: OutboundSms, status_callback: str | None = None) -> SentSms: ...
 
-    def find_sent(self, message: OutboundSms, since: datetime) -> SentSms | None:
-        """The message Twilio created for ``message`` at or after ``since``, if any
-        (reconciling a send whose answer was lost)."""
+    def find_sent(self, message: OutboundSms, since: datetime, exclude: Collection[str] = ()) -> SentSms | None:
+        """Twilio's message for ``message`` created since ``since`` (a lost answer), none of ``exclude``."""
         ...
 
 

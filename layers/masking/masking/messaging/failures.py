@@ -70,7 +70,7 @@ class FailureHandler:
         record = self.store.get_message(update.message_sid)
         # a part sent by the webhook is known by its index only: its SID was never recorded
         data = (record.forwarded.get(update.outbound_sid) or planned_part(record, update.part)) if record else None
-        if record is None or data is None:
+        if record is None or data is None or record.erased_at:  # erased: nothing to resend, nobody to name
             logger.warning("failure callback for a message we did not forward", extra={"message_sid": update.message_sid})
             return []
         part = ForwardedPart.from_map(update.outbound_sid, data)
@@ -94,7 +94,7 @@ class FailureHandler:
     def resend(self, resend: Resend) -> list[MirrorRecord]:
         """The retry queue's consumer: sends the part again, once."""
         record = self.store.get_message(resend.message_sid)
-        data = record.forwarded.get(resend.outbound_sid) if record else None
+        data = record.forwarded.get(resend.outbound_sid) if record and not record.erased_at else None
         if record is None or data is None:
             logger.warning("resend of an unknown message part, dropped", extra={"message_sid": resend.message_sid})
             return []

@@ -173,7 +173,8 @@ class ForwardWorker:
                 raise ForwardBusy(f"{forward.message_sid} part {index}")
             reconcile = claim.reconcile or forward.unconfirmed or (index == len(forward.sent) and forward.ambiguous)
             try:
-                result, new = self._send_once(forward, index, reconcile, named.get(index))
+                taken = {part.sid for part in sent} | {sid for at, sid in named.items() if at != index}
+                result, new = self._send_once(forward, index, reconcile, named.get(index), taken)
             except SendError as error:
                 ambiguous = error.ambiguous
                 self.store.finish_forward_part(forward.message_sid, index, token, None, ambiguous=ambiguous)
@@ -185,16 +186,19 @@ class ForwardWorker:
             sent_now += new
         return self._delivered(forward, sent, sent_now)
 
-    def _send_once(self, forward: ParkedForward, index: int, reconcile: bool, named_sid: str | None) -> tuple[SentSms, bool]:
+    def _send_once(
+        self, forward: ParkedForward, index: int, reconcile: bool, named_sid: str | None, taken: set[str]
+    ) -> tuple[SentSms, bool]:
         """Sends part ``index``, unless Twilio already has it (a status callback named it, or
-        an earlier attempt's lost answer is found in the Messages list); True: sent now."""
+        an earlier attempt's lost answer is found in the Messages list: created since the
+        claim's ``received_at``, and none of the SIDs ``taken`` by its other parts); True: sent now."""
         piece = forward.parts[index]
         if named_sid is not None:
             count("ForwardsReconciled")
             return SentSms(named_sid, "sent"), False
         if reconcile:
             try:
-                found = self.gateway.find_sent(piece, datetime.fromisoformat(forward.received_at))
+                found = self.gateway.find_sent(piece, datetime.fromisoformat(forward.received_at), taken)
             except SendError as error:  # nothing learnt: the part is still ambiguous
                 raise SendError(f"look-up failed: {error}", error.code, error.status, transport=True, ambiguous=True) from error
             if found is not None:

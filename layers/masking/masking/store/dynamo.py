@@ -317,12 +317,13 @@ class DynamoRoutingStore(DynamoForwardParts, MessageClaims):
     # ---- delivery failures (status callbacks, the timed resend, owner alerts)
     def claim_resend(self, message_sid: str, part: ForwardedPart) -> bool:
         """Marks ``part`` as resent, once, and only if it was a first attempt; records it
-        under its SID when only the plan had it (a part the webhook sent: ``messaging.parts``)."""
+        under its SID when only the plan had it (a part the webhook sent: ``messaging.parts``).
+        Never on an erased message (``erased_at``): that is a failed condition, not an error."""
         return self._update_if(
             message_key(message_sid),
             UpdateExpression="SET resends.#sid = :pending, forwarded.#sid = if_not_exists(forwarded.#sid, :part)",
             ConditionExpression=(
-                "attribute_exists(pk) AND attribute_not_exists(resends.#sid)"
+                "attribute_exists(pk) AND attribute_not_exists(erased_at) AND attribute_not_exists(resends.#sid)"
                 " AND (attribute_not_exists(forwarded.#sid) OR forwarded.#sid.attempt = :one)"
             ),
             ExpressionAttributeNames={"#sid": part.sid},
@@ -341,20 +342,20 @@ class DynamoRoutingStore(DynamoForwardParts, MessageClaims):
 
     def add_sent_part(self, message_sid: str, part: ForwardedPart) -> None:
         """Records one more SMS sent for ``message_sid`` (a service reply, a delivery alert);
-        nothing when the message has no record yet (a notice sent before the claim)."""
+        nothing when the message has no record yet (a notice sent before the claim), or was erased."""
         self._update_if(
             message_key(message_sid),
             UpdateExpression="SET forwarded.#new = :part",
-            ConditionExpression="attribute_exists(pk)",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(erased_at)",
             ExpressionAttributeNames={"#new": part.sid},
             ExpressionAttributeValues={":part": serializer.serialize(part.as_map())},
         )
 
     def add_resent_part(self, message_sid: str, original_sid: str, part: ForwardedPart) -> None:
-        self.client.update_item(
-            TableName=self.table_name,
-            Key=message_key(message_sid),
+        self._update_if(  # an erased message keeps no text: the part is not recorded
+            message_key(message_sid),
             UpdateExpression="SET forwarded.#new = :part, resends.#orig = :new",
+            ConditionExpression="attribute_not_exists(erased_at)",
             ExpressionAttributeNames={"#new": part.sid, "#orig": original_sid},
             ExpressionAttributeValues={":part": serializer.serialize(part.as_map()), ":new": {"S": part.sid}},
         )

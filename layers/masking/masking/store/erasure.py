@@ -122,9 +122,11 @@ class DynamoErasure:
             lambda: self.table.client.update_item(
                 TableName=self.table.table_name,
                 Key=message_key(message_sid),
-                UpdateExpression="REMOVE body, media_urls, forwarded, planned SET erased_at = :at",
+                # forwarded stays, empty: a write to forwarded.<sid> in flight then fails its
+                # erased_at condition instead of naming a path that no longer exists
+                UpdateExpression="REMOVE body, media_urls, planned SET erased_at = :at, forwarded = :none",
                 ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":at": {"S": at}},
+                ExpressionAttributeValues={":at": {"S": at}, ":none": {"M": {}}},
             )
         )
 

@@ -229,7 +229,7 @@ class MemoryRoutingStore(MemoryForwardParts):
     def claim_resend(self, message_sid: str, part: ForwardedPart) -> bool:
         def first_attempt(record: MessageRecord) -> bool:
             known = record.forwarded.get(part.sid)
-            if (known is not None and int(known.get("attempt", 1)) != 1) or part.sid in record.resends:
+            if (known is not None and int(known.get("attempt", 1)) != 1) or part.sid in record.resends or record.erased_at:
                 return False
             record.forwarded.setdefault(part.sid, part.as_map())  # a part only the plan knew (messaging.parts)
             return True
@@ -252,14 +252,15 @@ class MemoryRoutingStore(MemoryForwardParts):
     def add_sent_part(self, message_sid: str, part: ForwardedPart) -> None:
         with self._lock:
             record = self.messages.get(message_sid)
-            if record is not None:
+            if record is not None and not record.erased_at:
                 record.forwarded[part.sid] = part.as_map()
 
     def add_resent_part(self, message_sid: str, original_sid: str, part: ForwardedPart) -> None:
         with self._lock:
             record = self.messages[message_sid]
-            record.forwarded[part.sid] = part.as_map()
-            record.resends[original_sid] = part.sid
+            if not record.erased_at:
+                record.forwarded[part.sid] = part.as_map()
+                record.resends[original_sid] = part.sid
 
     def record_permanent_failure(self, outbound_sid: str, at_epoch: int, window_seconds: int) -> int:
         with self._lock:
