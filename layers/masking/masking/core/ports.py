@@ -14,12 +14,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from masking.core.models import (
-    CallRecord,
-    CallSession,
     ClaimOutcome,
     Client,
     DeliveryUpdate,
-    DialOutcome,
     ForwardedPart,
     InboundLookup,
     Lease,
@@ -32,10 +29,10 @@ from masking.core.models import (
     PoolView,
     Provider,
     SentSms,
-    StatusChange,
 )
 
 if TYPE_CHECKING:
+    from masking.core.call_records import CallRecord, CallSession, DialOutcome, StatusChange  # voice only: not imported by the SMS webhook
     from masking.hooks.subscriptions import Subscription
     from masking.messaging.failures import Resend
     from masking.messaging.forwarding import ParkedForward
