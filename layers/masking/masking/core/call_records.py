@@ -3,10 +3,9 @@ click-to-call session (``CallSession``) and the updates to them (``StatusChange`
 ``DialOutcome``). Plain dataclasses, like ``masking.core.models``.
 
 Apart from the SMS records: the SMS webhook never uses them, and each dataclass costs
-its import about half a millisecond (bench/cold_import.py).
+its import about half a millisecond (bench/cold_import.py). No string annotations, as in
+``masking.core.models``.
 """
-
-from __future__ import annotations
 
 from dataclasses import dataclass
 
