@@ -3,8 +3,9 @@ the fakes answer in-process); the end-to-end tests talk to the local runner over
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 import pytest_socket
@@ -16,11 +17,24 @@ if TYPE_CHECKING:
 OFFLINE_FOLDERS = ("unit", "integration")
 
 
+def _no_dns(*args: object, **kwargs: object) -> NoReturn:
+    raise pytest_socket.SocketBlockedError()  # DNS runs in C: disable_socket does not see it
+
+
 @pytest.fixture
-def no_network() -> Iterator[None]:
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     pytest_socket.disable_socket(allow_unix_socket=True)
+    monkeypatch.setattr(socket, "getaddrinfo", _no_dns)
     yield
     pytest_socket.enable_socket()
+
+
+@pytest.fixture(autouse=True)
+def _offline(request: pytest.FixtureRequest) -> None:
+    """Every unit and integration test runs with ``no_network`` (a marker added at
+    collection time would come too late: pytest has already resolved the fixtures)."""
+    if request.node.path.parent.name in OFFLINE_FOLDERS:
+        request.getfixturevalue("no_network")
 
 
 @pytest.fixture
@@ -36,9 +50,3 @@ def voice(voice_store: CallStore) -> VoiceWorld:
     from tests.voice_support import make_voice_world
 
     return make_voice_world(voice_store)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.path.parent.name in OFFLINE_FOLDERS:
-            item.add_marker(pytest.mark.usefixtures("no_network"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -31,6 +32,17 @@ intercept = load_handler("intercept").lambda_handler
 hooks_function = load_handler("hooks").lambda_handler
 TARGET = "https://hooks.example.com/catch/1/abc/"
 SIDS = iter(range(1, 10_000))
+
+
+@pytest.fixture(autouse=True)
+def fake_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hooks function resolves its target before POSTing (masking.adapters.hook_http):
+    answer a public address here, never real DNS."""
+    import socket
+
+    monkeypatch.setattr(
+        socket, "getaddrinfo", lambda host, port, *_: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", port))]
+    )
 
 
 @pytest.fixture
@@ -250,18 +262,42 @@ def test_the_outbox_consumer_queues_hook_events_and_mirrors_to_airtable(aws: Emb
     assert any(r["fields"].get("Event") == "Client created" for r in standin.rows("Audit Log", BASE))
 
 
-def test_hooks_fire_without_airtable(aws: EmbeddedAws) -> None:
+def test_hooks_fire_without_airtable(aws: EmbeddedAws, caplog: pytest.LogCaptureFixture) -> None:
+    """Review finding 4: without Airtable the batch is acknowledged once its hooks are
+    queued (before, it raised and SQS redelivered it, queueing the deliveries again)."""
     ssm = boto3.client("ssm")
     ssm.delete_parameters(Names=[f"{SECRETS_PATH}/airtable/token", f"{SECRETS_PATH}/airtable/base_id"])
     subscribe(["client.created"])
     text("+13035550292", str(PROVIDER.reserved_number))
     sync = load_handler("airtable_sync")
+    sys.modules["airtable_mirror.handler"].get_mirror.cache_clear()
 
-    with pytest.raises(Exception, match="airtable"):  # no token: the mirror cannot start
-        sync.lambda_handler(_sqs_batch("OutboxQueue", aws.drain_outbox()), FakeLambdaContext(function_name="masking-airtable-sync"))
+    answer = sync.lambda_handler(_sqs_batch("OutboxQueue", aws.drain_outbox()), FakeLambdaContext(function_name="masking-airtable-sync"))
 
+    assert answer == {"batchItemFailures": []}
+    assert [r.getMessage() for r in caplog.records].count("airtable sync off: no Airtable configured") == 1
     [delivery] = [Delivery.from_json(b) for b in aws.drain("HOOKS_QUEUE_URL")]
     assert delivery.event.name == "client.created"
+
+
+def test_an_unreadable_airtable_secret_still_fails_the_batch(aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review finding 4: SSM refusing (access denied) is not "no Airtable": the batch fails
+    loudly (Errors alarm) and is redelivered."""
+    from botocore.exceptions import ClientError
+
+    subscribe(["client.created"])
+    text("+13035550293", str(PROVIDER.reserved_number))
+    sync = load_handler("airtable_sync")
+    handler = sys.modules["airtable_mirror.handler"]
+    handler.get_mirror.cache_clear()
+
+    def denied(*_: str) -> dict[str, str]:
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "GetParameters")
+
+    monkeypatch.setattr(handler, "read_secure_parameters", denied)
+    with pytest.raises(ClientError):
+        sync.lambda_handler(_sqs_batch("OutboxQueue", aws.drain_outbox()), FakeLambdaContext(function_name="masking-airtable-sync"))
+    handler.get_mirror.cache_clear()
 
 
 # ---------------------------------------------------------------- the webhook path

@@ -16,7 +16,7 @@ import pytest
 import requests
 import responses
 
-from masking.adapters.hook_http import post_json, retry_after
+from masking.adapters.hook_http import NON_PUBLIC_ADDRESS, post_json, retry_after
 from masking.adapters.memory import MemoryHookQueue
 from masking.core.errors import Conflict, NotFound, Unprocessable
 from masking.core.settings import SettingsError
@@ -32,6 +32,10 @@ from masking.mirror.rows import audit_record
 from masking.store.hooks import MemoryHookStore
 from masking.store.memory import MemoryRoutingStore
 from tests.support import PROVIDER, ROOT, make_world
+
+# tests/conftest.py's pytest_collection_modifyitems adds this marker too late for pytest to
+# set the fixture up (the fixture closure is fixed at collection); named here, it applies.
+pytestmark = pytest.mark.usefixtures("no_network")
 
 NOW = "2026-11-01T12:00:00Z"
 TARGET = "https://hooks.zapier.com/hooks/catch/123456/abcdef/"
@@ -96,6 +100,50 @@ def test_a_target_that_is_not_a_public_https_url_is_422(store: MemoryHookStore, 
 
     assert refused.value.details == [{"field": "target_url", "problem": problem}]
     assert store.list_hooks() == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        # every one reaches a loopback / private / link-local address (inet_aton forms, IPv6 wrappers)
+        "https://2130706433/",
+        "https://0x7f000001/",
+        "https://127.1/",
+        "https://0177.0.0.1/",
+        "https://10.1/",
+        "https://192.168.1/",
+        "https://0xa9.254.169.254/",
+        "https://localhost./",
+        "https://LOCALHOST/",
+        "https://api.localhost/",
+        "https://ip6-localhost/",
+        "https://metadata.google.internal/",
+        "https://printer.local/",
+        "https://intranet/",
+        "https://[::1]/",
+        "https://[::ffff:127.0.0.1]/",
+        "https://[::ffff:7f00:1]/",
+        "https://[64:ff9b::a00:1]/",
+        "https://[2002:c0a8:101::]/",
+        "https://[fe80::1%25eth0]/",
+        "https://224.0.0.1/",
+        "https://0.0.0.0/",
+        "https://exa_mple.com/",
+    ],
+)
+def test_a_non_public_host_in_any_spelling_is_422(url: str) -> None:
+    """Review finding 1 (SSRF): the short, decimal, hex and octal IPv4 forms the resolver
+    accepts, a trailing dot, private-use names, and IPv6 wrappers of a private IPv4."""
+    with pytest.raises(Unprocessable) as refused:
+        check_target(url)
+    assert refused.value.details == [{"field": "target_url", "problem": "must be a public host"}]
+
+
+@pytest.mark.parametrize(
+    "url", ["https://hooks.zapier.com./x", "https://8.8.8.8/x", "https://134744072/x", "https://[2001:4860:4860::8888]/x"]
+)
+def test_a_public_host_in_any_spelling_is_accepted(url: str) -> None:
+    assert check_target(url) == url
 
 
 def test_loopback_targets_are_accepted_only_where_the_runner_allows_them() -> None:
@@ -421,9 +469,9 @@ def test_the_post_follows_no_redirect_and_reads_retry_after() -> None:
     responses.add(responses.POST, "https://a.example.com/busy", status=429, headers={"Retry-After": "120"})
     responses.add(responses.POST, "https://a.example.com/ok", status=200, body="ok")
 
-    assert post_json("https://a.example.com/moved", b"{}", {}, 5).status == 302
-    assert post_json("https://a.example.com/busy", b"{}", {}, 5) == HttpAnswer(429, 120)
-    assert post_json("https://a.example.com/ok", b'{"a":1}', {"X-Masking-Signature": "v1=x"}, 5) == HttpAnswer(200)
+    assert post_json("https://a.example.com/moved", b"{}", {}, 5, PUBLIC_DNS).status == 302
+    assert post_json("https://a.example.com/busy", b"{}", {}, 5, PUBLIC_DNS) == HttpAnswer(429, 120)
+    assert post_json("https://a.example.com/ok", b'{"a":1}', {"X-Masking-Signature": "v1=x"}, 5, PUBLIC_DNS) == HttpAnswer(200)
     sent = responses.calls[-1].request
     assert sent.body == b'{"a":1}' and sent.headers["X-Masking-Signature"] == "v1=x"
     assert len(responses.calls) == 3  # nothing went to the Location
@@ -434,9 +482,68 @@ def test_the_post_follows_no_redirect_and_reads_retry_after() -> None:
 def test_no_answer_is_an_answer_without_status(error: Exception) -> None:
     responses.add(responses.POST, "https://a.example.com/down", body=error)
 
-    answer = post_json("https://a.example.com/down", b"{}", {}, 5)
+    answer = post_json("https://a.example.com/down", b"{}", {}, 5, PUBLIC_DNS)
 
     assert answer.status is None and answer.retryable and answer.error == type(error).__name__
+
+
+def dns(*addresses: str) -> Any:
+    """A fake ``socket.getaddrinfo`` answering these addresses for any name (no real DNS)."""
+
+    def resolve(host: str, port: int, *_: Any) -> list[tuple[Any, ...]]:
+        return [(0, 0, 0, "", (address, port)) for address in addresses]
+
+    return resolve
+
+
+PUBLIC_DNS = dns("93.184.215.14")
+
+
+@responses.activate
+@pytest.mark.parametrize("addresses", [("10.0.0.7",), ("93.184.215.14", "127.0.0.1"), ("169.254.169.254",), ("::ffff:192.168.0.1",)])
+def test_a_name_resolving_to_a_non_public_address_is_not_posted(addresses: tuple[str, ...]) -> None:
+    """Review finding 1 (SSRF at send time): a public-looking name whose DNS answers a
+    private address (any of them) gets nothing, and the answer is not retried."""
+    responses.add(responses.POST, "https://a.example.com/hook", status=200)
+
+    answer = post_json("https://a.example.com/hook", b"{}", {}, 5, dns(*addresses))
+
+    assert answer == HttpAnswer(None, error=NON_PUBLIC_ADDRESS, refused=True) and not answer.retryable
+    assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_loopback_is_posted_to_only_where_the_runner_allows_it() -> None:
+    responses.add(responses.POST, "http://127.0.0.1:3000/_local/hooks/catch", status=200)
+
+    assert post_json("http://127.0.0.1:3000/_local/hooks/catch", b"{}", {}, 5, dns("127.0.0.1"), allow_loopback=True) == HttpAnswer(200)
+    assert post_json("http://127.0.0.1:3000/_local/hooks/catch", b"{}", {}, 5, dns("127.0.0.1")).refused
+    assert post_json("http://127.0.0.1:3000/_local/hooks/catch", b"{}", {}, 5, dns("10.0.0.1"), allow_loopback=True).refused
+    assert len(responses.calls) == 1
+
+
+@pytest.mark.filterwarnings("ignore:A test tried to use socket.getaddrinfo")
+def test_a_name_that_does_not_resolve_is_retried_and_tests_cannot_resolve() -> None:
+    def nxdomain(*_: Any) -> list[tuple[Any, ...]]:
+        raise OSError(-2, "Name or service not known")
+
+    answer = post_json("https://gone.example.com/hook", b"{}", {}, 5, nxdomain)
+
+    assert answer.status is None and answer.retryable and answer.error == "OSError"
+    with pytest.raises(RuntimeError):  # pytest-socket: the default resolver is blocked in unit tests
+        post_json("https://a.example.com/hook", b"{}", {}, 5)
+
+
+def test_a_refused_target_goes_to_the_dlq_with_its_host_only(store: MemoryHookStore, caplog: pytest.LogCaptureFixture) -> None:
+    target, queue = hook(store, ["client.created"]), MemoryHookQueue()
+    refused = HttpAnswer(None, error=NON_PUBLIC_ADDRESS, refused=True)
+    deliverer = Deliverer(store, lambda *_: refused, queue, HookSettings(), lambda: 1_700_000_000.0)
+    delivery = Delivery(target.hook_id, sample("client.created"))
+
+    assert deliverer.deliver(delivery) == Outcome.REJECTED
+    assert queue.dead == [delivery] and queue.retried == []
+    logs = "\n".join(f"{record.getMessage()} {record.__dict__}" for record in caplog.records)
+    assert "non-public address" in logs and "hooks.zapier.com" in logs and "/hooks/catch/123456" not in logs
 
 
 def test_retry_after_reads_seconds_and_http_dates() -> None:

@@ -7,6 +7,7 @@ found it, so a check that cannot fail does not pass silently.
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -364,3 +365,27 @@ def test_samconfig_environments_take_the_region_from_the_profile_and_set_their_o
         assert "region" not in deploy and "region" not in config[env]["global"]["parameters"], env
         stacks.add(config[env]["global"]["parameters"]["stack_name"])
     assert len(stacks) == 3
+
+
+def test_the_hooks_function_reaches_only_the_hooks_items() -> None:
+    """Review finding 2: HooksFunction's table access is bound to the hooks' partition keys
+    (masking/store/hooks.py), not the whole table."""
+    from fnmatch import fnmatchcase
+
+    from masking.store.hooks import HOOKS_PK, _sent_key
+
+    table_statements = [s for owner, s in _statements(_template()) if owner == "HooksFunction" and _ref_name(s["Resource"]) == "Table"]
+    assert table_statements
+    for statement in table_statements:
+        keys = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+        assert all(any(fnmatchcase(pk, key) for key in keys) for pk in (HOOKS_PK, _sent_key("HKabc", "EV1")["pk"]["S"]))
+        assert not any(fnmatchcase(pk, key) for key in keys for pk in ("CLIENT#1", "SESSION#1", "HOOKSX", "OUTBOXSPILL"))
+
+
+def test_the_hooks_dlq_redrive_names_its_destination() -> None:
+    """Review finding 3: the hooks DLQ's messages were sent there directly (no source
+    queue), so its redrive needs --destination-arn, an Output of the stack."""
+    outputs = _template()["Outputs"]
+    assert _ref_name(outputs["HooksQueueArn"]["Value"]) == "HooksQueue"
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert '--source-arn "$(out HooksDeadLetterQueueArn)" --destination-arn "$(out HooksQueueArn)"' in readme

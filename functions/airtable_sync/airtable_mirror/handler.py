@@ -144,27 +144,52 @@ def get_mirror() -> AirtableMirror:
     )
 
 
+def configured_mirror(role: str) -> AirtableMirror | None:
+    """The mirror, or None (logged once, at info) where the stack has no Airtable: no
+    SECRETS_PATH, or no token / base id in SSM. SSM failing to answer (access denied, KMS,
+    throttling) is not "no Airtable": it is logged and raised, so the function's Errors
+    alarm fires instead of the base silently not being written."""
+    if not os.environ.get("SECRETS_PATH"):
+        logger.info(f"{role} off: no Airtable configured", extra={"reason": "SECRETS_PATH is not set"})
+        return None
+    try:
+        return get_mirror()
+    except AirtableNotConfigured as error:
+        logger.info(f"{role} off: no Airtable configured", extra={"reason": type(error).__name__})
+        return None
+    except Exception:
+        logger.exception(f"{role} cannot read its Airtable credentials from SSM")
+        raise
+
+
 def handle_sqs_batch(event: dict[str, Any], context: Any, mirror: AirtableMirror | None = None) -> dict[str, Any]:
     """Writes the batch and answers ``{"batchItemFailures": [...]}``. The batch's hook
-    events are queued first, with or without Airtable (``masking.handlers.hooks``)."""
+    events are queued first, with or without Airtable (``masking.handlers.hooks``). Without
+    Airtable the records are done once their hooks are queued (only a hook failure is
+    reported): redelivering them would queue their hook deliveries again on every receive."""
     from masking.handlers.hooks import dispatch_outbox
 
     hooks_failed = dispatch_outbox(event)
-    mirror = mirror or get_mirror()
-    remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else DEFAULT_REMAINING_SECONDS
-    deadline = mirror.clock.now() + remaining - SAFETY_MARGIN_SECONDS
-    records = event.get("Records") or []
-    outcome = mirror.write([(record.get("messageId", ""), record.get("body", "")) for record in records], deadline)
-    if any("Unauthorized" in reason for reason in outcome.failures.values()):
-        get_mirror.cache_clear()  # the token may have been rotated: read it again next time
+    mirror = mirror or configured_mirror("airtable sync")
+    failures = dict(hooks_failed)
+    outcome = None
+    if mirror is not None:
+        remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else DEFAULT_REMAINING_SECONDS
+        deadline = mirror.clock.now() + remaining - SAFETY_MARGIN_SECONDS
+        records = event.get("Records") or []
+        outcome = mirror.write([(record.get("messageId", ""), record.get("body", "")) for record in records], deadline)
+        if any("Unauthorized" in reason for reason in outcome.failures.values()):
+            get_mirror.cache_clear()  # the token may have been rotated: read it again next time
+        failures.update(outcome.failures)  # the mirror's reason first, as before
 
     def report(record: SQSRecord) -> None:
-        reason = outcome.failures.get(record.message_id) or hooks_failed.get(record.message_id)
+        reason = failures.get(record.message_id)
         if reason is not None:
             raise MirrorFailed(reason)
 
     response = process_partial_response(event=event, record_handler=report, processor=processor, context=context)
-    _log(outcome)
+    if outcome is not None:
+        _log(outcome)
     return dict(response)
 
 
@@ -221,17 +246,9 @@ def handle_provisioner(event: dict[str, Any], context: Any, provisioner: Any = N
     from .provisioner import Provisioner
 
     if provisioner is None:
-        if not os.environ.get("SECRETS_PATH"):
-            logger.info("provisioner off: no Airtable configured", extra={"reason": "SECRETS_PATH is not set"})
+        mirror = configured_mirror("provisioner")
+        if mirror is None:
             return {"skipped": "no airtable"}
-        try:
-            mirror = get_mirror()
-        except AirtableNotConfigured as error:
-            logger.info("provisioner off: no Airtable configured", extra={"reason": type(error).__name__})
-            return {"skipped": "no airtable"}
-        except Exception:
-            logger.exception("provisioner cannot read its Airtable credentials from SSM")
-            raise
         provisioner = Provisioner(
             mirror,
             get_admin_context,

@@ -190,6 +190,7 @@ def get_hook_queue() -> HookQueue | None:
 @lru_cache(maxsize=1)
 def get_hook_deliverer() -> Deliverer:
     import time
+    from functools import partial
 
     from masking.adapters.hook_http import post_json
     from masking.hooks.delivery import Deliverer
@@ -198,7 +199,9 @@ def get_hook_deliverer() -> Deliverer:
     queue = get_hook_queue()
     if queue is None:
         raise RuntimeError("HOOKS_QUEUE_URL is not set")
-    return Deliverer(get_hook_store(), post_json, queue, get_hook_settings(), time.time)
+    settings = get_hook_settings()
+    post = partial(post_json, allow_loopback=settings.allow_loopback)
+    return Deliverer(get_hook_store(), post, queue, settings, time.time)
 
 
 def clear_wiring_cache() -> None:

@@ -13,6 +13,8 @@
 - 410 Gone: the subscription is deleted (Zapier answers 410 to a Zap that was turned off:
   https://docs.zapier.com/platform/build/cli-hook-trigger), nothing more is sent to it.
 - Any other answer (3xx, 4xx): not retried; logged as an error and put in the DLQ.
+- A target whose host resolves to a non-public address (``HttpAnswer.refused``, from
+  ``masking.adapters.hook_http``): nothing is POSTed; logged and put in the DLQ like a 4xx.
 
 Logs carry the hook id, the event id and name, the status and the target's host, never the
 target's path (Zapier's URL is itself a secret) nor the event's data.
@@ -63,10 +65,11 @@ class HttpAnswer:
     status: int | None  # None: no answer (connection refused, timeout)
     retry_after: int | None = None  # seconds, from a Retry-After header
     error: str = ""  # the exception's type when there was no answer
+    refused: bool = False  # not sent: the target's host resolves to a non-public address
 
     @property
     def retryable(self) -> bool:
-        return self.status is None or self.status == 429 or self.status >= 500
+        return not self.refused and (self.status is None or self.status == 429 or self.status >= 500)
 
 
 # (url, body, headers, read timeout in seconds) -> the answer; masking.adapters.hook_http
@@ -153,8 +156,12 @@ class Deliverer:
             return Outcome.UNSUBSCRIBED
         if answer.retryable:
             return self._retry(delivery, answer, log)
-        count("HookRejected")
-        logger.error("hook refused the delivery; set aside in the hooks DLQ", extra=log)
+        if answer.refused:
+            count("HookTargetRefused")
+            logger.error("hook target resolves to a non-public address; not sent, set aside in the hooks DLQ", extra=log)
+        else:
+            count("HookRejected")
+            logger.error("hook refused the delivery; set aside in the hooks DLQ", extra=log)
         self.queue.dead_letter(delivery)
         return Outcome.REJECTED
 

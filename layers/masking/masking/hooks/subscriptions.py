@@ -10,7 +10,9 @@ again answers the existing subscription (``200``), so a replayed subscribe adds 
 from __future__ import annotations
 
 import ipaddress
+import re
 import secrets
+import socket
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,6 +27,14 @@ if TYPE_CHECKING:
 MAX_HOOKS = 100  # every event is read against every subscription
 MAX_URL_LENGTH = 2048
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+# Names that never reach a public host: RFC 6761 (localhost, invalid, test, example), RFC 6762
+# (local), RFC 8375 (home.arpa), ICANN's private-use TLD (internal), and the usual /etc/hosts
+# aliases. A single-label name (no dot) goes through the resolver's search list: refused too.
+PRIVATE_NAMES = ("localhost", "localdomain", "local", "internal", "home.arpa", "invalid", "test", "example")
+HOSTS_FILE_ALIASES = frozenset({"ip6-localhost", "ip6-loopback"})
+HOST_NAME = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)+")
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: an IPv4 address behind a NAT64
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @dataclass(slots=True)
@@ -49,9 +59,54 @@ def _invalid(field: str, problem: str) -> Unprocessable:
     return Unprocessable("invalid request", [{"field": field, "problem": problem}])
 
 
+def ip_literal(host: str) -> IPAddress | None:
+    """The address a resolver reads in ``host`` without asking DNS: an IPv6 literal, or
+    anything ``inet_aton`` takes for IPv4 (``2130706433``, ``0x7f000001``, ``127.1``,
+    ``0177.0.0.1``, as glibc's resolver does); None for a name."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
+def public_address(address: IPAddress, allow_loopback: bool = False) -> bool:
+    """A global unicast address, also the IPv4 one an IPv6 address carries (mapped, 6to4,
+    Teredo, NAT64); a loopback address too when the local runner allows it."""
+    if allow_loopback and address.is_loopback:
+        return True
+    if isinstance(address, ipaddress.IPv6Address):
+        inner = address.ipv4_mapped or address.sixtofour or (address.teredo[1] if address.teredo else None)
+        if inner is None and address in NAT64:
+            inner = ipaddress.IPv4Address(address.packed[-4:])
+        if inner is not None and not public_address(inner):
+            return False
+    return address.is_global and not address.is_multicast
+
+
+def public_host(host: str) -> bool:
+    """Whether ``host`` (a URL's host name, any case, maybe with a trailing dot) names a
+    public host: a public IP literal, or a dotted DNS name outside the private-use names.
+    Where the name resolves is checked again at send time (``masking.adapters.hook_http``)."""
+    host = host.lower().rstrip(".")
+    address = ip_literal(host)
+    if address is not None:
+        return public_address(address)
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    if not HOST_NAME.fullmatch(host) or host in HOSTS_FILE_ALIASES:
+        return False
+    return not any(host == name or host.endswith("." + name) for name in PRIVATE_NAMES)
+
+
 def check_target(url: str, allow_loopback: bool = False) -> str:
     """An https URL on a public host (``http://127.0.0.1`` / ``localhost`` too when the
-    local runner allows loopback). An IP literal must be a public address."""
+    local runner allows loopback). An IP literal, in any form, must be a public address."""
     url = url.strip()
     try:
         parts = urlsplit(url)
@@ -68,11 +123,7 @@ def check_target(url: str, allow_loopback: bool = False) -> str:
         raise _invalid("target_url", "must not carry credentials or a fragment")
     if len(url) > MAX_URL_LENGTH:
         raise _invalid("target_url", f"longer than {MAX_URL_LENGTH} characters")
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
-    if not loopback and (host == "localhost" or (address is not None and not address.is_global)):
+    if not loopback and not public_host(host):
         raise _invalid("target_url", "must be a public host")
     return url
 
