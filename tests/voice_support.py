@@ -16,7 +16,7 @@ from masking.adapters.twilio_gateway import TwilioGateway
 from masking.adapters.twilio_recordings import SandboxRecordings, TwilioRecordingFetcher
 from masking.adapters.twilio_sandbox import SandboxHttpClient
 from masking.admin.context import AdminContext
-from masking.core.models import CallSession
+from masking.core.call_records import CallSession
 from masking.core.phones import is_e164
 from masking.core.ports import CallStore
 from masking.core.settings import InventorySettings, RoutingSettings, TwilioSettings, VoiceSettings
@@ -25,8 +25,8 @@ from masking.handlers.voicemail import handle_recording_link, handle_voicemail_w
 from masking.mirror.outbox import MirrorRecord
 from masking.voice.click_to_call import start_call
 from masking.voice.routing import VoiceRouter
+from masking.voice.services import VoiceServices
 from masking.voice.twiml import RECORDING_LINK_PATH, VOICEMAIL_PATH, WHISPER_PATH
-from masking.wiring import VoiceServices
 from tests.support import ACCOUNT_SID, API_HOST, AUTH_TOKEN, BASE, OLIVIA, PROVIDER, STAGE, Clock, seed, signed_event
 
 VOICE_URL = f"https://{API_HOST}/twilio/voice"

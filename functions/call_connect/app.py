@@ -12,7 +12,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-import masking.store.calls  # noqa: F401  # the call store at init, not on the first call (masking.wiring)
+import masking.store.calls  # the call store at init, not on the first call (masking.wiring)
+import masking.voice.services  # noqa: F401  # VoiceServices at init, likewise
 from masking.core.observability import logger, metrics
 from masking.handlers import snapstart
 from masking.handlers.voice import handle_bridge_webhook, handle_call_status_webhook, handle_voice_webhook

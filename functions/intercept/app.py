@@ -2,18 +2,21 @@
 (POST /twilio/sms/status/{ref}, and the old /twilio/sms/status?ref=). Handlers live in masking.handlers.sms,
 routing in masking.messaging.routing."""
 
+from __future__ import annotations
+
 import masking.handlers.init  # first: boto3, twilio and Powertools, then gc.freeze()
 
 # isort: split
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 import masking.adapters.twilio_gateway  # noqa: F401  # the twilio REST client at init, not on the first message
 from masking.core.observability import logger, metrics
 from masking.handlers import snapstart
 from masking.handlers.sms import handle_sms_webhook, handle_status_webhook
 from masking.wiring import get_sms_services
+
+if TYPE_CHECKING:  # an annotation only: two modules less to import
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 snapstart.register(prime=get_sms_services)  # only where the runtime has SnapStart's hooks
 

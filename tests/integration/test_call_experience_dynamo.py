@@ -91,7 +91,7 @@ def demo_aws():  # type: ignore[no-untyped-def]  # the events/ files are signed 
 
 
 def test_the_voice_events_replay_through_the_handler(demo_aws: EmbeddedAws) -> None:
-    from masking.core.models import CallRecord
+    from masking.core.call_records import CallRecord
     from tests.support import load_event
 
     call = "CA" + "1" * 32

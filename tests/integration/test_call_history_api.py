@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 from local.backends import EmbeddedAws
-from masking.core.models import CallRecord
+from masking.core.call_records import CallRecord
 from masking.store.admin import DynamoAdminStore
 from masking.store.calls import DynamoCallStore
 from masking.voice.recording_link import link_is_valid

@@ -9,7 +9,7 @@ import json
 import boto3
 
 from local.backends import REGION, EmbeddedAws
-from masking.core.models import CallRecord
+from masking.core.call_records import CallRecord
 from masking.handlers.sms import handle_sms_webhook
 from masking.mirror.outbox import MirrorRecord
 from masking.store.admin import DynamoAdminStore

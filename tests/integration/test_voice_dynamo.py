@@ -85,7 +85,7 @@ def test_handler_bridges_an_inbound_call_and_records_the_dial_outcome(deployed: 
 
 
 def test_handler_serves_the_bridge_and_the_status_callbacks(deployed: EmbeddedAws) -> None:
-    from masking.core.models import CallSession
+    from masking.core.call_records import CallSession
 
     store = DynamoCallStore(deployed.env["TABLE_NAME"])
     session = CallSession(

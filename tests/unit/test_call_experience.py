@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from masking.core.models import CallRecord, CallSession
+from masking.core.call_records import CallRecord, CallSession
 from masking.core.ports import CallStore
 from masking.core.settings import SettingsError, VoiceSettings, clear_settings_cache, get_voice_settings
 from masking.voice.recording_link import link_is_valid, recording_link, signature

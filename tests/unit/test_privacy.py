@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from masking.core.models import Lifecycle, NumberRecord, NumberStatus
+from masking.core.models import InboundSms, Lifecycle, NumberRecord, NumberStatus
 from masking.core.privacy_settings import PrivacySettings
 from masking.core.settings import SettingsError
 from masking.messaging import content_guard
@@ -245,6 +245,17 @@ def test_the_11th_new_contact_in_an_hour_is_delivered_from_the_reserved_number(w
     world.clock.advance(hours=1)
     send(world, strangers[11], RESERVED, "next hour")
     assert world.sandbox.sent[-1].from_number != RESERVED
+
+
+def test_a_message_over_the_new_contact_limit_is_forwarded_new_contact_limit(world: World) -> None:
+    protect(world)
+    more_pool_numbers(world, 11)
+    for index in range(10):
+        send(world, f"+1303555{1000 + index:04d}", RESERVED, "hi")
+
+    result = world.router.route(InboundSms("SM" + "3" * 32, "+13035551010", RESERVED, "hi from the 11th"))
+
+    assert (result.outcome, result.direction, len(result.sent)) == ("forwarded_new_contact_limit", "client_to_provider", 1)
 
 
 # ---------------------------------------------------------------- system replies

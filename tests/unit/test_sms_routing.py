@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
+from masking.core.models import InboundSms
 from masking.handlers.sms import handle_sms_webhook
 from masking.messaging.protection import REUSE_NOTICE
 from masking.store.memory import MemoryRoutingStore
@@ -162,6 +163,20 @@ def test_pool_exhausted_still_delivers_from_the_reserved_number(world: World) ->
     assert sms.body == "From Pete Parent: no pool number left"
     [critical] = [r for r in world.outbox.records if r.fields.get("Event") == "Pool exhausted"]
     assert critical.fields["Severity"] == "Critical" and critical.fields["Category"] == "Pool"
+
+
+def test_a_delivery_from_the_reserved_number_says_why_in_its_outcome(world: World) -> None:
+    """Pool exhausted and the new-contact limit (test_privacy) both send through
+    SmsRouter._send_claimed: forwarded_<why>, or <why>_undeliverable without a reserved number."""
+    make_small_pool(world, 1)
+    send(world, OLIVIA.phone, RESERVED, "first")
+
+    sent = world.router.route(InboundSms("SM" + "1" * 32, PETE.phone, RESERVED, "no pool number left"))
+    world.store.put_provider(replace(PROVIDER, reserved_number=None))
+    lost = world.router.route(InboundSms("SM" + "2" * 32, PETE.phone, RESERVED, "and no reserved number"))
+
+    assert (sent.outcome, sent.direction, len(sent.sent)) == ("forwarded_pool_exhausted", "client_to_provider", 1)
+    assert (lost.outcome, lost.direction, lost.sent) == ("pool_exhausted_undeliverable", "client_to_provider", [])
 
 
 def test_replayed_message_sid_forwards_once(world: World) -> None:

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from masking.adapters.aws_queues import SnsOwnerAlerts, SqsForwardQueue, SqsHookQueue, SqsOutbox, SqsRetryQueue
 from masking.adapters.secrets import TwilioCredentials, load_twilio_credentials
-from masking.core.ports import CallStore, RecordingFetcher, RoutingStore, SmsGateway
+from masking.core.ports import RoutingStore
 from masking.core.settings import (
     TwilioSettings,
     get_aws_settings,
@@ -37,12 +36,12 @@ if TYPE_CHECKING:
     from masking.adapters.twilio_recordings import SandboxRecordings
     from masking.adapters.twilio_sandbox import SandboxHttpClient
     from masking.admin.context import AdminContext
-    from masking.core.ports import HookStore
+    from masking.core.ports import HookStore, RecordingFetcher, SmsGateway
     from masking.hooks.delivery import Deliverer, HookQueue
     from masking.messaging.failures import FailureHandler
     from masking.messaging.routing import SmsRouter
     from masking.store.calls import DynamoCallStore
-    from masking.voice.routing import VoiceRouter
+    from masking.voice.services import VoiceServices
 
 
 @dataclass
@@ -59,25 +58,6 @@ class SmsServices:
     @property
     def store(self) -> RoutingStore:
         return self.router.store
-
-
-@dataclass
-class VoiceServices:
-    """What ``call_connect`` needs: the voice router and its adapters."""
-
-    router: VoiceRouter
-    outbox: Outbox
-    twilio: TwilioSettings
-    credentials: Callable[[], TwilioCredentials]
-    sms: Callable[[], SmsGateway] | None = None  # the voicemail SMS to the provider (built on first use)
-    recordings: Callable[[], RecordingFetcher] | None = None  # the voicemail link's audio
-
-    @property
-    def store(self) -> CallStore:
-        return self.router.store
-
-    def now(self) -> datetime:
-        return self.router.clock()
 
 
 @lru_cache(maxsize=1)
@@ -142,6 +122,7 @@ def get_voice_services() -> VoiceServices:
     from masking.core.privacy_settings import get_privacy_settings
     from masking.store.calls import DynamoCallStore
     from masking.voice.routing import VoiceRouter
+    from masking.voice.services import VoiceServices
 
     unverified = get_privacy_settings().unverified_caller
     router = VoiceRouter(

@@ -15,6 +15,8 @@ SECRET_MAX_AGE_SECONDS = 300
 
 @dataclass(frozen=True, slots=True)
 class TwilioCredentials:
+    """The Twilio account SID and auth token from SSM."""
+
     account_sid: str
     auth_token: str
 

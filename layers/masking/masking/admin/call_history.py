@@ -18,8 +18,8 @@ from pydantic import BaseModel
 from masking.admin.clients import find_client_by_reference
 from masking.admin.context import AdminContext
 from masking.admin.provisioning import get_provider
+from masking.core.call_records import CallRecord, CallSession
 from masking.core.errors import NotFound
-from masking.core.models import CallRecord, CallSession
 from masking.core.settings import get_aws_settings, get_voice_settings
 from masking.store.calls import call_store_for
 from masking.voice.recording_link import recording_link

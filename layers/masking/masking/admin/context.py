@@ -9,19 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from masking.core.models import (
-    CallSession,
-    Client,
-    ForwardedPart,
-    Lease,
-    MessageRecord,
-    NumberRecord,
-    OutboundSms,
-    Provider,
-    SentSms,
-    iso,
-    utcnow,
-)
+from masking.core.call_records import CallSession
+from masking.core.models import Client, ForwardedPart, Lease, MessageRecord, NumberRecord, OutboundSms, Provider, SentSms, iso, utcnow
 from masking.core.ports import AdminStore, NumberGateway, SendError
 from masking.core.settings import InventorySettings, RoutingSettings, TwilioSettings
 from masking.mirror import rows

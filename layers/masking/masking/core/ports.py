@@ -14,12 +14,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from masking.core.models import (
-    CallRecord,
-    CallSession,
     ClaimOutcome,
     Client,
     DeliveryUpdate,
-    DialOutcome,
     ForwardedPart,
     InboundLookup,
     Lease,
@@ -32,12 +29,12 @@ from masking.core.models import (
     PoolView,
     Provider,
     SentSms,
-    StatusChange,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Collection
 
+    from masking.core.call_records import CallRecord, CallSession, DialOutcome, StatusChange  # voice only: not imported by the SMS webhook
     from masking.hooks.subscriptions import Subscription
     from masking.messaging.failures import Resend
     from masking.messaging.forwarding import ParkedForward
@@ -52,9 +49,7 @@ NUMBER_NOT_AVAILABLE = 21422  # buying a number Twilio no longer offers
 ALREADY_IN_MESSAGING_SERVICE = 21710  # adding a number to the Messaging Service it already belongs to
 
 IN_OTHER_MESSAGING_SERVICE = 21712
-
 INVALID_PHONE_NUMBER = 21421
-
 NOT_FOUND = 20404
 
 

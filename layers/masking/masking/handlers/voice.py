@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from masking.core.models import DialOutcome, iso
+from masking.core.call_records import DialOutcome
+from masking.core.models import iso
 from masking.core.observability import count, logger
 from masking.core.phones import ascii_digits, is_e164
 from masking.handlers.twilio_request import BadRequest, FormParams, TwilioRequest, twiml_response, verify_twilio_request
@@ -39,7 +40,7 @@ from masking.voice.voicemail import after_inbound_dial
 from masking.voice.whisper import bridge_twiml
 
 if TYPE_CHECKING:
-    from masking.wiring import VoiceServices
+    from masking.voice.services import VoiceServices
 
 
 def parse_inbound_call(params: FormParams) -> InboundCall:

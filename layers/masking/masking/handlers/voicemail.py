@@ -37,7 +37,7 @@ from masking.voice.voicemail import duration_words, record_voicemail
 from masking.voice.whisper import answer_whisper, whisper_for
 
 if TYPE_CHECKING:
-    from masking.wiring import VoiceServices
+    from masking.voice.services import VoiceServices
 
 CALL_ID = re.compile(r"^(CA|CS)[0-9a-fA-F]{32}$")
 MAX_AUDIO_BYTES = 4_000_000  # base64 + the page stay under Lambda's 6 MB response

@@ -312,22 +312,9 @@ class ForwardWorker:
             body="".join(part.body for part in forward.parts),
             media_urls=list(forward.parts[0].media_urls),
         )
-        from_client = forward.direction == "client_to_provider"
-        message = rows.message_row(
-            forward.message_sid,
-            forward.from_phone,
-            forward.body,
-            forward.media_urls,
-            whole,
-            proxy_number=whole.from_number if from_client else forward.to_number,
-            sender_type="client" if from_client else "sitter",
-            provider_id=forward.provider_id,
-            client_id=forward.client_id,
-            lease_id=forward.lease_id,
-            sent=[SentSms(part.sid, "queued") for part in sent],
-            at=forward.received_at,
-        )
-        records = [message, rows.client_activity(forward.client_id, forward.provider_id, forward.lease_id, stamp)]
+        inbound = InboundSms(forward.message_sid, forward.from_phone, forward.to_number, forward.body, forward.media_urls)
+        ids, queued = (forward.provider_id, forward.client_id, forward.lease_id), [SentSms(part.sid, "queued") for part in sent]
+        records = rows.forwarded(inbound, whole, forward.direction, *ids, queued, forward.received_at, activity_at=stamp)
         if confirmed_only:
             return records
         return [

@@ -138,8 +138,6 @@ class Protection:
     def _over_new_contact_limit(
         self, router: SmsRouter, ctx: _Context, provider: Provider, client: Client, hour: str, expires: int
     ) -> RouteResult:
-        from masking.messaging.routing import RouteResult
-
         outbound = router._claim_from_reserved(ctx, provider, client, "new_contact_limit")
         count("NewContactLimited")
         limit = self.settings.new_contacts_per_provider_per_hour
@@ -158,12 +156,7 @@ class Protection:
                     self.alerts.publish("New-contact limit reached", NEW_CONTACT_LIMIT_ALERT.format(limit=limit, provider=provider.name))
                 except Exception:  # the message still goes through; the audit row stays
                     logger.exception("owner alert failed")
-        if outbound is None:
-            return RouteResult(outcome="new_contact_limit_undeliverable", direction="client_to_provider")
-        result = router._forward(ctx, outbound, "client_to_provider", provider, client, None)
-        if result.outcome == "forwarded":
-            result.outcome = "forwarded_new_contact_limit"
-        return result
+        return router._send_claimed(ctx, outbound, provider, client, "new_contact_limit")
 
     # ---------------------------------------------------------------- safe reuse
     @property

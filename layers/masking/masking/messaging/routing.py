@@ -244,14 +244,21 @@ class SmsRouter:
         """Claims (and plans: messaging.parts) a client message sent from the reserved number with
         the name prefix (pool exhausted, new-contact limit); None: no reserved number."""
         record = self._record(ctx, "client_to_provider", provider.provider_id, client.client_id, outcome=outcome)
-        body = f"From {client.name}: {ctx.sms.body}"
-        outbound = (
-            OutboundSms(provider.reserved_number, provider.phone, body, list(ctx.sms.media_urls)) if provider.reserved_number else None
-        )
+        reserved, body = provider.reserved_number, f"From {client.name}: {ctx.sms.body}"
+        outbound = OutboundSms(reserved, provider.phone, body, list(ctx.sms.media_urls)) if reserved else None
         plan(record, outbound if self.forwarding else None, self.settings.max_body_length, None)
         self.store.claim_message(record)
         ctx.claim = record
         return outbound
+
+    def _send_claimed(self, ctx: _Context, outbound: OutboundSms | None, provider: Provider, client: Client, outcome: str) -> RouteResult:
+        """Sends what ``_claim_from_reserved`` claimed: ``forwarded_<outcome>``, or ``<outcome>_undeliverable`` (no reserved number)."""
+        if outbound is None:
+            return RouteResult(outcome=f"{outcome}_undeliverable", direction="client_to_provider")
+        result = self._forward(ctx, outbound, "client_to_provider", provider, client, None)
+        if result.outcome == "forwarded":
+            result.outcome = f"forwarded_{outcome}"
+        return result
 
     def _pool_exhausted(self, ctx: _Context, provider: Provider, client: Client) -> RouteResult:
         """No pool number free for this provider: deliver anyway from the reserved number."""
@@ -265,12 +272,7 @@ class SmsRouter:
             provider.provider_id,
             client.client_id,
         )
-        if outbound is None:
-            return RouteResult(outcome="pool_exhausted_undeliverable", direction="client_to_provider")
-        result = self._forward(ctx, outbound, "client_to_provider", provider, client, None)
-        if result.outcome == "forwarded":
-            result.outcome = "forwarded_pool_exhausted"
-        return result
+        return self._send_claimed(ctx, outbound, provider, client, "pool_exhausted")
 
     # ---- flow 2: provider -> pool number
     def _from_provider(self, ctx: _Context, provider_id: str) -> RouteResult:
@@ -295,9 +297,8 @@ class SmsRouter:
         if stopped := self.protection.guard(self, ctx, provider, slot.client_id, "provider_to_client", (provider.reserved_number,)):
             return stopped
         record = self._record(ctx, "provider_to_client", provider.provider_id, slot.client_id)
-        reply = (
-            OutboundSms(provider.reserved_number, slot.client_phone, sms.body, list(sms.media_urls)) if provider.reserved_number else None
-        )
+        reserved = provider.reserved_number
+        reply = OutboundSms(reserved, slot.client_phone, sms.body, list(sms.media_urls)) if reserved else None
         plan(record, reply if self.forwarding else None, self.settings.max_body_length, slot.lease_id)  # masking.messaging.parts
         try:
             lease = self.store.touch_lease(slot, ctx.stamp, int((ctx.now + self.ttl).timestamp()), record)
@@ -319,9 +320,8 @@ class SmsRouter:
         return self._forward(ctx, replace(reply, to_phone=lease.client_phone), "provider_to_client", provider, client, lease)
 
     def _expired(self, ctx: _Context, provider: Provider, slot: Lease | None) -> RouteResult:
-        self.store.claim_message(
-            self._record(ctx, "provider_to_client", provider.provider_id, slot.client_id if slot else None, outcome="expired")
-        )
+        client_id = slot.client_id if slot else None
+        self.store.claim_message(self._record(ctx, "provider_to_client", provider.provider_id, client_id, outcome="expired"))
         self._send_system(ctx, ctx.sms.to_number, provider.phone, EXPIRED_SMS_TO_PROVIDER)
         ctx.audit(
             "Expired lease",
@@ -329,7 +329,7 @@ class SmsRouter:
             "Messaging",
             "Warning",
             provider.provider_id,
-            slot.client_id if slot else None,
+            client_id,
             pool_number=mask_phone(ctx.sms.to_number),
         )
         count("MessagesToExpiredLease")

@@ -20,6 +20,8 @@ Category = Literal["Provisioning", "Messaging", "Error", "System", "Pool", "Stan
 
 @dataclass(slots=True)
 class MirrorRecord:
+    """One record for the Airtable mirror, as it travels through the outbox queue."""
+
     kind: RecordKind
     key: str  # stable upsert key: a MessageSid, a provider id, a client id, an E.164...
     fields: dict[str, Any]

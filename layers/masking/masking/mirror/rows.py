@@ -9,10 +9,13 @@ The tables and their fields are in ``docs/architecture.md`` ("The operator's Air
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from masking.core.models import CallRecord, CallSession, Client, DialOutcome, InboundSms, NumberRecord, OutboundSms, Provider, SentSms
+from masking.core.models import Client, InboundSms, NumberRecord, OutboundSms, Provider, SentSms
 from masking.mirror.outbox import Category, MirrorRecord, Severity
+
+if TYPE_CHECKING:
+    from masking.core.call_records import CallRecord, CallSession, DialOutcome  # voice only: not imported by the SMS webhook
 
 CLICK_TO_CALL = "click-to-call"
 
@@ -271,8 +274,10 @@ def forwarded(
     lease_id: str | None,
     sent: list[SentSms],
     at: str,
+    activity_at: str = "",
 ) -> list[MirrorRecord]:
-    """A forwarded message: its Messages row and the client's activity."""
+    """A forwarded message: its Messages row (received ``at``) and the client's activity
+    (``activity_at``, when a parked forward went out later; else ``at``)."""
     from_client = direction == "client_to_provider"
     message = message_row(
         sms.message_sid,
@@ -288,7 +293,7 @@ def forwarded(
         sent=sent,
         at=at,
     )
-    return [message, client_activity(client_id, provider_id, lease_id, at)]
+    return [message, client_activity(client_id, provider_id, lease_id, activity_at or at)]
 
 
 def message_status(inbound_sid: str, status: str, error_code: str, at: str) -> MirrorRecord:

@@ -16,8 +16,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from masking.core.call_records import CallRecord, CallSession, DialOutcome, StatusChange
 from masking.core.errors import DuplicateCall, LeaseConflict
-from masking.core.models import CallRecord, CallSession, Client, DialOutcome, InboundLookup, Lease, StatusChange
+from masking.core.models import Client, InboundLookup, Lease
 from masking.core.ports import CallStore
 from masking.store.admin import DynamoAdminStore
 from masking.store.items import (

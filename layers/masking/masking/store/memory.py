@@ -11,14 +11,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 
+from masking.core.call_records import CallRecord, CallSession, DialOutcome, StatusChange
 from masking.core.errors import DuplicateCall, LeaseConflict
 from masking.core.models import (
-    CallRecord,
-    CallSession,
     ClaimOutcome,
     Client,
     DeliveryUpdate,
-    DialOutcome,
     ForwardedPart,
     InboundLookup,
     Lease,
@@ -29,7 +27,6 @@ from masking.core.models import (
     Party,
     PoolView,
     Provider,
-    StatusChange,
 )
 from masking.store.claims import take_over, unconfirmed
 from masking.store.forwarding import MemoryForwardParts

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, cast
 
+from masking.core.call_records import CallSession, DialOutcome, StatusChange
 from masking.core.errors import AdminError, Conflict, NotFound, UpstreamError
-from masking.core.models import CallSession, Client, DialOutcome, StatusChange, iso
+from masking.core.models import Client, iso
 from masking.core.observability import count, logger
 from masking.core.ports import CALL_STATUS_EVENTS, CallGateway, CallStore, SendError
 from masking.core.settings import VoiceSettings, get_voice_settings

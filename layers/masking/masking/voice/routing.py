@@ -27,9 +27,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from masking.core.call_records import CallRecord, DialOutcome
 from masking.core.errors import DuplicateCall, LeaseConflict
 from masking.core.leases import acquire_lease
-from masking.core.models import CallRecord, Client, DialOutcome, Lease, Lifecycle, NumberStatus, Provider, utcnow
+from masking.core.models import Client, Lease, Lifecycle, NumberStatus, Provider, utcnow
 from masking.core.observability import count, logger, mask_phone
 from masking.core.phones import is_e164
 from masking.core.ports import CallStore

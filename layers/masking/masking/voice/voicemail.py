@@ -25,7 +25,8 @@ from datetime import datetime
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from masking.core.models import DialOutcome, OutboundSms, iso
+from masking.core.call_records import DialOutcome
+from masking.core.models import OutboundSms, iso
 from masking.core.observability import count, logger
 from masking.core.ports import CallStore, SendError, SmsGateway
 from masking.core.settings import VoiceSettings

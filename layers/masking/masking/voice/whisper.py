@@ -25,7 +25,8 @@ from __future__ import annotations
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from masking.core.models import NEW_CLIENT_NAME, CallRecord, CallSession
+from masking.core.call_records import CallRecord, CallSession
+from masking.core.models import NEW_CLIENT_NAME
 from masking.core.observability import count, logger
 from masking.core.ports import CallStore
 from masking.core.settings import RECORDING_MODE
