@@ -1,6 +1,7 @@
 """Shared package of the masking service (the Lambda layer). Read it by capability:
 
-- ``core``: the domain's own words. ``models`` (records), ``errors``, ``phones``,
+- ``core``: the domain's own words. ``models`` (records), ``call_records`` (voice only),
+  ``handover`` (a departed provider's number), ``errors``, ``phones``,
   ``settings`` (frozen dataclasses per concern; the voice and admin ones in
   ``operator_settings``), ``observability`` (logger, metrics, phone
   masking), ``ports`` (the store, Twilio and queue interfaces; no AWS, no twilio import)
@@ -8,12 +9,15 @@
 - ``messaging``: SMS. ``routing`` (``SmsRouter``: where an inbound SMS goes; start here),
   ``text`` (keywords, replies, long bodies), ``parts`` (a forward's parts, planned on its
   claim and named by their status callbacks), ``delivery`` (status callbacks),
-  ``failures`` (the one timed resend, provider and owner alerts).
+  ``failures`` (the one timed resend, provider and owner alerts), ``handover`` (the
+  answer on a departed provider's number).
 - ``voice``: calls, shaped like SMS. ``routing`` (``VoiceRouter``), ``twiml``,
-  ``click_to_call`` (ring the provider, then bridge to the client).
+  ``click_to_call`` (ring the provider, then bridge to the client), ``services``,
+  ``handover``.
 - ``admin``: what the operator, Zapier and the schedules run. ``context``,
   ``provisioning`` (Paths A, B, C, rotation), ``numbers`` (buy, attach), ``sessions``,
-  ``clients``, ``pool`` (stats), ``schedules`` (pool monitor, standby keeper, sweeper).
+  ``clients``, ``pool`` (stats), ``schedules`` (pool monitor, standby keeper, sweeper),
+  ``handover`` (a successor takes over a departed provider's number).
 - ``mirror``: the Airtable mirror's side of the layer. ``outbox`` (records and the outbox
   port), ``rows`` (the only module that knows Airtable field names), ``webhook`` (the
   context and result SMS and voice routing share: records, audit trail, outcome).
