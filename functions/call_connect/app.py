@@ -8,12 +8,15 @@ are in masking.handlers.voicemail.
 
 A hot-path function: no pydantic, no pyairtable, no twilio REST client."""
 
+import masking.handlers.init  # first: no garbage collection until init.ready() below
+
+# isort: split
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import masking.store.calls  # the call store at init, not on the first call (masking.wiring)
-import masking.voice.services  # noqa: F401  # VoiceServices at init, likewise
+import masking.voice.services  # VoiceServices at init, likewise
 from masking.core.observability import logger, metrics
 from masking.handlers import snapstart
 from masking.handlers.voice import handle_bridge_webhook, handle_call_status_webhook, handle_voice_webhook
@@ -38,3 +41,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if path.endswith("/voice/bridge") or "/voice/bridge/" in path:
         return handle_bridge_webhook(event, get_voice_services())
     return handle_voice_webhook(event, get_voice_services())
+
+
+masking.handlers.init.ready()  # last: the init is over

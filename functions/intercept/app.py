@@ -4,12 +4,12 @@ routing in masking.messaging.routing."""
 
 from __future__ import annotations
 
-import masking.handlers.init  # first: boto3, twilio and Powertools, then gc.freeze()
+import masking.handlers.init  # first: no garbage collection until init.ready() below
 
 # isort: split
 from typing import TYPE_CHECKING, Any
 
-import masking.adapters.twilio_gateway  # noqa: F401  # the twilio REST client at init, not on the first message
+import masking.adapters.twilio_gateway  # the twilio REST client at init, not on the first message
 from masking.core.observability import logger, metrics
 from masking.handlers import snapstart
 from masking.handlers.sms import handle_sms_webhook, handle_status_webhook
@@ -28,3 +28,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if route.endswith("/status") or "/status/" in route:
         return handle_status_webhook(event, get_sms_services())
     return handle_sms_webhook(event, get_sms_services())
+
+
+masking.handlers.init.ready()  # last: the init is over
