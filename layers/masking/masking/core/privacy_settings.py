@@ -21,6 +21,8 @@ CallerTreatment = Literal["allow", "announce", "reject"]
 
 @dataclass(frozen=True, slots=True)
 class PrivacySettings:
+    """Content guard, retention, abuse limits and the unverified-caller treatment, from the environment."""
+
     content_guard: GuardPolicy = "flag"
     content_guard_urls: bool = False
     # Airtable bodies are blanked after this; DynamoDB's MSG items (with the body) expire

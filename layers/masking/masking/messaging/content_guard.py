@@ -33,6 +33,8 @@ REPLACEMENT: dict[FindingKind, str] = {"phone": "[number removed]", "email": "[e
 
 @dataclass(frozen=True, slots=True)
 class Finding:
+    """A phone number, an email or a link found in a body: its kind and where it is."""
+
     kind: FindingKind
     start: int
     end: int
@@ -40,6 +42,8 @@ class Finding:
 
 @dataclass(slots=True)
 class GuardResult:
+    """What the guard found in one body (false when nothing)."""
+
     findings: list[Finding] = field(default_factory=list)
     own_numbers: int = 0  # numbers of ours that were found and left alone
 

@@ -58,6 +58,8 @@ class Resend:
 
 @dataclass(eq=False)
 class FailureHandler:
+    """A failed or undelivered part: the one timed resend, or the provider told and the owner alerted."""
+
     store: DeliveryStore
     gateway: SmsGateway
     retries: RetryQueue

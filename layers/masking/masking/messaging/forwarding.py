@@ -141,6 +141,8 @@ class ParkedForward:
 
 @dataclass(eq=False)
 class ForwardWorker:
+    """Parks, sends and takes up forwards (the module docstring), with ``ForwardSettings``."""
+
     store: RoutingStore
     gateway: SmsGateway
     queue: ForwardQueue

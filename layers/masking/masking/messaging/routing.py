@@ -65,6 +65,8 @@ from masking.mirror.webhook import WebhookContext, WebhookResult
 
 @dataclass(slots=True, kw_only=True)
 class RouteResult(WebhookResult):
+    """What routing one inbound message did (``WebhookResult``), with the parts it sent."""
+
     sent: list[SentSms] = field(default_factory=list)
 
 
