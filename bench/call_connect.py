@@ -67,10 +67,10 @@ SUMMARY = [
 
 
 def cold_import(runs: int = RUNS) -> dict[str, Any]:
-    from bench.cold_import import BASELINE, CHILD, WATCHED, _sample, import_breakdown
+    from bench.cold_import import BASELINE, WATCHED, _sample, child, import_breakdown
 
     watched = (*WATCHED, "pydantic")
-    handler = CHILD.format(paths=[str(FUNCTION_DIR), str(LAYER_DIR)], statement="import app", watched=watched)
+    handler = child([str(FUNCTION_DIR), str(LAYER_DIR)], "import app", watched=watched)
     _sample(handler)  # untimed: bytecode cache, OS cache
     _sample(BASELINE)
     handler_ms: list[float] = []

@@ -85,8 +85,8 @@ print(json.dumps({{"ms": elapsed, "cpu_ms": cpu, "modules": modules, "count": co
 FIRST_MESSAGE = "app.get_sms_services()"
 
 
-def child(paths: list[str], statement: str, then: str = "pass") -> str:
-    return CHILD.format(paths=paths, statement=statement, then=then, watched=WATCHED)
+def child(paths: list[str], statement: str, then: str = "pass", watched: tuple[str, ...] = WATCHED) -> str:
+    return CHILD.format(paths=paths, statement=statement, then=then, watched=watched)
 
 
 HANDLER = child([str(FUNCTION_DIR), str(LAYER_DIR)], "import app", FIRST_MESSAGE)

@@ -1,6 +1,7 @@
 """Shared package of the masking service (the Lambda layer). Read it by capability:
 
-- ``core``: the domain's own words. ``models`` (records), ``call_records`` (voice only),
+- ``core``: the domain's own words. ``models`` (records), ``records`` (the base the
+  dataclasses share: repr and eq, less to compile), ``call_records`` (voice only),
   ``handover`` (a departed provider's number), ``errors``, ``phones``,
   ``settings`` (frozen dataclasses per concern; the voice and admin ones in
   ``operator_settings``), ``observability`` (logger, metrics, phone

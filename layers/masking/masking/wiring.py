@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from masking.adapters.aws_queues import SnsOwnerAlerts, SqsForwardQueue, SqsHookQueue, SqsOutbox, SqsRetryQueue
 from masking.adapters.secrets import TwilioCredentials, load_twilio_credentials
 from masking.core.ports import RoutingStore
+from masking.core.records import Record
 from masking.core.settings import (
     TwilioSettings,
     get_aws_settings,
@@ -44,8 +45,8 @@ if TYPE_CHECKING:
     from masking.voice.services import VoiceServices
 
 
-@dataclass
-class SmsServices:
+@dataclass(repr=False, eq=False)
+class SmsServices(Record):
     """What ``intercept``, ``resend`` and ``forward`` need: the SMS router (its
     ``forwarding`` sends parked forwards) and its adapters."""
 

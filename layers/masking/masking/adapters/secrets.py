@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from masking.core.records import FrozenRecord
+
 SECRET_MAX_AGE_SECONDS = 300
 
 
-@dataclass(frozen=True, slots=True)
-class TwilioCredentials:
+@dataclass(frozen=True, slots=True, repr=False, eq=False)
+class TwilioCredentials(FrozenRecord):
     """The Twilio account SID and auth token from SSM."""
 
     account_sid: str

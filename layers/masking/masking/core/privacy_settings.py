@@ -13,14 +13,15 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Literal, get_args
 
+from masking.core.records import FrozenRecord
 from masking.core.settings import SettingsError, _flag, _whole
 
 GuardPolicy = Literal["off", "flag", "redact", "block"]
 CallerTreatment = Literal["allow", "announce", "reject"]
 
 
-@dataclass(frozen=True, slots=True)
-class PrivacySettings:
+@dataclass(frozen=True, slots=True, repr=False, eq=False)
+class PrivacySettings(FrozenRecord):
     """Content guard, retention, abuse limits and the unverified-caller treatment, from the environment."""
 
     content_guard: GuardPolicy = "flag"

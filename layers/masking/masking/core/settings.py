@@ -19,6 +19,8 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from masking.core.records import FrozenRecord
+
 PrefixPolicy = Literal["first", "always", "never"]
 HandoverMode = Literal["notify", "forward"]
 Transport = Literal["twilio", "sandbox"]
@@ -33,8 +35,8 @@ def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
         raise SettingsError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
 
 
-@dataclass(frozen=True, slots=True)
-class RoutingSettings:
+@dataclass(frozen=True, slots=True, repr=False, eq=False)
+class RoutingSettings(FrozenRecord):
     """How SMS and calls are routed: lease lifetime, the client-name prefix policy, and the
     handover of a departed provider's number (``masking.admin.handover``)."""
 
@@ -61,8 +63,8 @@ class RoutingSettings:
             raise SettingsError("HANDOVER_TEXT may only use the placeholders {name} and {number}") from None
 
 
-@dataclass(frozen=True, slots=True)
-class AwsSettings:
+@dataclass(frozen=True, slots=True, repr=False, eq=False)
+class AwsSettings(FrozenRecord):
     """Where the routing state, the outbox and the secrets live."""
 
     table_name: str
@@ -78,8 +80,8 @@ class AwsSettings:
             raise SettingsError(f"SECRETS_PATH must be an SSM path like /masking/dev, not {self.secrets_path!r}")
 
 
-@dataclass(frozen=True, slots=True)
-class TwilioSettings:
+@dataclass(frozen=True, slots=True, repr=False, eq=False)
+class TwilioSettings(FrozenRecord):
     """How to reach Twilio, and which public URL Twilio calls us on."""
 
     transport: Transport = "twilio"
@@ -105,8 +107,8 @@ class TwilioSettings:
 DEFAULT_TEMPORARY_ERROR_CODES = ("30001", "30003", "30008", "30009", "30017", "30022")
 
 
-@dataclass(frozen=True, slots=True)
-class DeliverySettings:
+@dataclass(frozen=True, slots=True, repr=False, eq=False)
+class DeliverySettings(FrozenRecord):
     """Delivery failures: which errors get the one timed resend, and when the owner hears."""
 
     temporary_error_codes: tuple[str, ...] = DEFAULT_TEMPORARY_ERROR_CODES
@@ -133,8 +135,8 @@ class DeliverySettings:
 DEFAULT_FORWARD_RETRY_DELAYS = (15, 60, 300, 1800, 7200)
 
 
-@dataclass(frozen=True, slots=True)
-class ForwardSettings:
+@dataclass(frozen=True, slots=True, repr=False, eq=False)
+class ForwardSettings(FrozenRecord):
     """Parked forwards (``masking.messaging.forwarding``): the queue and the backoff."""
 
     queue_url: str = ""

@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit
 from twilio.request_validator import HMAC_SHA1, HMAC_SHA256, SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
 
 from masking.core.observability import count, logger
+from masking.core.records import Record
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
@@ -222,8 +223,8 @@ def forbidden() -> dict[str, Any]:
     return json_response(403, {"success": False, "error": "invalid Twilio signature", "details": None})
 
 
-@dataclass(slots=True)
-class TwilioRequest:
+@dataclass(slots=True, repr=False, eq=False)
+class TwilioRequest(Record):
     """A webhook request whose signature checked out."""
 
     url: str  # the URL Twilio called and signed

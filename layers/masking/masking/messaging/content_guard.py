@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from masking.core.records import FrozenRecord, Record
+
 FindingKind = Literal["phone", "email", "url"]
 
 # seven digits, each at most three characters from the next: the shortest phone number
@@ -31,8 +33,8 @@ MAX_PHONE_TRIES = 65  # PhoneNumberMatcher's own default cap on candidates per t
 REPLACEMENT: dict[FindingKind, str] = {"phone": "[number removed]", "email": "[email removed]", "url": "[link removed]"}
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+@dataclass(frozen=True, slots=True, repr=False, eq=False)
+class Finding(FrozenRecord):
     """A phone number, an email or a link found in a body: its kind and where it is."""
 
     kind: FindingKind
@@ -40,8 +42,8 @@ class Finding:
     end: int
 
 
-@dataclass(slots=True)
-class GuardResult:
+@dataclass(slots=True, repr=False, eq=False)
+class GuardResult(Record):
     """What the guard found in one body (false when nothing)."""
 
     findings: list[Finding] = field(default_factory=list)

@@ -26,6 +26,7 @@ from typing import Any
 from masking.core.models import DeliveryUpdate, ForwardedPart, MessageRecord, OutboundSms, iso, utcnow
 from masking.core.observability import count, logger
 from masking.core.ports import DeliveryStore, OwnerAlerts, RetryQueue, SendError, SmsGateway
+from masking.core.records import FrozenRecord
 from masking.core.settings import DeliverySettings
 from masking.messaging.parts import STATUS_PATH, planned_part, status_callback_url, without_part
 from masking.mirror import rows
@@ -39,8 +40,8 @@ OWNER_ALERT = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Resend:
+@dataclass(frozen=True, slots=True, repr=False, eq=False)
+class Resend(FrozenRecord):
     """What the retry queue carries: which part of which inbound message to send again."""
 
     message_sid: str

@@ -52,6 +52,7 @@ from masking.core.models import (
 )
 from masking.core.observability import count, logger
 from masking.core.ports import ForwardQueue, OwnerAlerts, RoutingStore, SendError, SmsGateway
+from masking.core.records import Record
 from masking.core.settings import ForwardSettings
 from masking.messaging.parts import part_callback, planned_parts
 from masking.mirror import rows
@@ -73,8 +74,8 @@ class ForwardBusy(Exception):
     """Another attempt holds a fresh claim on a part: let the queue deliver this one later."""
 
 
-@dataclass(slots=True)
-class ParkedForward:
+@dataclass(slots=True, repr=False, eq=False)
+class ParkedForward(Record):
     """What the forward queue carries: one inbound message and the parts still to send."""
 
     message_sid: str

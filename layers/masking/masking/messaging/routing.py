@@ -63,14 +63,14 @@ from masking.mirror.outbox import Severity
 from masking.mirror.webhook import WebhookContext, WebhookResult
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, repr=False, eq=False)
 class RouteResult(WebhookResult):
     """What routing one inbound message did (``WebhookResult``), with the parts it sent."""
 
     sent: list[SentSms] = field(default_factory=list)
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, repr=False, eq=False)
 class _Context(WebhookContext):
     """What one inbound message has learnt so far."""
 

@@ -13,13 +13,15 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
+from masking.core.records import Record
+
 RecordKind = Literal["message", "client", "provider", "number", "audit", "call", "pool_stats"]
 Severity = Literal["Info", "Warning", "Error", "Critical"]
 Category = Literal["Provisioning", "Messaging", "Error", "System", "Pool", "Standby", "Client Sync", "Delivery Error"]
 
 
-@dataclass(slots=True)
-class MirrorRecord:
+@dataclass(slots=True, repr=False, eq=False)
+class MirrorRecord(Record):
     """One record for the Airtable mirror, as it travels through the outbox queue."""
 
     kind: RecordKind

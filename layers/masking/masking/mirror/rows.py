@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from masking.core.models import Client, InboundSms, NumberRecord, OutboundSms, Provider, SentSms
+from masking.core.records import Record
 from masking.mirror.outbox import Category, MirrorRecord, Severity
 
 if TYPE_CHECKING:
@@ -52,8 +53,8 @@ def audit_record(
     return MirrorRecord(kind="audit", key=key, at=at, fields=fields)
 
 
-@dataclass(slots=True)
-class AuditTrail:
+@dataclass(slots=True, repr=False, eq=False)
+class AuditTrail(Record):
     """The audit records one request writes, all stamped ``at``. Call it like ``audit_record``
     without ``at``.
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from masking.core.leases import create_client_from_phone
 from masking.core.models import Client, iso
+from masking.core.records import Record
 from masking.mirror import rows
 from masking.mirror.outbox import MirrorRecord
 from masking.mirror.rows import AuditTrail
@@ -19,8 +20,8 @@ if TYPE_CHECKING:
     from masking.core.ports import RoutingStore
 
 
-@dataclass(slots=True, kw_only=True)
-class WebhookResult:
+@dataclass(slots=True, kw_only=True, repr=False, eq=False)
+class WebhookResult(Record):
     """``outcome`` (forwarded, bridged, expired...), ``direction`` (client_to_provider,
     provider_to_client, unrouted), the ``records`` to publish and the lease it used."""
 
@@ -30,8 +31,8 @@ class WebhookResult:
     lease_id: str | None = None
 
 
-@dataclass(slots=True, kw_only=True)
-class WebhookContext:
+@dataclass(slots=True, kw_only=True, repr=False, eq=False)
+class WebhookContext(Record):
     """What one inbound webhook has learnt so far. ``ref`` is its SID (``ref_name``)."""
 
     ref_name: ClassVar[str]  # "message_sid", "call_sid"

@@ -68,12 +68,12 @@ class InboundCall:
     stir_verstat: str = ""  # privacy: STIR/SHAKEN verification (voice.caller_trust)
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, repr=False, eq=False)
 class VoiceResult(WebhookResult):
     twiml: str
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, repr=False, eq=False)
 class _CallContext(WebhookContext):
     ref_name = "call_sid"
 
