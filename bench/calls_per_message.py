@@ -154,11 +154,10 @@ def clear_caches() -> None:
     from aws_lambda_powertools.utilities.parameters import clear_caches as clear_parameter_caches
 
     from masking.core.settings import clear_settings_cache
-    from masking.wiring import get_sms_services, sandbox_http_client
+    from masking.wiring import clear_wiring_cache
 
     clear_settings_cache()
-    get_sms_services.cache_clear()
-    sandbox_http_client.cache_clear()
+    clear_wiring_cache()  # every adapter: an SQS client built in an earlier benchmark would miss this one's counter
     clear_parameter_caches()
 
 

@@ -41,4 +41,4 @@ def test_the_init_runs_no_collection_and_leaves_the_collector_on_with_the_init_f
 
     assert figures["collections"] == 0  # about 35 passes over boto3's and twilio's objects before
     assert figures["enabled"] is True
-    assert figures["frozen"] > 100_000 // 4  # boto3, Powertools and masking, out of the collector's way
+    assert figures["frozen"] > 25_000  # about 39,000 for intercept: boto3, Powertools and masking, out of the collector's way
