@@ -150,15 +150,11 @@ def instrumented(counter: AwsCounter, guard: AirtableGuard) -> Iterator[None]:
 
 
 def clear_caches() -> None:
-    """What tests/integration/conftest.py clears between setups."""
-    from aws_lambda_powertools.utilities.parameters import clear_caches as clear_parameter_caches
+    """What tests/integration/conftest.py clears between setups (``tests.support.reset_caches``):
+    an SQS client built in an earlier benchmark would miss this one's counter."""
+    from tests.support import reset_caches
 
-    from masking.core.settings import clear_settings_cache
-    from masking.wiring import clear_wiring_cache
-
-    clear_settings_cache()
-    clear_wiring_cache()  # every adapter: an SQS client built in an earlier benchmark would miss this one's counter
-    clear_parameter_caches()
+    reset_caches()
 
 
 # ---------------------------------------------------------------- the world

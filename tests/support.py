@@ -205,6 +205,20 @@ class FakeLambdaContext:
         return 10_000
 
 
+def reset_caches() -> None:
+    """Forgets the settings, every adapter built (``masking.wiring``) and the cached secrets,
+    as a new execution environment starts: between two set-ups of embedded AWS, in the
+    tests and the bench (an adapter kept from the last set-up would talk to its clients)."""
+    from aws_lambda_powertools.utilities.parameters import clear_caches
+
+    from masking.core.settings import clear_settings_cache
+    from masking.wiring import clear_wiring_cache
+
+    clear_settings_cache()
+    clear_wiring_cache()
+    clear_caches()
+
+
 def load_handler(function_dir: str) -> Any:
     """Imports functions/<dir>/app.py the way Lambda does, under a unique module name."""
     import importlib.util

@@ -12,14 +12,13 @@ import pytest
 from local.apigw import twilio_signature
 from local.demo_data import OLIVIA, SAM
 from tests.e2e.conftest import free_port
+from tests.support import reset_caches
 
 pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
 
 
 def test_a_parked_forward_is_delivered_by_the_runner() -> None:
     from local.runner import LocalRunner
-    from masking.core.settings import clear_settings_cache
-    from masking.wiring import clear_wiring_cache
 
     saved = dict(os.environ)
     runner = LocalRunner(quiet=True)
@@ -53,5 +52,4 @@ def test_a_parked_forward_is_delivered_by_the_runner() -> None:
         runner.stop()
         os.environ.clear()
         os.environ.update(saved)
-        clear_settings_cache()
-        clear_wiring_cache()
+        reset_caches()

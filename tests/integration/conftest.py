@@ -5,9 +5,8 @@ from contextlib import contextmanager
 import pytest
 
 from local.backends import DEMO_AUTH_TOKEN, EmbeddedAws
-from masking.core.settings import clear_settings_cache
 from masking.store.dynamo import DynamoRoutingStore
-from tests.support import AUTH_TOKEN, World, make_world, seed
+from tests.support import AUTH_TOKEN, World, make_world, reset_caches, seed
 
 
 @pytest.fixture
@@ -25,14 +24,14 @@ def embedded_aws(auth_token: str = AUTH_TOKEN, **env: str) -> Iterator[EmbeddedA
     embedded = EmbeddedAws(auth_token=auth_token)
     embedded.start()
     os.environ.update(env)
-    _clear_caches()
+    reset_caches()
     try:
         yield embedded
     finally:
         embedded.stop()
         os.environ.clear()
         os.environ.update(saved)
-        _clear_caches()
+        reset_caches()
 
 
 @contextmanager
@@ -42,16 +41,6 @@ def seeded_demo_aws(**env: str) -> Iterator[EmbeddedAws]:
     with embedded_aws(DEMO_AUTH_TOKEN, **env) as embedded:
         seed(DynamoRoutingStore(embedded.env["TABLE_NAME"]))
         yield embedded
-
-
-def _clear_caches() -> None:
-    from aws_lambda_powertools.utilities.parameters import clear_caches
-
-    from masking.wiring import clear_wiring_cache
-
-    clear_settings_cache()
-    clear_wiring_cache()
-    clear_caches()
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from local.backends import DEMO_ADMIN_API_KEY, EmbeddedAws
 from masking.store.admin import DynamoAdminStore
 from masking.store.dynamo import DynamoRoutingStore
 from masking.wiring import sandbox_http_client
-from tests.support import AUTH_TOKEN, OLIVIA, PROVIDER, FakeLambdaContext, load_handler, seed
+from tests.support import AUTH_TOKEN, OLIVIA, PROVIDER, FakeLambdaContext, load_handler, reset_caches, seed
 
 intercept = load_handler("intercept").lambda_handler
 admin = load_handler("create_session").lambda_handler
@@ -37,11 +37,9 @@ SHAPES = {
 
 @pytest.fixture(params=sorted(SHAPES))
 def shape(request: pytest.FixtureRequest, aws: EmbeddedAws) -> tuple[str, str]:
-    from tests.integration.conftest import _clear_caches
-
     base, base_path = SHAPES[request.param]
     os.environ["PUBLIC_BASE_URL"] = base
-    _clear_caches()
+    reset_caches()
     seed(DynamoAdminStore(aws.env["TABLE_NAME"]))
     return base, base_path
 
