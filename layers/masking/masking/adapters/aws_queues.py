@@ -25,6 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from masking.adapters.aws_client import AwsClientHolder
 from masking.core.observability import count, logger
+from masking.core.settings import SQS_MAX_DELAY_SECONDS
 from masking.mirror.outbox import MirrorRecord
 
 if TYPE_CHECKING:
@@ -154,7 +155,9 @@ class SqsForwardQueue(AwsClientHolder[SQSClient]):
     def park(self, forward: ParkedForward, delay_seconds: int) -> None:
         if not self.queue_url:
             raise RuntimeError("FORWARD_QUEUE_URL is not set: a failed forward cannot be parked")
-        self.client.send_message(QueueUrl=self.queue_url, MessageBody=forward.to_json(), DelaySeconds=max(0, min(delay_seconds, 900)))
+        self.client.send_message(
+            QueueUrl=self.queue_url, MessageBody=forward.to_json(), DelaySeconds=max(0, min(delay_seconds, SQS_MAX_DELAY_SECONDS))
+        )
 
     def dead_letter(self, forward: ParkedForward) -> None:
         if not self.dead_letter_queue_url:
@@ -176,7 +179,7 @@ class SqsHookQueue:
         return self.batches.send(deliveries)
 
     def retry(self, delivery: Delivery, delay_seconds: int) -> None:
-        body, delay = delivery.to_json(), max(0, min(delay_seconds, 900))
+        body, delay = delivery.to_json(), max(0, min(delay_seconds, SQS_MAX_DELAY_SECONDS))
         self.batches.client.send_message(QueueUrl=self.batches.queue_url, MessageBody=body, DelaySeconds=delay)
 
     def dead_letter(self, delivery: Delivery) -> None:

@@ -101,6 +101,11 @@ class TwilioSettings(FrozenRecord):
         object.__setattr__(self, "public_base_url", base)
 
 
+# SendMessage DelaySeconds: "Valid values: 0 to 900. Maximum: 15 minutes"
+# (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-delay-queues.html):
+# the longest wait any of our queues can give a message.
+SQS_MAX_DELAY_SECONDS = 900
+
 # Twilio error codes worth one more try after 10 minutes: queue overflow, unreachable
 # handset, unknown error, missing segment, carrier congestion, A2P rate limits. Every
 # other code (30005 unknown handset, 30006 landline, 30007 filtered...) is permanent.
@@ -125,8 +130,8 @@ class DeliverySettings(FrozenRecord):
             object.__setattr__(self, "temporary_error_codes", codes)
         if not all(code.isdigit() for code in codes):
             raise SettingsError(f"TEMPORARY_ERROR_CODES must be comma-separated Twilio error codes, not {self.temporary_error_codes!r}")
-        if not 0 <= float(self.retry_delay_seconds) <= 900:
-            raise SettingsError("RETRY_DELAY_SECONDS must be from 0 to 900 (the SQS maximum)")
+        if not 0 <= float(self.retry_delay_seconds) <= SQS_MAX_DELAY_SECONDS:
+            raise SettingsError(f"RETRY_DELAY_SECONDS must be from 0 to {SQS_MAX_DELAY_SECONDS} (the SQS maximum)")
         if float(self.owner_alert_threshold) < 0 or float(self.owner_alert_window_hours) <= 0:
             raise SettingsError("OWNER_ALERT_THRESHOLD must be >= 0 and OWNER_ALERT_WINDOW_HOURS > 0")
 

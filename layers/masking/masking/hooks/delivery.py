@@ -32,8 +32,9 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from masking.core.observability import count, logger
+from masking.core.settings import SQS_MAX_DELAY_SECONDS
 from masking.hooks.events import HookEvent
-from masking.hooks.settings import SQS_MAX_DELAY_SECONDS, HookSettings
+from masking.hooks.settings import HookSettings
 
 if TYPE_CHECKING:
     from masking.core.ports import HookStore

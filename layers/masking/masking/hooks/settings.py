@@ -16,9 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from masking.core.settings import SettingsError, _delays, _flag, _from_env, _whole
+from masking.core.settings import SQS_MAX_DELAY_SECONDS, SettingsError, _delays, _flag, _from_env, _whole
 
-SQS_MAX_DELAY_SECONDS = 900  # SendMessage DelaySeconds: "Valid values: 0 to 900"
 DEFAULT_HOOK_RETRY_DELAYS = (30, 120, 600, 900, 900, 900)  # 7 attempts over about 58 minutes
 
 

@@ -53,13 +53,12 @@ from masking.core.models import (
 from masking.core.observability import count, logger
 from masking.core.ports import ForwardQueue, OwnerAlerts, RoutingStore, SendError, SmsGateway
 from masking.core.records import Record
-from masking.core.settings import ForwardSettings
+from masking.core.settings import SQS_MAX_DELAY_SECONDS, ForwardSettings
 from masking.messaging.parts import part_callback, planned_parts
 from masking.mirror import rows
 from masking.mirror.outbox import MirrorRecord
 from masking.mirror.rows import audit_record
 
-SQS_MAX_DELAY_SECONDS = 900
 FINISHED = frozenset({"forwarded", "undeliverable"})  # message outcomes a parked forward never reopens
 FINAL_PART = -1  # the claim that lets one attempt give up (tell the sender, alert) once
 UNDELIVERED_TO_SENDER = "Sorry, your last message could not be delivered. Please try again later."
