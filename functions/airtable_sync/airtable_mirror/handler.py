@@ -109,8 +109,6 @@ def load_credentials(settings: SyncSettings) -> AirtableCredentials:
         values = read_secure_parameters(token_name, base_name)
     except GetParameterError as error:
         raise AirtableNotConfigured(f"the Airtable parameters are not in SSM: {error}") from error
-    except KeyError as error:  # Powertools answers nothing after InvalidKeyId or an SSM InternalServerError
-        raise RuntimeError("SSM answered without the Airtable token or base id (a KMS key or SSM error)") from error
     return AirtableCredentials(token=str(values[token_name]).strip(), base_id=str(values[base_name]).strip())
 
 

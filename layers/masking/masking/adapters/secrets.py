@@ -33,10 +33,15 @@ def twilio_parameter_names(secrets_path: str) -> tuple[str, str]:
 
 def read_secure_parameters(*names: str) -> dict[str, str]:
     """SecureString parameters by full name, decrypted, in one call; cached for
-    ``SECRET_MAX_AGE_SECONDS``. The Airtable function reads its token and base id with it too."""
+    ``SECRET_MAX_AGE_SECONDS``. The Airtable function reads its token and base id with it too.
+    A parameter SSM does not have raises Powertools' ``GetParameterError``; one it answers
+    without (Powertools returns nothing for it after an InvalidKeyId or an SSM
+    InternalServerError) raises ``RuntimeError`` naming it."""
     from aws_lambda_powertools.utilities.parameters import get_parameters_by_name
 
     values = get_parameters_by_name(parameters={name: {} for name in names}, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS)
+    if missing := [name for name in names if name not in values]:
+        raise RuntimeError(f"SSM answered without {', '.join(missing)} (a KMS key or SSM error)")
     return {name: values[name] for name in names}
 
 
