@@ -188,6 +188,14 @@ def get_hook_queue() -> HookQueue | None:
     return SqsHookQueue(settings.queue_url, settings.dead_letter_queue_url) if settings.queue_url else None
 
 
+def require_hook_queue() -> HookQueue:
+    """The hooks queue, where hooks must be sent (a consumer, a test delivery)."""
+    queue = get_hook_queue()
+    if queue is None:
+        raise RuntimeError("HOOKS_QUEUE_URL is not set")
+    return queue
+
+
 @lru_cache(maxsize=1)
 def get_hook_deliverer() -> Deliverer:
     import time
@@ -197,9 +205,7 @@ def get_hook_deliverer() -> Deliverer:
     from masking.hooks.delivery import Deliverer
     from masking.hooks.settings import get_hook_settings
 
-    queue = get_hook_queue()
-    if queue is None:
-        raise RuntimeError("HOOKS_QUEUE_URL is not set")
+    queue = require_hook_queue()
     settings = get_hook_settings()
     post = partial(post_json, allow_loopback=settings.allow_loopback)
     return Deliverer(get_hook_store(), post, queue, settings, time.time)

@@ -22,7 +22,7 @@ from masking.hooks.dispatch import send_test
 from masking.hooks.events import EVENTS, sample
 from masking.hooks.settings import get_hook_settings
 from masking.hooks.subscriptions import subscribe, unsubscribe
-from masking.wiring import get_hook_queue, get_hook_store
+from masking.wiring import get_hook_store, require_hook_queue
 
 
 def _names(value: Any) -> Any:
@@ -120,8 +120,5 @@ def get_samples(event: Annotated[str, Path(max_length=64)]) -> Response[list[dic
 
 @app.post("/hooks/<hook_id>/test", **doc("testHook", "Send a sample delivery", 202, "Queued", TestAnswer, 404, 502))
 def post_test(hook_id: Annotated[str, ID_PATH], request: TestRequest) -> Response[dict[str, Any]]:
-    queue = get_hook_queue()
-    if queue is None:
-        raise RuntimeError("HOOKS_QUEUE_URL is not set")
-    event = send_test(get_hook_store(), queue, hook_id, request.event, admin().stamp())
+    event = send_test(get_hook_store(), require_hook_queue(), hook_id, request.event, admin().stamp())
     return answer(202, id=hook_id, event=event.payload())

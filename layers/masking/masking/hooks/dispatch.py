@@ -15,11 +15,11 @@ import uuid
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from masking.core.errors import Unprocessable, UpstreamError
+from masking.core.errors import UpstreamError
 from masking.core.observability import count, logger
 from masking.hooks.delivery import Delivery, HookQueue
 from masking.hooks.events import EVENTS, HookEvent, event_from_record, sample
-from masking.hooks.subscriptions import get_hook
+from masking.hooks.subscriptions import get_hook, invalid
 from masking.mirror.outbox import MirrorRecord
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ def send_test(store: HookStore, queue: HookQueue, hook_id: str, name: str | None
     hook = get_hook(store, hook_id)
     name = name or hook.events[0]
     if name not in EVENTS:
-        raise Unprocessable("invalid request", [{"field": "event", "problem": f"unknown event; known: {', '.join(EVENTS)}"}])
+        raise invalid("event", f"unknown event; known: {', '.join(EVENTS)}")
     event = replace(sample(name), id=f"evt_test_{uuid.uuid4().hex[:24]}", occurred_at=now, test=True)
     if queue.send([Delivery(hook.hook_id, event)]):
         raise UpstreamError("the test delivery could not be queued; try again", {"hook": hook_id})

@@ -55,7 +55,7 @@ class Subscription:
         return event.name in self.events and self.created_at <= event.occurred_at
 
 
-def _invalid(field: str, problem: str) -> Unprocessable:
+def invalid(field: str, problem: str) -> Unprocessable:
     return Unprocessable("invalid request", [{"field": field, "problem": problem}])
 
 
@@ -113,18 +113,18 @@ def check_target(url: str, allow_loopback: bool = False) -> str:
         host = parts.hostname or ""
         parts.port  # noqa: B018  # raises ValueError for a port that is not a number
     except ValueError:
-        raise _invalid("target_url", "not a valid URL") from None
+        raise invalid("target_url", "not a valid URL") from None
     loopback = allow_loopback and parts.scheme in ("http", "https") and host in LOOPBACK_HOSTS
     if parts.scheme != "https" and not loopback:
-        raise _invalid("target_url", "must be an https URL")
+        raise invalid("target_url", "must be an https URL")
     if not host:
-        raise _invalid("target_url", "has no host")
+        raise invalid("target_url", "has no host")
     if parts.username is not None or parts.password is not None or parts.fragment:
-        raise _invalid("target_url", "must not carry credentials or a fragment")
+        raise invalid("target_url", "must not carry credentials or a fragment")
     if len(url) > MAX_URL_LENGTH:
-        raise _invalid("target_url", f"longer than {MAX_URL_LENGTH} characters")
+        raise invalid("target_url", f"longer than {MAX_URL_LENGTH} characters")
     if not loopback and not public_host(host):
-        raise _invalid("target_url", "must be a public host")
+        raise invalid("target_url", "must be a public host")
     return url
 
 
@@ -132,10 +132,10 @@ def check_events(names: list[str]) -> list[str]:
     """Known event names, each once, in the order given."""
     wanted = list(dict.fromkeys(name.strip() for name in names if name.strip()))
     if not wanted:
-        raise _invalid("events", f"at least one of {', '.join(EVENTS)}")
+        raise invalid("events", f"at least one of {', '.join(EVENTS)}")
     unknown = [name for name in wanted if name not in EVENTS]
     if unknown:
-        raise _invalid("events", f"unknown event(s) {', '.join(unknown)}; known: {', '.join(EVENTS)}")
+        raise invalid("events", f"unknown event(s) {', '.join(unknown)}; known: {', '.join(EVENTS)}")
     return wanted
 
 

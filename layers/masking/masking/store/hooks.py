@@ -28,9 +28,7 @@ def _sent_key(hook_id: str, event_id: str) -> dict[str, Any]:
 
 
 def _hook(item: dict[str, Any]) -> Subscription:
-    hook = build_record(Subscription, from_item(item))
-    hook.events = [str(name) for name in hook.events]
-    return hook
+    return build_record(Subscription, from_item(item))
 
 
 class DynamoHookStore(DynamoTable):
