@@ -68,7 +68,7 @@ class DynamoErasure:
 
     def message_sids(self, party: str, party_id: str) -> list[str]:
         """MessageSids of MSG items whose ``client_id`` / ``provider_id`` is ``party_id``."""
-        items = self._scan(
+        items = self.table._scan(
             FilterExpression="begins_with(pk, :msg) AND #party = :id AND attribute_not_exists(erased_at)",
             ExpressionAttributeNames={"#party": f"{party}_id"},
             ExpressionAttributeValues={":msg": {"S": "MSG#"}, ":id": {"S": party_id}},
@@ -80,21 +80,10 @@ class DynamoErasure:
         """The ``CALLLOG#`` pointers of a provider's (``party``: provider) or a client's calls."""
         if party == "provider":
             return self.table._query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": f"CALLLOG#{party_id}"}})
-        return self._scan(
+        return self.table._scan(
             FilterExpression="begins_with(pk, :log) AND client_id = :id",
             ExpressionAttributeValues={":log": {"S": "CALLLOG#"}, ":id": {"S": party_id}},
         )
-
-    def _scan(self, **kwargs: Any) -> list[dict[str, Any]]:
-        """Every item of a filtered, consistent Scan of the table, page by page."""
-        kwargs.update(TableName=self.table.table_name, ConsistentRead=True)
-        items: list[dict[str, Any]] = []
-        while True:
-            response = self.table.client.scan(**kwargs)
-            items.extend(response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return items
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     # ---- writes
     def erase_call(self, pointer: dict[str, Any]) -> None:

@@ -278,9 +278,17 @@ class DynamoTable(AwsClientHolder[DynamoDBClient]):
         raise StoreBusy(f"DynamoDB call not settled after {TRANSACT_ATTEMPTS} attempts ({last})")
 
     def _query(self, **kwargs: Any) -> list[dict[str, Any]]:
+        return self._pages(self.client.query, **kwargs)
+
+    def _scan(self, **kwargs: Any) -> list[dict[str, Any]]:
+        """Every item of a filtered Scan of the table (erasure: the items naming a person)."""
+        return self._pages(self.client.scan, **kwargs)
+
+    def _pages(self, operation: Callable[..., Any], **kwargs: Any) -> list[dict[str, Any]]:
+        """Every item of a consistent Query or Scan, page by page; throttles and timeouts retried (a read)."""
         items: list[dict[str, Any]] = []
         while True:
-            response = self._idempotent(lambda: self.client.query(TableName=self.table_name, ConsistentRead=True, **kwargs))
+            response = self._idempotent(lambda: operation(TableName=self.table_name, ConsistentRead=True, **kwargs))
             items.extend(response.get("Items", []))
             if "LastEvaluatedKey" not in response:
                 return items
