@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 from masking.core.settings import SettingsError, _flag, _from_env, _whole, get_twilio_settings
 
@@ -69,20 +68,9 @@ class VoiceSettings:
     recording_link_hours: int = 72  # how long the voicemail link in the provider's SMS works
 
     def __post_init__(self) -> None:
-        raw_limit: Any = self.calls_per_provider_per_hour
-        try:
-            limit = int(str(raw_limit).strip())
-        except ValueError:
-            raise SettingsError(f"CALLS_PER_PROVIDER_PER_HOUR must be a whole number, not {raw_limit!r}") from None
-        if not 1 <= limit <= 10_000:
-            raise SettingsError(f"CALLS_PER_PROVIDER_PER_HOUR must be from 1 to 10000, not {limit}")
+        limit = _whole("CALLS_PER_PROVIDER_PER_HOUR", self.calls_per_provider_per_hour, 1, 10_000)
         object.__setattr__(self, "calls_per_provider_per_hour", limit)
-        raw_record: Any = self.record_calls
-        if isinstance(raw_record, str):
-            word = raw_record.strip().lower()
-            if word not in ("true", "false", "1", "0", "yes", "no"):
-                raise SettingsError(f"RECORD_CALLS must be true or false, not {raw_record!r}")
-            object.__setattr__(self, "record_calls", word in ("true", "1", "yes"))
+        object.__setattr__(self, "record_calls", _flag("RECORD_CALLS", self.record_calls))
         object.__setattr__(self, "whisper", _flag("WHISPER", self.whisper))
         object.__setattr__(self, "voicemail", _flag("VOICEMAIL", self.voicemail))
         object.__setattr__(self, "voicemail_transcribe", _flag("VOICEMAIL_TRANSCRIBE", self.voicemail_transcribe))
