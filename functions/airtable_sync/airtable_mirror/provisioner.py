@@ -108,17 +108,15 @@ class Provisioner:
         return report
 
     # ---- Airtable
-    def _read(self, formula: str, deadline: float, check_quiet: bool = False) -> list[dict[str, Any]]:
-        call = partial(self.table.all, formula=formula, fields=READ_FIELDS, max_records=MAX_ROWS_PER_RUN, page_size=MAX_ROWS_PER_RUN)
+    def _read(self, formula: str, deadline: float, check_quiet: bool = False, fields: list[str] = READ_FIELDS) -> list[dict[str, Any]]:
+        call = partial(self.table.all, formula=formula, fields=fields, max_records=MAX_ROWS_PER_RUN, page_size=MAX_ROWS_PER_RUN)
         return list(self.mirror.shared_request(call, deadline, check_quiet=check_quiet))
 
     def _read_inactive(self, deadline: float) -> list[dict[str, Any]]:
         """The Inactive rows with their Successor; a base without that field (the schema
         command adds it) is read without it, so removals still run."""
-        fields = [*READ_FIELDS, SUCCESSOR_FIELD, REASON_FIELD]
-        call = partial(self.table.all, formula=INACTIVE_FORMULA, fields=fields, max_records=MAX_ROWS_PER_RUN, page_size=MAX_ROWS_PER_RUN)
         try:
-            return list(self.mirror.shared_request(call, deadline))
+            return self._read(INACTIVE_FORMULA, deadline, fields=[*READ_FIELDS, SUCCESSOR_FIELD, REASON_FIELD])
         except Rejected as error:
             if error.error_type != "UNKNOWN_FIELD_NAME":
                 raise
